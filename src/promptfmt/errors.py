@@ -1,0 +1,76 @@
+"""The errors promptfmt raises. The library raises; the CLI maps each class to a message and an exit code."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PromptfmtError(Exception):
+    """Base class of every error promptfmt raises on purpose."""
+
+
+class ParseError(PromptfmtError, ValueError):
+    """Text that a format did not produce: names the offset and what was expected there."""
+
+    def __init__(self, format_name: str, offset: int, expected: str, text: str, hint: str = "") -> None:
+        self.format_name = format_name
+        self.offset = offset
+        self.expected = expected
+        self.found = text[offset : offset + 30]
+        self.hint = hint
+        found = repr(self.found) if self.found else "end of text"
+        message = f"not {format_name} text: at offset {offset} expected {expected}, found {found}"
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
+class FormatDefinitionError(PromptfmtError, ValueError):
+    """A format's own description is unusable (for example two identical literals it cannot tell apart)."""
+
+
+class UnknownFormatError(PromptfmtError, LookupError):
+    """A format name that no registered plugin provides."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.suggestions = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown format {name!r}.{hint} Run 'promptfmt formats' to list the formats.")
+
+
+class DuplicateFormatError(PromptfmtError):
+    """Two plugins claim the same format name or alias; promptfmt never renames one silently."""
+
+    def __init__(self, name: str, plugin: str, existing_plugin: str) -> None:
+        self.name = name
+        self.plugin = plugin
+        self.existing_plugin = existing_plugin
+        super().__init__(
+            f"format name {name!r} of plugin {plugin!r} is already registered by plugin {existing_plugin!r}. "
+            "Rename one of them, or block a plugin with PROMPTFMT_BLOCK_PLUGINS."
+        )
+
+
+class PluginError(PromptfmtError):
+    """A plugin that could not be imported or whose hook failed; the other plugins still load."""
+
+    def __init__(self, plugin: str, cause: BaseException | str) -> None:
+        self.plugin = plugin
+        self.cause = cause
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"plugin {plugin!r} failed to load: {detail}")
+
+
+class DataError(PromptfmtError):
+    """A dataset that cannot be read at all (not a per-record problem: those are issues)."""
+
+    def __init__(self, source: str, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        where = source
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}")

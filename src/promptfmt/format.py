@@ -1,0 +1,59 @@
+"""The format contract: a named prompt style that renders records, parses text back and judges losslessness."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from .models import Query, Record, Rendered, Verdict
+
+
+class Format(ABC):
+    """A prompt style.
+
+    Subclasses set the four class attributes (or instance attributes of the same names) and
+    implement `render`, `parse` and `check`. The contract, proven for every registered format by
+    the conformance kit in `promptfmt.testing`:
+
+    * ``render(r).text == render(r).prompt + render(r).completion``; the prompt does not depend on
+      the output.
+    * ``parse(render(r).text) == r`` exactly when ``check(r).lossless``.
+    * ``render(parse(t)).text == t`` for every text that ``parse`` accepts; other text raises
+      `promptfmt.errors.ParseError` naming the offset and what was expected.
+    * ``parse(render(r).prompt)`` gives a `Query` (no output) for inference.
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    reference: str = ""
+
+    @abstractmethod
+    def render(self, record: Query) -> Rendered:
+        """Render a record; a `Query` (no output) renders as a prompt with an empty completion."""
+
+    @abstractmethod
+    def parse(self, text: str) -> Query:
+        """Give back the `Record` of a rendered text, or the `Query` of a prompt alone."""
+
+    @abstractmethod
+    def check(self, record: Query) -> Verdict:
+        """Say whether `render` then `parse` gives this record back, and if not, why."""
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """Substrings that betray text already rendered in this format (used by validation)."""
+        return ()
+
+    def detect(self, text: str) -> bool:
+        """Whether ``text`` is a full text or a prompt that this format produced."""
+        try:
+            self.parse(text)
+        except ValueError:
+            return False
+        return True
+
+    def render_text(self, record: Record) -> str:
+        return self.render(record).text
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

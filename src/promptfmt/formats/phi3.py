@@ -1,0 +1,51 @@
+"""Phi-3 prompt styles.
+
+* ``phi3``: the official Phi-3-mini chat template (trl's "Original Phi-3 chat template"): a
+  ``<|user|>`` turn and an ``<|assistant|>`` turn, each closed by ``<|end|>\\n``, then the
+  ``eos_token`` ``<|endoftext|>`` when no generation prompt is asked for. The template does not
+  trim. Instruction and input share the user message, joined by ``"\\n"``.
+* ``phi3-llmfs``: the course's Phi-3 variant (LLMs-from-scratch ch. 7, exercise 7.1:
+  ``format_input_phi``): ``<|user|>\\n…`` then ``\\n<|assistant|>:\\n`` (with a colon), no ``<|end|>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+PHI3 = TemplateFormat(
+    "phi3",
+    Template(
+        prefix="<|user|>\n",
+        separator="\n",
+        prompt_suffix="<|end|>\n<|assistant|>\n",
+        end="<|end|>\n<|endoftext|>",
+        chat=True,
+        extra_markers=("<|system|>",),
+    ),
+    aliases=("phi-3", "phi3-mini"),
+    description="Official Phi-3-mini chat template: <|user|>/<|assistant|> turns closed by <|end|>, then <|endoftext|>.",
+    reference="microsoft/Phi-3-mini-4k-instruct chat_template (huggingface/trl chat_templates/phi3.jinja)",
+)
+
+PHI3_LLMFS = TemplateFormat(
+    "phi3-llmfs",
+    Template(
+        prefix="<|user|>\n",
+        separator="\n",
+        response_prefix="\n<|assistant|>:\n",
+        chat=True,
+    ),
+    aliases=("phi3-course",),
+    description="Phi-3 variant of LLMs-from-scratch exercise 7.1: '<|assistant|>:' with a colon, no <|end|>.",
+    reference="rasbt/LLMs-from-scratch ch07 exercise 7.1 format_input_phi (exercise-solutions.ipynb)",
+)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    register(PHI3)
+    register(PHI3_LLMFS)

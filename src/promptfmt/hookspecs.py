@@ -1,0 +1,38 @@
+"""The hooks a promptfmt plugin can implement.
+
+A plugin is any module or object with functions marked ``@hookimpl``; it is registered through the
+``promptfmt`` entry-point group (third-party) or the built-in list (promptfmt's own formats): both
+go through the same `promptfmt.plugins.make_plugin_manager` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .format import Format
+
+PROJECT_NAME = "promptfmt"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    """Called once while the format registry is built: call ``register(format)`` for each format.
+
+    The host keeps control: ``register`` validates the format and raises
+    `promptfmt.errors.DuplicateFormatError` when a name or alias is taken.
+    """
+
+
+@hookspec(firstresult=True)
+def promptfmt_detect_format(text: str, formats: tuple[Format, ...]) -> str | None:
+    """Name the format that produced ``text`` (a full text or a prompt alone), or return None.
+
+    The first non-None answer wins. ``formats`` are the registered formats, in registration order.
+    """

@@ -1,0 +1,100 @@
+"""Name -> format. Duplicates raise; unknown names suggest close ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .errors import DuplicateFormatError, FormatDefinitionError, PluginError, UnknownFormatError
+from .format import Format
+from .plugins import PluginSet, make_plugin_manager
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A registered format and the plugin that provides it."""
+
+    format: Format
+    plugin: str
+
+
+class FormatRegistry:
+    """The formats that plugins registered, looked up by name or alias."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._names: dict[str, str] = {}  # name or alias -> canonical name
+
+    def register(self, fmt: Format, *, plugin: str) -> None:
+        if not isinstance(fmt, Format):
+            raise FormatDefinitionError(f"plugin {plugin!r} registered {fmt!r}, which is not a promptfmt Format")
+        if not getattr(fmt, "name", ""):
+            raise FormatDefinitionError(f"plugin {plugin!r} registered a format without a name")
+        for key in (fmt.name, *fmt.aliases):
+            if key in self._names:
+                taken_by = self._entries[self._names[key]].plugin
+                raise DuplicateFormatError(key, plugin, taken_by)
+        self._entries[fmt.name] = Entry(fmt, plugin)
+        for key in (fmt.name, *fmt.aliases):
+            self._names[key] = fmt.name
+
+    def register_all(self, formats: list[Format], *, plugin: str) -> None:
+        """Register every format of one plugin, or none of them if any is refused."""
+        trial = FormatRegistry()
+        trial._names = dict(self._names)
+        trial._entries = dict(self._entries)
+        for fmt in formats:
+            trial.register(fmt, plugin=plugin)
+        self._names, self._entries = trial._names, trial._entries
+
+    def get(self, name: str) -> Format:
+        try:
+            return self._entries[self._names[name]].format
+        except KeyError:
+            raise UnknownFormatError(name, self._names) from None
+
+    def entry(self, name: str) -> Entry:
+        self.get(name)
+        return self._entries[self._names[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[Format]:
+        return (entry.format for entry in self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(self._entries.values())
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._entries)
+
+
+def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginError]]:
+    """Ask every plugin, in registration order, to register its formats.
+
+    A plugin whose hook raises, or that claims a name already taken, registers none of its formats
+    and is reported as a `PluginError` naming it; the other plugins' formats stay.
+    """
+    registry = FormatRegistry()
+    failures = list(plugin_set.failures)
+    manager = plugin_set.manager
+    plugins = manager.list_name_plugin()
+    for name, plugin in plugins:
+        others = [other for _, other in plugins if other is not plugin]
+        register_formats = manager.subset_hook_caller("promptfmt_register_formats", remove_plugins=others)
+        offered: list[Format] = []
+        try:
+            register_formats(register=offered.append)
+            registry.register_all(offered, plugin=name)
+        except Exception as exc:
+            failures.append(exc if isinstance(exc, PluginError) else PluginError(name, exc))
+    return registry, failures
+
+
+def load_registry(**options: object) -> tuple[FormatRegistry, list[PluginError]]:
+    """The registry of every loadable plugin; ``options`` go to `make_plugin_manager`."""
+    return build_registry(make_plugin_manager(**options))  # type: ignore[arg-type]
