@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pluggy
+
 from .errors import DuplicateFormatError, FormatDefinitionError, PluginError, UnknownFormatError
 from .format import Format
 from .plugins import PluginSet, make_plugin_manager
@@ -21,7 +23,8 @@ class Entry:
 class FormatRegistry:
     """The formats that plugins registered, looked up by name or alias."""
 
-    def __init__(self) -> None:
+    def __init__(self, manager: pluggy.PluginManager | None = None) -> None:
+        self.manager = manager  # the plugin manager the formats came from (for other hooks, e.g. detection)
         self._entries: dict[str, Entry] = {}
         self._names: dict[str, str] = {}  # name or alias -> canonical name
 
@@ -79,7 +82,7 @@ def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginEr
     A plugin whose hook raises, or that claims a name already taken, registers none of its formats
     and is reported as a `PluginError` naming it; the other plugins' formats stay.
     """
-    registry = FormatRegistry()
+    registry = FormatRegistry(plugin_set.manager)
     failures = list(plugin_set.failures)
     manager = plugin_set.manager
     plugins = manager.list_name_plugin()
@@ -95,6 +98,13 @@ def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginEr
     return registry, failures
 
 
-def load_registry(**options: object) -> tuple[FormatRegistry, list[PluginError]]:
-    """The registry of every loadable plugin; ``options`` go to `make_plugin_manager`."""
+def load_registry(
+    *, format_files: tuple[str, ...] = (), **options: object
+) -> tuple[FormatRegistry, list[PluginError]]:
+    """The registry of every loadable plugin; ``options`` go to `make_plugin_manager`.
+
+    ``format_files`` are declarative (TOML) format files to register as well.
+    """
+    if format_files:
+        raise FormatDefinitionError("declarative format files are not supported yet")
     return build_registry(make_plugin_manager(**options))  # type: ignore[arg-type]

@@ -1,0 +1,14 @@
+"""One module per command; each exposes ``register(app)``."""
+
+from __future__ import annotations
+
+import typer
+
+from . import formats, render, schema
+
+COMMANDS = (formats, render, schema)
+
+
+def register_all(app: typer.Typer) -> None:
+    for command in COMMANDS:
+        command.register(app)

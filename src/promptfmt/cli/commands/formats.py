@@ -1,0 +1,39 @@
+"""``promptfmt formats``: every registered format with its aliases, description, reference and plugin."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from ..shared import FORMAT_FILE_OPTION, registry_or_exit
+
+
+def formats(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table."),
+    format_files: list[str] = FORMAT_FILE_OPTION,
+) -> None:
+    """List the registered formats (built-in and plugin ones)."""
+    registry, failures = registry_or_exit(format_files)
+    rows = [
+        {
+            "name": entry.format.name,
+            "aliases": list(entry.format.aliases),
+            "description": entry.format.description,
+            "reference": entry.format.reference,
+            "plugin": entry.plugin,
+        }
+        for entry in registry.entries()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
+            typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']}")
+    if failures:
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("formats")(formats)

@@ -1,0 +1,45 @@
+"""What several commands share: loading the formats, printing issues, writing to stdout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import typer
+
+from ..errors import PluginError, UnknownFormatError
+from ..format import Format
+from ..registry import FormatRegistry, load_registry
+
+
+def warn(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+FORMAT_FILE_OPTION = typer.Option(
+    [],
+    "--format-file",
+    metavar="PATH",
+    help="Also load the declarative format described in this TOML file (repeatable).",
+)
+
+
+def registry_or_exit(
+    format_files: Sequence[str] = (), *, report_failures: bool = True
+) -> tuple[FormatRegistry, list[PluginError]]:
+    """Every loadable format; plugins that failed are reported by name on stderr."""
+    registry, failures = load_registry(format_files=tuple(format_files))
+    if report_failures:
+        for failure in failures:
+            warn(f"Warning: {failure}")
+    return registry, failures
+
+
+def format_or_exit(name: str, format_files: Sequence[str] = ()) -> Format:
+    """The format called ``name``; when it is unknown and a plugin failed, blame the plugin (exit 3)."""
+    registry, failures = registry_or_exit(format_files)
+    try:
+        return registry.get(name)
+    except UnknownFormatError as exc:
+        if failures:
+            raise PluginError(", ".join(f.plugin for f in failures), f"{exc} (a plugin failed to load; see above)") from None
+        raise

@@ -1,0 +1,65 @@
+"""The JSON Schemas of promptfmt: generated from the pydantic models, checked in under ``schemas/``.
+
+Regenerate the checked-in files with ``promptfmt schema --write`` (or ``make schemas``);
+``promptfmt schema --check`` and the test suite fail when a file has drifted from its model.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .models import Record
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REGENERATE = "promptfmt schema --write"
+
+GENERATED: dict[str, type] = {"record.schema.json": Record}
+
+
+def generate(name: str = "record.schema.json") -> dict[str, Any]:
+    """The schema that the model behind ``name`` defines today."""
+    model = GENERATED[name]
+    schema = model.model_json_schema(mode="validation")
+    return {"$schema": DIALECT, "$id": f"https://promptfmt.dev/schemas/{name}", **schema}
+
+
+def dumps(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def source_dir() -> Path:
+    """The ``schemas/`` folder of a source checkout (where ``--write`` writes)."""
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def load(name: str) -> dict[str, Any]:
+    """A checked-in schema: from the installed package, else from the source checkout."""
+    packaged = resources.files("promptfmt").joinpath("schemas", name)
+    if packaged.is_file():
+        return json.loads(packaged.read_text(encoding="utf-8"))
+    return json.loads((source_dir() / name).read_text(encoding="utf-8"))
+
+
+def drifted(folder: Path | None = None) -> list[str]:
+    """Names of the generated schemas whose checked-in file differs from the model."""
+    folder = folder or source_dir()
+    stale = []
+    for name in GENERATED:
+        path = folder / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != dumps(generate(name)):
+            stale.append(name)
+    return stale
+
+
+def write(folder: Path | None = None) -> list[Path]:
+    folder = folder or source_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in GENERATED:
+        path = folder / name
+        path.write_text(dumps(generate(name)), encoding="utf-8")
+        written.append(path)
+    return written
