@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,42 @@ def _no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see the built-ins only, unless a test opts back in to entry-point discovery."""
     monkeypatch.setenv("PROMPTFMT_DISABLE_ENTRY_POINTS", "1")
     monkeypatch.delenv("PROMPTFMT_BLOCK_PLUGINS", raising=False)
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    def __repr__(self) -> str:
+        return f"CliResult(exit_code={self.exit_code}, stdout={self.stdout[:200]!r}, stderr={self.stderr[:400]!r})"
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``promptfmt ARGS`` in process through the console-script entry point (`promptfmt.cli.main`).
+
+    Standard streams are replaced by in-memory ones for the call (stdin from ``input``).
+    """
+    from promptfmt.cli import main
+
+    def run(*args: str, input: str | bytes | None = None) -> CliResult:
+        data = input.encode("utf-8") if isinstance(input, str) else (input or b"")
+        streams = {
+            "stdin": io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"),
+            "stdout": io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline=""),
+            "stderr": io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline=""),
+        }
+        with monkeypatch.context() as patch:
+            for name, stream in streams.items():
+                patch.setattr(sys, name, stream)
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            for name in ("stdout", "stderr"):
+                streams[name].flush()
+        out, err = (streams[name].buffer.getvalue().decode("utf-8") for name in ("stdout", "stderr"))
+        return CliResult(code, out, err)
+
+    return run
