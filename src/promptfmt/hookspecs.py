@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .detect import Match
     from .format import Format
 
 PROJECT_NAME = "promptfmt"
@@ -31,8 +32,11 @@ def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def promptfmt_detect_format(text: str, formats: tuple[Format, ...]) -> str | None:
-    """Name the format that produced ``text`` (a full text or a prompt alone), or return None.
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    """Say whether ``format`` produced ``text`` (a full text or a prompt alone).
 
-    The first non-None answer wins. ``formats`` are the registered formats, in registration order.
+    Called by `promptfmt.detect.detect_format` for each text and each format still in the running.
+    The plugin that provides ``format`` answers with a `promptfmt.detect.Match`, accepted or not
+    (``promptfmt.detect.answer_for(MY_FORMATS, text, format)`` does it by parsing); every other
+    plugin returns None. The first answer wins; a format no plugin answers for is matched by parsing.
     """

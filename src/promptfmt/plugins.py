@@ -8,7 +8,11 @@ Environment:
 
 * ``PROMPTFMT_DISABLE_ENTRY_POINTS=1`` skips entry-point discovery (built-ins still load).
 * ``PROMPTFMT_BLOCK_PLUGINS=name,name`` blocks plugins by name: entry-point names for third-party
-  plugins, module names (``promptfmt.formats.alpaca``) for built-ins.
+  plugins, module names (``promptfmt.formats.alpaca``) for built-ins, ``file:PATH`` for format files.
+* ``PROMPTFMT_FORMATS_DIR=FOLDER`` loads every ``*.toml`` declarative format file in FOLDER.
+
+Declarative format files (`promptfmt.declarative`) are plugins too, one per file, named
+``file:PATH``; they are registered after the built-ins and the entry-point plugins.
 """
 
 from __future__ import annotations
@@ -27,19 +31,27 @@ from .errors import PluginError
 ENTRY_POINT_GROUP = "promptfmt"
 DISABLE_ENTRY_POINTS_ENV = "PROMPTFMT_DISABLE_ENTRY_POINTS"
 BLOCK_PLUGINS_ENV = "PROMPTFMT_BLOCK_PLUGINS"
+FORMATS_DIR_ENV = "PROMPTFMT_FORMATS_DIR"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "promptfmt.formats.alpaca",
     "promptfmt.formats.phi3",
+    "promptfmt.formats.chatml",
+    "promptfmt.formats.llama",
+    "promptfmt.formats.mistral",
+    "promptfmt.formats.zephyr",
+    "promptfmt.formats.gemma",
+    "promptfmt.formats.vicuna",
 )
 
 
 @dataclass
 class PluginSet:
-    """A plugin manager and the plugins that could not be loaded."""
+    """A plugin manager, the plugins that could not be loaded, and where each plugin came from."""
 
     manager: pluggy.PluginManager
     failures: list[PluginError] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # plugin name -> "built-in", "package x 1.0", ...
 
 
 def entry_points_disabled() -> bool:
@@ -51,17 +63,25 @@ def blocked_from_env() -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+def formats_dir_from_env() -> str | None:
+    return os.environ.get(FORMATS_DIR_ENV, "").strip() or None
+
+
 def make_plugin_manager(
     *,
     builtins: bool = True,
     entry_points: bool | None = None,
     blocked: Iterable[str] = (),
     plugins: Iterable[tuple[str, object]] = (),
+    format_files: Iterable[str | os.PathLike[str]] = (),
+    formats_dir: str | os.PathLike[str] | None = None,
 ) -> PluginSet:
-    """A fresh plugin manager with the built-ins, the entry-point plugins and ``plugins`` registered.
+    """A fresh plugin manager with the built-ins, the entry-point plugins, the format files and ``plugins``.
 
     ``entry_points=None`` follows ``PROMPTFMT_DISABLE_ENTRY_POINTS``; blocked names add to
-    ``PROMPTFMT_BLOCK_PLUGINS``. Nothing happens at import time: every call builds a new manager.
+    ``PROMPTFMT_BLOCK_PLUGINS``. ``format_files`` are declarative TOML files; ``formats_dir=None``
+    follows ``PROMPTFMT_FORMATS_DIR`` (``formats_dir=""`` ignores it). Nothing happens at import
+    time: every call builds a new manager.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -69,15 +89,27 @@ def make_plugin_manager(
         manager.set_blocked(name)
     if entry_points is None:
         entry_points = not entry_points_disabled()
+    if formats_dir is None:
+        formats_dir = formats_dir_from_env()
 
+    result = PluginSet(manager)
     sources: list[tuple[str, Callable[[], object]]] = []
     if builtins:
         sources += [(module, lambda module=module: importlib.import_module(module)) for module in BUILTIN_PLUGINS]
+        result.origins.update(dict.fromkeys(BUILTIN_PLUGINS, "built-in"))
     if entry_points:
-        sources += [(ep.name, ep.load) for ep in _entry_points(group=ENTRY_POINT_GROUP)]
+        for ep in _entry_points(group=ENTRY_POINT_GROUP):
+            sources.append((ep.name, ep.load))
+            result.origins[ep.name] = _entry_point_origin(ep)
+    format_files = tuple(format_files)
+    if format_files or formats_dir:
+        from .declarative import format_file_sources
+
+        for name, load in format_file_sources(format_files, formats_dir or None):
+            sources.append((name, load))
+            result.origins[name] = "declarative format file"
     sources += [(name, lambda plugin=plugin: plugin) for name, plugin in plugins]
 
-    result = PluginSet(manager)
     for name, load in sources:
         if manager.is_blocked(name):
             continue
@@ -89,3 +121,11 @@ def make_plugin_manager(
                 manager.unregister(name=name)
             result.failures.append(PluginError(name, exc))
     return result
+
+
+def _entry_point_origin(ep: object) -> str:
+    """Where an entry-point plugin comes from: its distribution and version, when known."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return f"entry point {ep.value}"  # type: ignore[attr-defined]
+    return f"package {dist.name} {dist.version} (entry point {ep.value})"  # type: ignore[attr-defined]

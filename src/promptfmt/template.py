@@ -12,7 +12,8 @@ Every built-in format, and every declarative (TOML) format, is a `Template`:
   (Stanford Alpaca); by default both cases share ``prefix``.
 * ``chat=True`` marks chat-style formats: instruction, separator and input form one user message.
 * ``trim=True`` mirrors templates that apply ``| trim`` / ``.strip()`` to message contents
-  (the user message as a whole and the output).
+  (the user message as a whole and the output); ``trim_output=True`` mirrors templates that trim
+  the output alone (Mistral v0.3 trims the assistant message, not the user message).
 
 Parsing is deterministic: each field ends at the first occurrence of the literal that follows it
 (ties go to the longer literal), the output at the first occurrence of ``end``, and text the format
@@ -50,6 +51,7 @@ class Template:
     chat: bool = False
     trim: bool = False
     extra_markers: tuple[str, ...] = ()
+    trim_output: bool = False
 
     def __post_init__(self) -> None:
         if self.input_block not in INPUT_BLOCK_RULES:
@@ -77,6 +79,11 @@ class Template:
     def after_prompt(self) -> str:
         """The literal between the last prompt field and the output."""
         return self.prompt_suffix + self.response_prefix
+
+    @property
+    def trims_output(self) -> bool:
+        """Whether the output is stripped of surrounding whitespace (``trim`` or ``trim_output``)."""
+        return self.trim or self.trim_output
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -126,7 +133,7 @@ class TemplateFormat(Format):
         if output is None:
             return Rendered(prompt, "")
         t = self.template
-        return Rendered(prompt, t.response_prefix + (output.strip() if t.trim else output) + t.end)
+        return Rendered(prompt, t.response_prefix + (output.strip() if t.trims_output else output) + t.end)
 
     def render_prompt(self, instruction: str, input: str = "") -> str:
         t = self.template
@@ -147,7 +154,7 @@ class TemplateFormat(Format):
         t = self.template
         return (
             self.render_prompt(instruction, input),
-            t.response_prefix + (output.strip() if t.trim else output) + t.end,
+            t.response_prefix + (output.strip() if t.trims_output else output) + t.end,
         )
 
     # -- parse ----------------------------------------------------------------------------
@@ -198,7 +205,7 @@ class TemplateFormat(Format):
             output = text[pos:at]
         else:
             output = text[pos:]
-        if t.trim:
+        if t.trims_output:
             self._check_stripped(text, pos, output)
         return output
 
@@ -292,23 +299,31 @@ class TemplateFormat(Format):
         return Verdict(tuple(losses))
 
     def _trim_losses(self, instruction: str, input: str, output: str | None) -> list[Loss]:
+        losses = self._prompt_trim_losses(instruction, input) if self.template.trim else []
+        if self.template.trims_output and output is not None and output != output.strip():
+            losses.append(_trim_loss("output", "surrounding"))
+        return losses
+
+    def _prompt_trim_losses(self, instruction: str, input: str) -> list[Loss]:
         t = self.template
-        if not t.trim:
-            return []
         losses = []
         has_input = self._always or input != ""
-        if t.chat:
+        if t.chat:  # name every field the stripped ends of the one user message reach into
             message = instruction + t.separator + input if has_input else instruction
-            if message[:1].isspace():
-                losses.append(_trim_loss("instruction", "leading"))
-            if message[-1:].isspace():
-                losses.append(_trim_loss("input" if has_input else "instruction", "trailing"))
+            spans = [("instruction", 0, len(instruction))]
+            if has_input:
+                spans.append(("input", len(message) - len(input), len(message)))
+            lead = len(message) - len(message.lstrip())
+            trail = len(message.rstrip())
+            for side, start, stop, fallback in (("leading", 0, lead, spans[0][0]), ("trailing", trail, len(message), spans[-1][0])):
+                if start == stop:
+                    continue
+                reached = [name for name, begin, end in spans if begin < end and begin < stop and start < end]
+                losses += [_trim_loss(name, side) for name in reached or [fallback]]
         else:
             for name, value in (("instruction", instruction), ("input", input)):
                 if value != value.strip():
                     losses.append(_trim_loss(name, "surrounding"))
-        if output is not None and output != output.strip():
-            losses.append(_trim_loss("output", "surrounding"))
         return losses
 
     def _intrusions(

@@ -1,0 +1,184 @@
+"""Detection: which registered format produced a set of rendered texts.
+
+A format *accepts* a text when the text is exactly what the format renders for some record (a full
+text) or for some instruction and input (a prompt alone): the text parses, and what it parses to
+renders back to the same text. Each plugin answers for its own formats through the
+``promptfmt_detect_format`` hook (`answer_for` is the usual implementation); a format that no plugin
+answers for is matched with `match_text`.
+
+`detect_format` asks the formats about every text and drops a format at the first text it rejects.
+One text is weak evidence, so detection over a dataset uses many: Stanford ``alpaca`` and
+``alpaca-llmfs`` render a record without input identically, and only texts with an input tell them
+apart. Among the formats that accept every text, the one that accounts for more characters with its
+own literal pieces (and fewer with record content) is the more specific description of the texts and
+is named: Llama-2 text ``<s>[INST] u [/INST] a </s>`` also parses as legacy Mistral whose output is
+`` a ``, but only Llama-2 explains the spaces. Formats that tie on that count make the detection
+*ambiguous*: no format is named, and all of them are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .format import Format
+
+if TYPE_CHECKING:
+    from .registry import FormatRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One format's answer about one text.
+
+    ``structure`` counts the characters of the text that are the format's own literal pieces rather
+    than record content (``len(text)`` minus the lengths of the parsed fields); ``reason`` says why a
+    rejected text is not the format's.
+    """
+
+    format: str
+    accepted: bool
+    structure: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A format ruled out: the first text it rejected (0-based, among the texts examined) and why."""
+
+    format: str
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The verdict of `detect_format`.
+
+    * ``candidates``: the formats that accept every examined text and tie as the most specific; one
+      candidate is the detected format (``name``), several make the detection ambiguous.
+    * ``also_accepted``: formats that accept every text too but explain less of it.
+    * ``rejections``: the other formats, those that held out longest first.
+    """
+
+    candidates: tuple[str, ...]
+    examined: int
+    also_accepted: tuple[str, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def name(self) -> str | None:
+        """The detected format, or None when no format or more than one fits."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+    def describe(self) -> str:
+        """One sentence for people: what was found, or why nothing was."""
+        n = f"{self.examined} text{'' if self.examined == 1 else 's'}"
+        if self.examined == 0:
+            return "no text to examine"
+        if self.name is not None:
+            also = f"; they also parse as {_names(self.also_accepted)}, which explain fewer characters as markup" if self.also_accepted else ""
+            return f"{self.name}: it renders all {n} exactly{also}"
+        if self.ambiguous:
+            return (
+                f"ambiguous: {_names(self.candidates)} each render all {n} exactly, in the same way. "
+                "Texts that tell them apart (for example records with an input) would decide; "
+                "otherwise name the format yourself"
+            )
+        closest = self.rejections[0] if self.rejections else None
+        hint = f". Closest: {closest.format}, which rejects text {closest.index}: {closest.reason}" if closest else ""
+        return f"no registered format renders all {n}{hint}"
+
+
+def match_text(fmt: Format, text: str) -> Match:
+    """Whether ``fmt`` produced ``text``: it parses, and the result renders back to the same text."""
+    try:
+        parsed = fmt.parse(text)
+    except ValueError as exc:  # ParseError, or a plugin's own ValueError
+        return Match(fmt.name, False, reason=str(exc))
+    if fmt.render(parsed).text != text:
+        return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
+    content = sum(len(value) for value in parsed.fields().values())
+    return Match(fmt.name, True, structure=len(text) - content)
+
+
+def answer_for(formats: Iterable[Format], text: str, format: Format) -> Match | None:
+    """A plugin's ``promptfmt_detect_format``: a `Match` when ``format`` is one of ``formats``, else None."""
+    if any(format is own for own in formats):
+        return match_text(format, text)
+    return None
+
+
+def text_of(value: Any) -> str | None:
+    """The rendered text a dataset item holds, or None.
+
+    Accepted items: a string; ``{"text": ...}``; ``{"prompt": ..., "completion": ...}`` (joined) or
+    ``{"prompt": ...}`` alone (a prompt). ``text`` wins when an item has both.
+    """
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        return None
+    text = value.get("text")
+    if isinstance(text, str):
+        return text
+    prompt, completion = value.get("prompt"), value.get("completion", "")
+    if isinstance(prompt, str) and isinstance(completion, str):
+        return prompt + completion
+    return None
+
+
+def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int | None = None) -> Detection:
+    """Which format of ``registry`` produced every one of ``texts`` (at most ``limit`` of them).
+
+    Streams: ``texts`` may be a generator over a large file. Texts are examined until ``limit`` is
+    reached or no format is left in the running.
+    """
+    ask = _asker(registry)
+    running = {fmt.name: (fmt, 0) for fmt in registry}
+    rejections: list[Rejection] = []
+    examined = 0
+    for text in texts:
+        if (limit is not None and examined >= limit) or not running:
+            break
+        for name, (fmt, structure) in list(running.items()):
+            match = ask(fmt, text)
+            if match.accepted:
+                running[name] = (fmt, structure + match.structure)
+            else:
+                del running[name]
+                rejections.append(Rejection(name, examined, match.reason))
+        examined += 1
+    if examined == 0:
+        return Detection((), 0)
+    ranked = sorted(running.items(), key=lambda item: -item[1][1])  # stable: registration order on ties
+    best = ranked[0][1][1] if ranked else 0
+    return Detection(
+        candidates=tuple(name for name, (_, structure) in ranked if structure == best),
+        examined=examined,
+        also_accepted=tuple(name for name, (_, structure) in ranked if structure != best),
+        rejections=tuple(sorted(rejections, key=lambda rejection: -rejection.index)),
+    )
+
+
+def _asker(registry: FormatRegistry) -> Callable[[Format, str], Match]:
+    """Ask the plugins through the hook; fall back to parsing where no plugin answers."""
+    manager = registry.manager
+    if manager is None:
+        return match_text
+    hook = manager.hook.promptfmt_detect_format
+
+    def ask(fmt: Format, text: str) -> Match:
+        answer = hook(text=text, format=fmt)
+        return match_text(fmt, text) if answer is None else answer
+
+    return ask
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names)

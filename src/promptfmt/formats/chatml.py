@@ -1,0 +1,79 @@
+"""ChatML prompt styles: ``<|im_start|>role\\n…<|im_end|>\\n`` turns, one user turn and one assistant turn.
+
+* ``chatml``: plain ChatML, no system turn (ollama's template index, entry 06: the common ChatML
+  chat_template). The completion ends with the assistant turn's ``<|im_end|>\\n``.
+* ``qwen2``: the Qwen2 / Qwen1.5 chat template (ollama entry 07): ChatML that inserts the default
+  system turn "You are a helpful assistant." when the messages have no system message.
+* ``qwen2.5``: the Qwen2.5 chat template (trl's "Original Qwen2.5 chat template"): the default system
+  turn is "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.".
+
+None of these templates trims content, so every record without ChatML markers in it is lossless.
+The default system turn is literal text at the start of the prompt. Instruction and input share the
+user message, joined by ``"\\n"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..detect import Match, answer_for
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+USER_TURN = "<|im_start|>user\n"
+ASSISTANT_TURN = "<|im_end|>\n<|im_start|>assistant\n"
+END_OF_TURN = "<|im_end|>\n"
+MARKERS = ("<|im_start|>", "<|im_end|>")
+QWEN2_SYSTEM = "You are a helpful assistant."
+QWEN2_5_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+
+
+def _chatml(system: str | None) -> Template:
+    system_turn = "" if system is None else f"<|im_start|>system\n{system}<|im_end|>\n"
+    return Template(
+        prefix=system_turn + USER_TURN,
+        separator="\n",
+        prompt_suffix=ASSISTANT_TURN,
+        end=END_OF_TURN,
+        chat=True,
+        extra_markers=MARKERS,
+    )
+
+
+CHATML = TemplateFormat(
+    "chatml",
+    _chatml(None),
+    aliases=("chatml-plain",),
+    description="Plain ChatML: <|im_start|>user/assistant turns closed by <|im_end|>\\n; no system turn.",
+    reference="ChatML chat_template as in ollama template/index.json entry 06 (chat_templates/ollama/extracted/06_chatml.jinja)",
+)
+
+QWEN2 = TemplateFormat(
+    "qwen2",
+    _chatml(QWEN2_SYSTEM),
+    aliases=("qwen1.5", "chatml-qwen2"),
+    description="Qwen2/Qwen1.5 ChatML with the default system turn 'You are a helpful assistant.'.",
+    reference="Qwen2-Instruct chat_template as in ollama template/index.json entry 07 (chat_templates/ollama/extracted/07_chatml.jinja)",
+)
+
+QWEN2_5 = TemplateFormat(
+    "qwen2.5",
+    _chatml(QWEN2_5_SYSTEM),
+    aliases=("qwen2_5",),
+    description="Qwen2.5 ChatML with the default system turn 'You are Qwen, created by Alibaba Cloud. ...'.",
+    reference="Qwen2.5-Instruct chat_template (huggingface/trl chat_templates/qwen2_5.jinja, 'Original Qwen2.5 chat template')",
+)
+
+FORMATS = (CHATML, QWEN2, QWEN2_5)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    for fmt in FORMATS:
+        register(fmt)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)

@@ -1,0 +1,48 @@
+"""Gemma: the google/gemma-*-it chat template (Gemma 1 and Gemma 2 ship the same one).
+
+``<bos><start_of_turn>user\\n`` + user message + ``<end_of_turn>\\n<start_of_turn>model\\n`` + output
++ ``<end_of_turn>\\n``. The template ``| trim``-s every content, so records with surrounding
+whitespace render like the template but are reported lossy (``trimmed-whitespace``). It raises on a
+system message ("System role not supported"); promptfmt sends none. The Gemma 3 template renders a
+conversation without a system message identically, hence the ``gemma3`` alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..detect import Match, answer_for
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+GEMMA = TemplateFormat(
+    "gemma",
+    Template(
+        prefix="<bos><start_of_turn>user\n",
+        separator="\n",
+        prompt_suffix="<end_of_turn>\n<start_of_turn>model\n",
+        end="<end_of_turn>\n",
+        chat=True,
+        trim=True,
+        extra_markers=("<start_of_turn>", "<end_of_turn>"),
+    ),
+    aliases=("gemma-it", "gemma2", "gemma3"),
+    description="Gemma instruct: <start_of_turn>user/model turns, contents trimmed, closed by <end_of_turn>.",
+    reference=(
+        "google/gemma-it chat_template (huggingface/trl chat_templates/gemma.jinja == ollama entry 21 == "
+        "torchtune's Gemma tokenizer_config); Gemma 3: ollama entry 22 (22_gemma3-instruct.jinja)"
+    ),
+)
+
+FORMATS = (GEMMA,)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    register(GEMMA)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)

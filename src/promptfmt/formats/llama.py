@@ -1,0 +1,100 @@
+"""Llama chat styles: Llama-2-chat, Llama-3-Instruct and Llama-3.1-Instruct.
+
+* ``llama2``: the Llama-2-chat template (``<s>[INST] u [/INST] a </s>``). It has no generation
+  prompt: the prompt is the rendering of the user message alone, which ends in `` [/INST]``; the
+  completion is ``" " + output + " </s>"``. The template strips the user message and the output
+  (``.strip()`` in one revision, ``| trim`` in the other), so records with surrounding whitespace
+  render like the template but are reported lossy (``trimmed-whitespace``). It would put a system
+  message in ``<<SYS>>`` inside the first ``[INST]``; promptfmt sends none, and the template adds no
+  default.
+* ``llama3``: the Meta-Llama-3-Instruct template: ``<|begin_of_text|>`` then header-delimited
+  turns, each content ``| trim``-ed and closed by ``<|eot_id|>``; no default system turn.
+* ``llama3.1``: the Llama-3.1-Instruct template, which always emits a system turn with
+  "Cutting Knowledge Date: December 2023" and "Today Date: 26 Jul 2024" (the template's default
+  ``date_string``; passing another date to the template changes that line) before the user turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..detect import Match, answer_for
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+LLAMA3_MARKERS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
+LLAMA3_USER = "<|start_header_id|>user<|end_header_id|>\n\n"
+LLAMA3_ASSISTANT = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+LLAMA3_1_SYSTEM = (
+    "<|start_header_id|>system<|end_header_id|>\n\n"
+    "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+)
+
+LLAMA2 = TemplateFormat(
+    "llama2",
+    Template(
+        prefix="<s>[INST] ",
+        separator="\n",
+        prompt_suffix=" [/INST]",
+        response_prefix=" ",
+        end=" </s>",
+        chat=True,
+        trim=True,
+        extra_markers=("[INST]", "[/INST]", "<<SYS>>"),
+    ),
+    aliases=("llama-2", "llama2-chat"),
+    description="Llama-2-chat: '<s>[INST] user [/INST] answer </s>', contents stripped, no generation prompt.",
+    reference=(
+        "Llama-2-chat chat_template as in ollama template/index.json entries 28 (.strip()) and 12 (| trim) "
+        "(chat_templates/ollama/extracted/28_llama2-chat.jinja, 12_llama2-chat.jinja)"
+    ),
+)
+
+LLAMA3 = TemplateFormat(
+    "llama3",
+    Template(
+        prefix="<|begin_of_text|>" + LLAMA3_USER,
+        separator="\n",
+        prompt_suffix=LLAMA3_ASSISTANT,
+        end="<|eot_id|>",
+        chat=True,
+        trim=True,
+        extra_markers=LLAMA3_MARKERS,
+    ),
+    aliases=("llama-3", "llama3-instruct"),
+    description="Meta-Llama-3-Instruct: header-delimited user/assistant turns, contents trimmed, closed by <|eot_id|>.",
+    reference="Meta-Llama-3-8B-Instruct chat_template (huggingface/trl chat_templates/llama3.jinja, 'Original Llama 3 chat template')",
+)
+
+LLAMA3_1 = TemplateFormat(
+    "llama3.1",
+    Template(
+        prefix="<|begin_of_text|>" + LLAMA3_1_SYSTEM + LLAMA3_USER,
+        separator="\n",
+        prompt_suffix=LLAMA3_ASSISTANT,
+        end="<|eot_id|>",
+        chat=True,
+        trim=True,
+        extra_markers=LLAMA3_MARKERS,
+    ),
+    aliases=("llama-3.1", "llama3.1-instruct"),
+    description="Llama-3.1-Instruct: like llama3 after the template's own system turn (knowledge and 26 Jul 2024 dates).",
+    reference=(
+        "Llama-3.1-Instruct chat_template as in ollama template/index.json entry 24 "
+        "(chat_templates/ollama/extracted/24_llama3-instruct.jinja), default date_string, no tools"
+    ),
+)
+
+FORMATS = (LLAMA2, LLAMA3, LLAMA3_1)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    for fmt in FORMATS:
+        register(fmt)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)

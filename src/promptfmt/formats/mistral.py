@@ -1,0 +1,84 @@
+"""Mistral-Instruct styles: ``[INST] … [/INST]`` around the user message, ``</s>`` after the answer.
+
+None of these templates has a generation prompt: the prompt is the rendering of the user message
+alone. They reject a system message (the legacy ones raise; v0.3 folds it into the last user
+message); promptfmt sends none. BOS ``<s>`` is template text.
+
+* ``mistral``: the legacy HF chat_template of Mistral-7B-Instruct-v0.2 and Mixtral-8x7B-Instruct-v0.1
+  (Mistral's "tokenizer V1" models): ``<s>[INST] u [/INST]a</s>`` -- no space between ``[/INST]``
+  and the answer, nothing trimmed (ollama's template index, entry 10).
+* ``mistral-v0.1``: the same with ``eos_token + ' '`` (ollama entry 14), the template of
+  Mistral-7B-Instruct-v0.1: the completion ends with ``"</s> "``, trailing space included.
+* ``mistral-v3``: the v3 spacing of Mistral-7B-Instruct-v0.3 (and Mixtral-8x22B-Instruct, Codestral):
+  ``<s>[INST] u[/INST] a</s>``. No verbatim copy of that chat_template is in the reference data; the
+  format follows mistral-common's V3 rendering as published in Mistral's cookbook
+  (concept-deep-dive/tokenization/templates.md) and the assistant branch of the v0.3 chat_template,
+  ``" " + message["content"]|trim + eos_token``: the output is trimmed, the user message is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..detect import Match, answer_for
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+MARKERS = ("[INST]", "[/INST]")
+
+MISTRAL = TemplateFormat(
+    "mistral",
+    Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end="</s>", chat=True, extra_markers=MARKERS),
+    aliases=("mistral-instruct", "mistral-v0.2", "mixtral"),
+    description="Mistral-Instruct v0.2 / Mixtral-8x7B legacy template: '<s>[INST] user [/INST]answer</s>'.",
+    reference=(
+        "Mistral-7B-Instruct-v0.2 / Mixtral-8x7B-Instruct-v0.1 chat_template with eos_token and no space, "
+        "as in ollama template/index.json entry 10 (chat_templates/ollama/extracted/10_mistral-instruct.jinja)"
+    ),
+)
+
+MISTRAL_V0_1 = TemplateFormat(
+    "mistral-v0.1",
+    Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end="</s> ", chat=True, extra_markers=MARKERS),
+    aliases=("mistral-7b-instruct-v0.1",),
+    description="Mistral-7B-Instruct-v0.1 template: '<s>[INST] user [/INST]answer</s> ' (a space after </s>).",
+    reference=(
+        "Mistral-7B-Instruct-v0.1 chat_template with eos_token + ' ', as in ollama template/index.json entry 14 "
+        "(chat_templates/ollama/extracted/14_mistral-instruct.jinja)"
+    ),
+)
+
+MISTRAL_V3 = TemplateFormat(
+    "mistral-v3",
+    Template(
+        prefix="<s>[INST] ",
+        separator="\n",
+        prompt_suffix="[/INST]",
+        response_prefix=" ",
+        end="</s>",
+        chat=True,
+        trim_output=True,
+        extra_markers=MARKERS,
+    ),
+    aliases=("mistral-v0.3",),
+    description="Mistral v3 spacing (Mistral-7B-Instruct-v0.3): '<s>[INST] user[/INST] answer</s>', answer trimmed.",
+    reference=(
+        "mistral-common V3 rendering as published in mistralai/cookbook concept-deep-dive/tokenization/templates.md, "
+        "and the assistant branch of the Mistral-7B-Instruct-v0.3 chat_template; checked by golden strings "
+        "(no verbatim template in the reference data)"
+    ),
+)
+
+FORMATS = (MISTRAL, MISTRAL_V0_1, MISTRAL_V3)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    for fmt in FORMATS:
+        register(fmt)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)

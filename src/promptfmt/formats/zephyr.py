@@ -1,0 +1,46 @@
+"""Zephyr: the HuggingFaceH4/zephyr-7b-beta chat template.
+
+One turn per line: ``<|user|>\\n`` + user message + ``</s>\\n``, then ``<|assistant|>\\n`` + output +
+``</s>\\n``; the generation prompt is ``<|assistant|>\\n``. The template writes the ``eos_token``
+``</s>`` after every turn, trims nothing and inserts no system turn. Instruction and input share
+the user message, joined by ``"\\n"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..detect import Match, answer_for
+from ..format import Format
+from ..hookspecs import hookimpl
+from ..template import Template, TemplateFormat
+
+ZEPHYR = TemplateFormat(
+    "zephyr",
+    Template(
+        prefix="<|user|>\n",
+        separator="\n",
+        prompt_suffix="</s>\n<|assistant|>\n",
+        end="</s>\n",
+        chat=True,
+        extra_markers=("<|system|>",),
+    ),
+    aliases=("zephyr-7b-beta",),
+    description="Zephyr-7b-beta: <|user|>/<|assistant|> turns, each closed by </s> and a newline.",
+    reference=(
+        "HuggingFaceH4/zephyr-7b-beta chat_template as in ollama template/index.json entry 02 "
+        "(chat_templates/ollama/extracted/02_zephyr.jinja)"
+    ),
+)
+
+FORMATS = (ZEPHYR,)
+
+
+@hookimpl
+def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
+    register(ZEPHYR)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)
