@@ -77,22 +77,25 @@ class Detection:
         return len(self.candidates) > 1
 
     def describe(self) -> str:
-        """One sentence for people: what was found, or why nothing was."""
-        n = f"{self.examined} text{'' if self.examined == 1 else 's'}"
+        """One sentence for people: what was found, or why nothing was. Texts are counted from 0."""
         if self.examined == 0:
-            return "no text to examine"
+            return "there is no text to examine"
+        every = "the text" if self.examined == 1 else f"all {self.examined} texts"
         if self.name is not None:
-            also = f"; they also parse as {_names(self.also_accepted)}, which explain fewer characters as markup" if self.also_accepted else ""
-            return f"{self.name}: it renders all {n} exactly{also}"
+            also = ""
+            if self.also_accepted:
+                s = "s" if len(self.also_accepted) == 1 else ""
+                also = f"; {_names(self.also_accepted)} also parse{s} them but explain{s} fewer characters as markup"
+            return f"{self.name} renders {every} exactly{also}"
         if self.ambiguous:
             return (
-                f"ambiguous: {_names(self.candidates)} each render all {n} exactly, in the same way. "
-                "Texts that tell them apart (for example records with an input) would decide; "
-                "otherwise name the format yourself"
+                f"ambiguous: {_names(self.candidates)} each render {every} exactly and alike. More varied texts "
+                "(full texts rather than prompts, records with an input) could tell them apart; otherwise name the format"
             )
-        closest = self.rejections[0] if self.rejections else None
-        hint = f". Closest: {closest.format}, which rejects text {closest.index}: {closest.reason}" if closest else ""
-        return f"no registered format renders all {n}{hint}"
+        if not self.rejections:
+            return "no format is registered"
+        closest = self.rejections[0]
+        return f"no registered format renders every text. Closest: {closest.format}, which rejects text {closest.index}: {closest.reason}"
 
 
 def match_text(fmt: Format, text: str) -> Match:

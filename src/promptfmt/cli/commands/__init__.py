@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from . import formats, render, schema
+from . import detect, formats, render, schema
 
-COMMANDS = (formats, render, schema)
+COMMANDS = (formats, render, schema, detect)
 
 
 def register_all(app: typer.Typer) -> None:

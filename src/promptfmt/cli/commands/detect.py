@@ -1,0 +1,83 @@
+"""``promptfmt detect``: name the format that rendered a dataset of texts.
+
+Exit codes: 0 when one format is named (its name is printed on stdout), 1 when no format renders
+every text or several do so alike (stderr says which), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import typer
+
+from ...detect import Detection, detect_format, text_of
+from ...io import Source, read_items
+from ..shared import FORMAT_FILE_OPTION, registry_or_exit, warn
+
+ITEM_SHAPES = 'a string, {"text": ...} or {"prompt": ..., "completion": ...}'
+
+
+def detect(
+    file: str = typer.Argument(
+        ...,
+        help=f"A JSON array or JSON Lines file of rendered texts, each {ITEM_SHAPES} (gzip allowed), or - for stdin.",
+    ),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Examine at most this many texts (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object on stdout."),
+    format_files: list[str] = FORMAT_FILE_OPTION,
+) -> None:
+    """Name the format of rendered text: the one format that renders every text exactly.
+
+    Formats that accept every text but explain less of it as their own markup are listed as also
+    matching; formats that tie make the answer ambiguous (exit 1, the candidates are named).
+    """
+    registry, _ = registry_or_exit(format_files)
+    source = Source(file)
+    skipped: list[int] = []
+    detection = detect_format(_texts(file, source.name, skipped), registry, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(_as_dict(detection, len(skipped)), ensure_ascii=False))
+    elif detection.name is not None:
+        typer.echo(detection.name)
+    if skipped:
+        warn(f"{len(skipped)} item(s) were not texts and were skipped (see above).")
+    if detection.name is not None:
+        warn(f"{source.name}: {detection.describe()}.")
+        return
+    warn(f"Error: {source.name}: {detection.describe()}.")
+    raise typer.Exit(1)
+
+
+def _texts(path: str, name: str, skipped: list[int]) -> Iterator[str]:
+    """The texts of the dataset; items that hold none are reported with their location and skipped."""
+    for item in read_items(path):
+        if item.error is not None:
+            warn(f"{name}:{item.line}: item {item.index}: invalid-json: {item.error}")
+            skipped.append(item.index)
+            continue
+        text = text_of(item.value)
+        if text is None:
+            warn(f"{name}:{item.line}: item {item.index}: not a text: expected {ITEM_SHAPES}")
+            skipped.append(item.index)
+            continue
+        yield text
+
+
+def _as_dict(detection: Detection, skipped: int) -> dict[str, object]:
+    return {
+        "format": detection.name,
+        "ambiguous": detection.ambiguous,
+        "candidates": list(detection.candidates),
+        "also_accepted": list(detection.also_accepted),
+        "examined": detection.examined,
+        "skipped": skipped,
+        "rejections": [
+            {"format": rejection.format, "index": rejection.index, "reason": rejection.reason}
+            for rejection in detection.rejections
+        ],
+    }
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)

@@ -1,0 +1,285 @@
+"""Fidelity: each format named after a model renders byte for byte what the model's official template renders.
+
+The official Jinja templates are read from ``../shared/data/chat_templates`` at test time (its
+SOURCE.md says which file is which model) and rendered like Hugging Face ``apply_chat_template``
+(`tests.reference`): ``text`` is ``[user, assistant]`` without a generation prompt, ``prompt`` is
+``[user]`` with one (templates without a generation prompt render ``[user]`` alone). The user message
+is the instruction, then ``"\\n"`` and the input when non-empty, as in the course. Each case runs on
+all 1100 course records and on Hypothesis-generated records.
+
+Formats without an official Jinja template are checked against golden strings from the reference
+they name: ``vicuna`` (FastChat's ``vicuna_v1.1`` conversation, whose ``get_prompt`` is re-typed
+below) and ``mistral-v3`` (Mistral's published V3 rendering).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from promptfmt import LossReason, Query, Record, load_registry
+from promptfmt.testing import content_strategy
+
+from .reference import TemplateRaised, load_template, reference_pair, render_chat, user_content
+
+REGISTRY, _ = load_registry(entry_points=False)
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+LLAMA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}  # Llama-2, Mistral, Zephyr (sentencepiece)
+LLAMA3_TOKENS = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
+PHI3_TOKENS = {"bos_token": "<s>", "eos_token": "<|endoftext|>"}
+QWEN_TOKENS = {"bos_token": "", "eos_token": "<|im_end|>"}
+GEMMA_CONFIG = "tokenizer_configs/torchtune_tokenizer_config_gemma.json"  # bos <bos>, eos <eos>
+
+
+@dataclass(frozen=True)
+class Case:
+    format: str
+    template: str  # path under chat_templates/
+    tokens: dict[str, str] | None = None  # None: read from the Gemma tokenizer_config
+
+    @property
+    def id(self) -> str:
+        return f"{self.format}:{Path(self.template).stem}"
+
+
+CASES = [
+    Case("chatml", "ollama/extracted/06_chatml.jinja", QWEN_TOKENS),
+    Case("qwen2", "ollama/extracted/07_chatml.jinja", QWEN_TOKENS),
+    Case("qwen2.5", "trl_original/qwen2_5.jinja", QWEN_TOKENS),
+    Case("llama2", "ollama/extracted/28_llama2-chat.jinja", LLAMA_TOKENS),
+    Case("llama2", "ollama/extracted/12_llama2-chat.jinja", LLAMA_TOKENS),
+    Case("llama3", "trl_original/llama3.jinja", LLAMA3_TOKENS),
+    Case("llama3.1", "ollama/extracted/24_llama3-instruct.jinja", LLAMA3_TOKENS),
+    Case("mistral", "ollama/extracted/10_mistral-instruct.jinja", LLAMA_TOKENS),
+    Case("mistral-v0.1", "ollama/extracted/14_mistral-instruct.jinja", LLAMA_TOKENS),
+    Case("zephyr", "ollama/extracted/02_zephyr.jinja", LLAMA_TOKENS),
+    Case("gemma", "trl_original/gemma.jinja"),
+    Case("gemma", "ollama/extracted/22_gemma3-instruct.jinja"),
+    Case("phi3", "trl_original/phi3.jinja", PHI3_TOKENS),
+    Case("phi3", "trl_original/phi3_5.jinja", PHI3_TOKENS),  # Phi-3.5 renders a conversation without system alike
+]
+TRIMMING = {"llama2", "llama3", "llama3.1", "gemma"}  # templates that | trim / .strip() user message and output
+
+by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+
+# Whitespace and content edges on purpose: trimming templates must still match, and say what they drop.
+_PADDING = st.sampled_from(["", "", " ", "\n", "  \n", "\t", "\u00a0", "\u3000", "\r\n"])
+
+
+def _padded(name: str) -> st.SearchStrategy[str]:
+    """Content of format ``name`` (its own markers included), with whitespace around it half the time."""
+    return st.tuples(_PADDING, content_strategy(REGISTRY.get(name)), _PADDING).map("".join)
+
+
+@pytest.fixture(scope="module")
+def chat_templates(shared_data) -> Path:
+    return shared_data / "chat_templates"
+
+
+@pytest.fixture(scope="module")
+def course_records(shared_data) -> list[Record]:
+    data = json.loads((shared_data / "rasbt_llms_from_scratch_ch07" / "instruction-data.json").read_text("utf-8"))
+    return [Record(instruction=e["instruction"], input=e["input"], output=e["output"]) for e in data]
+
+
+def _tokens(case: Case, chat_templates: Path) -> dict[str, str]:
+    if case.tokens is not None:
+        return case.tokens
+    config = json.loads((chat_templates / GEMMA_CONFIG).read_text("utf-8"))
+    return {"bos_token": config["bos_token"], "eos_token": config["eos_token"]}
+
+
+def _mismatch(case: Case, source: str, tokens: dict[str, str], record: Record) -> str | None:
+    """None when promptfmt renders ``record`` exactly like the template, else what differs."""
+    text, prompt = reference_pair(source, record.instruction, record.input, record.output, **tokens)
+    rendered = REGISTRY.get(case.format).render(record)
+    if not text.startswith(prompt):
+        return f"the template's own prompt {prompt!r} is not a prefix of its text {text!r}"
+    if rendered.text != text:
+        return f"text {rendered.text!r} != template {text!r}"
+    if rendered.prompt != prompt:
+        return f"prompt {rendered.prompt!r} != template {prompt!r}"
+    return None
+
+
+@by_case
+def test_every_course_record_renders_like_the_official_template(case, chat_templates, course_records):
+    source = load_template(chat_templates / case.template)
+    tokens = _tokens(case, chat_templates)
+    assert len(course_records) == 1100
+    bad = {}
+    for index, record in enumerate(course_records):
+        problem = _mismatch(case, source, tokens, record)
+        if problem:
+            bad[index] = problem
+    assert not bad, f"{len(bad)} of 1100 records differ from {case.template}; first: {next(iter(bad.items()))}"
+
+
+@by_case
+@given(data=st.data())
+def test_generated_records_render_like_the_official_template(case, chat_templates, data):
+    content = _padded(case.format)
+    record = Record(
+        instruction=data.draw(content, "instruction"),
+        input=data.draw(st.one_of(st.just(""), content), "input"),
+        output=data.draw(content, "output"),
+    )
+    source = load_template(chat_templates / case.template)
+    assert _mismatch(case, source, _tokens(case, chat_templates), record) is None
+
+
+@by_case
+@given(data=st.data())
+def test_the_check_reports_exactly_the_whitespace_the_template_drops(case, data):
+    content = _padded(case.format)
+    record = Record(
+        instruction=data.draw(content), input=data.draw(st.one_of(st.just(""), content)), output=data.draw(content)
+    )
+    user = user_content(record.instruction, record.input)
+    dropped = case.format in TRIMMING and (user != user.strip() or record.output != record.output.strip())
+    verdict = REGISTRY.get(case.format).check(record)
+    assert (LossReason.TRIMMED_WHITESPACE in verdict.reasons) == dropped, verdict
+
+
+def test_trimming_templates_render_padded_records_and_call_them_lossy(chat_templates):
+    record = Record(instruction="  Add 2 and 3.", input="", output="5\n")
+    for case in CASES:
+        if case.format not in TRIMMING:
+            continue
+        fmt = REGISTRY.get(case.format)
+        source = load_template(chat_templates / case.template)
+        assert _mismatch(case, source, _tokens(case, chat_templates), record) is None
+        assert "  Add" not in fmt.render(record).text and "5\n" not in fmt.render(record).text
+        assert fmt.check(record).reasons == {LossReason.TRIMMED_WHITESPACE}
+        assert fmt.parse(fmt.render(record).text) == Record(instruction="Add 2 and 3.", output="5")
+
+
+# -- system prompts: what each template does without, and with, a system message ------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["trl_original/gemma.jinja", "ollama/extracted/10_mistral-instruct.jinja", "ollama/extracted/14_mistral-instruct.jinja"],
+)
+def test_templates_that_reject_a_system_role_raise(chat_templates, template):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    with pytest.raises(TemplateRaised):
+        render_chat(load_template(chat_templates / template), messages, add_generation_prompt=True, **LLAMA_TOKENS)
+
+
+def test_a_query_renders_as_the_generation_prompt_with_any_default_system_turn(chat_templates):
+    user = [{"role": "user", "content": "Hi"}]
+    for case in CASES:
+        fmt = REGISTRY.get(case.format)
+        rendered = render_chat(load_template(chat_templates / case.template), user, add_generation_prompt=True,
+                               **_tokens(case, chat_templates))
+        assert rendered == fmt.render(Query(instruction="Hi")).prompt, case.id
+    assert REGISTRY.get("qwen2").render(Query(instruction="Hi")).prompt.startswith(
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    )
+
+
+# -- vicuna: FastChat's conversation template, not Jinja -----------------------------------------
+
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+
+def fastchat_vicuna_v1_1(messages: list[tuple[str, str | None]]) -> str:
+    """FastChat ``Conversation.get_prompt`` for ``vicuna_v1.1`` (``ADD_COLON_TWO``, sep ' ', sep2 '</s>')."""
+    seps = (" ", "</s>")
+    ret = VICUNA_SYSTEM + seps[0]
+    for i, (role, message) in enumerate(messages):
+        ret += f"{role}: {message}{seps[i % 2]}" if message else f"{role}:"
+    return ret
+
+
+def _vicuna_matches_fastchat(record: Record) -> None:
+    fmt = REGISTRY.get("vicuna")
+    user = user_content(record.instruction, record.input)
+    rendered = fmt.render(record)
+    assert rendered.text == fastchat_vicuna_v1_1([("USER", user), ("ASSISTANT", record.output)])
+    assert rendered.prompt == fastchat_vicuna_v1_1([("USER", user), ("ASSISTANT", None)])
+
+
+def test_vicuna_golden_strings():
+    fmt = REGISTRY.get("vicuna")
+    record = Record(instruction="Hello!", output="Hello! How can I help?")
+    # SOURCE.md: "{system} USER: {u1} ASSISTANT: {a1}</s>USER: {u2} ASSISTANT:", first turn
+    assert fmt.render(record).text == f"{VICUNA_SYSTEM} USER: Hello! ASSISTANT: Hello! How can I help?</s>"
+    assert fmt.render(record).prompt == f"{VICUNA_SYSTEM} USER: Hello! ASSISTANT:"
+    assert fmt.render(record).completion == " Hello! How can I help?</s>"
+    assert fmt.render(Record(instruction="Translate.", input="Hallo", output=" Hello ")).text == (
+        f"{VICUNA_SYSTEM} USER: Translate.\nHallo ASSISTANT:  Hello </s>"  # nothing is stripped
+    )
+
+
+def test_vicuna_matches_fastchat_on_every_course_record(course_records):
+    for record in course_records:
+        _vicuna_matches_fastchat(record)
+
+
+@given(record=st.builds(
+    Record,
+    instruction=_padded("vicuna").filter(bool),
+    input=st.one_of(st.just(""), _padded("vicuna")),
+    output=_padded("vicuna").filter(bool),
+))
+def test_vicuna_matches_fastchat_on_generated_records(record):
+    _vicuna_matches_fastchat(record)
+
+
+def test_vicuna_empty_output_keeps_its_separator_unlike_fastchat():
+    """FastChat treats an empty message like None (a bare 'ASSISTANT:'); promptfmt still closes the answer."""
+    rendered = REGISTRY.get("vicuna").render(Record(instruction="Say nothing.", output=""))
+    assert rendered.completion == " </s>"
+    assert fastchat_vicuna_v1_1([("USER", "Say nothing."), ("ASSISTANT", "")]) == rendered.prompt
+
+
+# -- mistral-v3: no verbatim template in the reference data; golden strings ----------------------
+
+
+def test_mistral_v3_golden_strings():
+    fmt = REGISTRY.get("mistral-v3")
+    # mistralai/cookbook concept-deep-dive/tokenization/templates.md, Tokenizer V3 row (first turn)
+    hello = Record(instruction="Hello, how are you?", output="Fine, and you?")
+    assert fmt.render(hello).text == "<s>[INST] Hello, how are you?[/INST] Fine, and you?</s>"
+    assert fmt.render(hello).prompt == "<s>[INST] Hello, how are you?[/INST]"
+    # Mistral-7B-Instruct-v0.3 discussion #37 (the V3 chat template update), first turn
+    assert fmt.render(Record(instruction="Hello", output="Hi there!")).text == "<s>[INST] Hello[/INST] Hi there!</s>"
+
+
+def test_mistral_v3_trims_the_answer_but_not_the_user_message():
+    fmt = REGISTRY.get("mistral-v3")
+    record = Record(instruction=" Hello ", input="", output="\n Hi there! ")
+    assert fmt.render(record).text == "<s>[INST]  Hello [/INST] Hi there!</s>"  # " " + content|trim + eos_token
+    assert [(loss.reason, loss.field) for loss in fmt.check(record).losses] == [(LossReason.TRIMMED_WHITESPACE, "output")]
+    assert fmt.check(record.model_copy(update={"output": "Hi there!"})).lossless
+
+
+def test_mistral_variants_differ_only_where_their_templates_do():
+    record = Record(instruction="Hi", output="Hello")
+    texts = {name: REGISTRY.get(name).render(record).text for name in ("mistral", "mistral-v0.1", "mistral-v3", "llama2")}
+    assert texts == {
+        "mistral": "<s>[INST] Hi [/INST]Hello</s>",
+        "mistral-v0.1": "<s>[INST] Hi [/INST]Hello</s> ",
+        "mistral-v3": "<s>[INST] Hi[/INST] Hello</s>",
+        "llama2": "<s>[INST] Hi [/INST] Hello </s>",
+    }
+
+
+# -- the README's fidelity table ----------------------------------------------------------------
+
+
+def test_readme_fidelity_table_has_a_row_for_every_builtin_format():
+    section = README.read_text("utf-8").split("## Fidelity", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.M))
+    assert rows == set(REGISTRY.names()), f"rows {sorted(rows)} != formats {sorted(REGISTRY.names())}"
