@@ -25,6 +25,7 @@ class FormatRegistry:
 
     def __init__(self, manager: pluggy.PluginManager | None = None) -> None:
         self.manager = manager  # the plugin manager the formats came from (for other hooks, e.g. detection)
+        self.origins: dict[str, str] = {}  # plugin name -> where it came from ("built-in", "package x 1.0", ...)
         self._entries: dict[str, Entry] = {}
         self._names: dict[str, str] = {}  # name or alias -> canonical name
 
@@ -75,6 +76,10 @@ class FormatRegistry:
     def names(self) -> tuple[str, ...]:
         return tuple(self._entries)
 
+    def origin(self, plugin: str) -> str:
+        """Where a plugin came from: ``built-in``, ``package NAME VERSION (entry point …)``, ``declarative format file``."""
+        return self.origins.get(plugin, "registered by the caller")
+
 
 def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginError]]:
     """Ask every plugin, in registration order, to register its formats.
@@ -83,6 +88,7 @@ def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginEr
     and is reported as a `PluginError` naming it; the other plugins' formats stay.
     """
     registry = FormatRegistry(plugin_set.manager)
+    registry.origins = dict(plugin_set.origins)
     failures = list(plugin_set.failures)
     manager = plugin_set.manager
     plugins = manager.list_name_plugin()
@@ -103,8 +109,8 @@ def load_registry(
 ) -> tuple[FormatRegistry, list[PluginError]]:
     """The registry of every loadable plugin; ``options`` go to `make_plugin_manager`.
 
-    ``format_files`` are declarative (TOML) format files to register as well.
+    ``format_files`` are declarative (TOML) format files to register as well, each as a plugin
+    named ``file:PATH`` (a broken one is reported by that name); so is every ``*.toml`` of the
+    folder that ``PROMPTFMT_FORMATS_DIR`` names (``formats_dir=`` overrides it).
     """
-    if format_files:
-        raise FormatDefinitionError("declarative format files are not supported yet")
-    return build_registry(make_plugin_manager(**options))  # type: ignore[arg-type]
+    return build_registry(make_plugin_manager(format_files=format_files, **options))  # type: ignore[arg-type]

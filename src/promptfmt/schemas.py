@@ -11,12 +11,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .declarative import FormatFile
 from .models import Record
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "promptfmt schema --write"
 
-GENERATED: dict[str, type] = {"record.schema.json": Record}
+GENERATED: dict[str, type] = {"record.schema.json": Record, "format.schema.json": FormatFile}
+
+
+def file_name(name: str) -> str:
+    """``record`` -> ``record.schema.json`` (a full file name is returned unchanged)."""
+    return name if name.endswith(".schema.json") else f"{name}.schema.json"
+
+
+def names() -> list[str]:
+    """The short names of the generated schemas (``record``, ``format``, …), for ``promptfmt schema NAME``."""
+    return [name.removesuffix(".schema.json") for name in GENERATED]
 
 
 def generate(name: str = "record.schema.json") -> dict[str, Any]:

@@ -19,7 +19,10 @@ FORMAT_FILE_OPTION = typer.Option(
     [],
     "--format-file",
     metavar="PATH",
-    help="Also load the declarative format described in this TOML file (repeatable).",
+    help=(
+        "Also load the declarative format described in this TOML file (repeatable). "
+        "Every *.toml in the folder named by PROMPTFMT_FORMATS_DIR is loaded too."
+    ),
 )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from . import detect, formats, render, schema
+from . import detect, formats, import_template, render, schema, validate
 
-COMMANDS = (formats, render, schema, detect)
+COMMANDS = (formats, render, schema, detect, import_template, validate)
 
 
 def register_all(app: typer.Typer) -> None:

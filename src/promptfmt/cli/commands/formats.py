@@ -1,4 +1,9 @@
-"""``promptfmt formats``: every registered format with its aliases, description, reference and plugin."""
+"""``promptfmt formats``: every registered format with its aliases, description, reference and plugin.
+
+The plugin says where a format came from: a built-in module (``promptfmt.formats.alpaca``), an
+installed package's entry point (``openchat``, origin ``package promptfmt-openchat 0.1.0``) or a
+declarative file (``file:PATH``, from ``--format-file`` or ``PROMPTFMT_FORMATS_DIR``).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ def formats(
             "description": entry.format.description,
             "reference": entry.format.reference,
             "plugin": entry.plugin,
+            "origin": registry.origin(entry.plugin),
         }
         for entry in registry.entries()
     ]
@@ -30,7 +36,7 @@ def formats(
     else:
         for row in rows:
             aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
-            typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']}")
+            typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']} ({row['origin']})")
     if failures:
         raise typer.Exit(3)
 

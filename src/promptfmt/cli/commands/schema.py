@@ -1,4 +1,4 @@
-"""``promptfmt schema``: print, write or check the JSON Schema generated from the record model."""
+"""``promptfmt schema [NAME]``: print, write or check the JSON Schemas generated from the pydantic models."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from ... import schemas
 
 
 def schema(
+    name: str = typer.Argument(
+        "record",
+        help=f"Which schema to print: {', '.join(schemas.names())} (record: an instruction record; format: a declarative format file).",
+    ),
     check: bool = typer.Option(False, "--check", help="Fail (exit 1) when the checked-in schema files drifted from the models."),
     write: bool = typer.Option(False, "--write", help="Regenerate the checked-in schema files under schemas/."),
 ) -> None:
-    """Print the record JSON Schema (2020-12) generated from the pydantic model."""
+    """Print a JSON Schema (2020-12) generated from its pydantic model; --check/--write cover every schema."""
     if check and write:
         raise typer.BadParameter("--check and --write exclude each other")
     if write:
@@ -25,7 +29,10 @@ def schema(
             raise typer.Exit(1)
         typer.echo("schemas are up to date", err=True)
         return
-    typer.echo(schemas.dumps(schemas.generate()), nl=False)
+    file_name = schemas.file_name(name)
+    if file_name not in schemas.GENERATED:
+        raise typer.BadParameter(f"unknown schema {name!r}; the schemas are: {', '.join(schemas.names())}", param_hint="NAME")
+    typer.echo(schemas.dumps(schemas.generate(file_name)), nl=False)
 
 
 def register(app: typer.Typer) -> None:

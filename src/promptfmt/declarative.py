@@ -1,0 +1,384 @@
+"""Declarative formats: a prompt style described by a small TOML file, no Python.
+
+A format file maps one to one onto a `Template` (render, parse and the losslessness check all
+derive from it, so they cannot drift apart), plus the format's name, aliases, description and the
+reference it follows::
+
+    name = "house-qa"
+    aliases = ["qa"]
+    description = "Our team's question/answer style."
+    reference = "https://wiki.example.org/prompt-style"
+
+    [template]
+    preamble = "You answer questions about our products.\\n\\n"   # optional system/preamble text
+    prefix = "Question: "
+    separator = "\\nContext: "        # opens the input block (joins instruction and input in chat styles)
+    prompt_suffix = "\\nAnswer:"
+    response_prefix = " "
+    end = "\\n"                       # end-of-turn text after the output
+
+Keys of ``[template]`` are the fields of `Template` (see `promptfmt.template`), with one
+addition: ``preamble`` is text placed before everything else (a system prompt, a BOS text); it is
+prepended to ``prefix`` (and to ``prefix_no_input`` when that is given). TOML has no null: leave
+``prefix_no_input`` out to share ``prefix``.
+
+The pydantic model `FormatFile` is the source of truth of ``schemas/format.schema.json``. A file is
+checked against that checked-in schema with ``jsonschema`` (every message names the key path:
+``house-qa.toml: template.separator: must not be empty``), then the `Template` is built, whose own
+`FormatDefinitionError` messages name the file too. Nothing in a format file is ever executed.
+
+Format files reach the registry as ordinary plugins (`FormatFilePlugin`), one per file, named
+``file:PATH``: from ``--format-file PATH`` on the command line, ``format_files=`` of
+`promptfmt.load_registry`, and every ``*.toml`` of the folder named by ``PROMPTFMT_FORMATS_DIR``.
+A broken file is reported by that name and the other formats still load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from .errors import FormatDefinitionError
+from .hookspecs import hookimpl
+from .plugins import FORMATS_DIR_ENV
+from .template import Template, TemplateFormat
+
+if TYPE_CHECKING:
+    from .format import Format
+
+SCHEMA_NAME = "format.schema.json"
+FILE_PLUGIN_PREFIX = "file:"
+
+# Constraints written as "must not contain" patterns: unanchored, so that Python's ``re`` (used by
+# jsonschema) and pydantic's regex engine agree ("$" differs between them before a final newline).
+_NAME_FORBIDDEN = "[^A-Za-z0-9._+-]"
+_LINE_BREAK = "[\r\n]"
+_NOT_PATTERN_MESSAGES = {
+    _NAME_FORBIDDEN: "may contain only letters, digits and the characters . _ + -",
+    _LINE_BREAK: "must be one line",
+}
+
+
+def _check_name(value: str) -> str:
+    if re.search(_NAME_FORBIDDEN, value):
+        raise ValueError(_NOT_PATTERN_MESSAGES[_NAME_FORBIDDEN])
+    return value
+
+
+def _check_one_line(value: str) -> str:
+    if re.search(_LINE_BREAK, value):
+        raise ValueError(_NOT_PATTERN_MESSAGES[_LINE_BREAK])
+    return value
+
+
+FormatName = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"not": {"pattern": _NAME_FORBIDDEN}}),
+    AfterValidator(_check_name),
+]
+OneLine = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"not": {"pattern": _LINE_BREAK}}),
+    AfterValidator(_check_one_line),
+]
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class TemplateSpec(BaseModel):
+    """The ``[template]`` table: the literal pieces of the prompt style (see `promptfmt.template`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="template")
+
+    preamble: str = Field("", description="Text before everything else (a system prompt, a BOS text); prepended to prefix and prefix_no_input.")
+    prefix: str = Field("", description="Text before the instruction (after the preamble).")
+    prefix_no_input: str | SkipJsonSchema[None] = Field(
+        None,
+        description="Text before the instruction when there is no input, for styles with two preambles; leave it out to use prefix.",
+        json_schema_extra=_drop_default,
+    )
+    separator: str = Field(
+        min_length=1,
+        description="Text between the instruction and the input: opens the input block; in chat styles it joins them into one user message.",
+    )
+    prompt_suffix: str = Field("", description="Text that ends the prompt (after the instruction or the input).")
+    response_prefix: str = Field("", description="Text that opens the completion, before the output.")
+    end: str = Field("", description="End-of-turn text after the output (end-of-turn marker, EOS text).")
+    input_block: Literal["non-empty", "always"] = Field(
+        "non-empty", description="When the input block appears: for a non-empty input only, or always."
+    )
+    chat: bool = Field(False, description="Instruction, separator and input form one chat user message.")
+    trim: bool = Field(False, description="The template strips surrounding whitespace of the user message and the output.")
+    trim_output: bool = Field(False, description="The template strips surrounding whitespace of the output only.")
+    extra_markers: list[str] = Field(
+        [], description="More texts that betray this format inside content (for example a system-turn marker)."
+    )
+
+    @field_validator("prefix_no_input", mode="before")
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:  # TOML has no null; JSON documents must not use it either
+            raise ValueError("must be a string; leave the key out to use prefix")
+        return value
+
+    def to_template(self) -> Template:
+        return Template(
+            prefix=self.preamble + self.prefix,
+            prefix_no_input=None if self.prefix_no_input is None else self.preamble + self.prefix_no_input,
+            separator=self.separator,
+            prompt_suffix=self.prompt_suffix,
+            response_prefix=self.response_prefix,
+            end=self.end,
+            input_block=self.input_block,
+            chat=self.chat,
+            trim=self.trim,
+            trim_output=self.trim_output,
+            extra_markers=tuple(self.extra_markers),
+        )
+
+
+class FormatFile(BaseModel):
+    """A declarative prompt-style file (TOML): a format's name and metadata, and its `Template`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="promptfmt declarative format")
+
+    name: FormatName = Field(description="The format's name, as given to --format.")
+    aliases: list[FormatName] = Field([], description="Other names of the format.")
+    description: OneLine = Field(description="One line: what the format is.")
+    reference: OneLine = Field(description="The reference the format follows (a model card, a template, a document).")
+    template: TemplateSpec
+
+    def to_format(self) -> TemplateFormat:
+        return TemplateFormat(
+            self.name,
+            self.template.to_template(),
+            aliases=tuple(self.aliases),
+            description=self.description,
+            reference=self.reference,
+        )
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def _toml():
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    from . import schemas
+
+    return jsonschema.Draft202012Validator(schemas.load(SCHEMA_NAME))
+
+
+def load_format_file(path: str | Path) -> TemplateFormat:
+    """The format a TOML file describes; a `FormatDefinitionError` naming the file and key otherwise."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatDefinitionError(f"{path}: cannot read the format file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatDefinitionError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    return parse_format_text(text, source=str(path))
+
+
+def parse_format_text(text: str, *, source: str = "<format>") -> TemplateFormat:
+    """The format described by TOML ``text``; ``source`` names it in error messages."""
+    tomllib = _toml()
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FormatDefinitionError(_toml_error(source, exc)) from None
+    return parse_format_document(document, source=source)
+
+
+def parse_format_document(document: object, *, source: str = "<format>") -> TemplateFormat:
+    """The format of an already-parsed document: schema check, model, then `Template` checks."""
+    problems = [f"{source}: {location}: {message}" for location, message in schema_problems(document)]
+    if problems:
+        raise FormatDefinitionError("\n".join(problems))
+    try:
+        spec = FormatFile.model_validate(document)
+    except ValidationError as exc:  # the schema and the model agree (tested); this is a safety net
+        first = exc.errors()[0]
+        location = ".".join(map(str, first["loc"])) or "(top level)"
+        raise FormatDefinitionError(f"{source}: {location}: {first['msg']}") from None
+    try:
+        return spec.to_format()
+    except FormatDefinitionError as exc:
+        raise FormatDefinitionError(f"{source}: template: {exc}") from None
+
+
+def schema_problems(document: object) -> list[tuple[str, str]]:
+    """``(key path, message)`` for every way ``document`` breaks ``schemas/format.schema.json``."""
+    problems = [problem for error in _validator().iter_errors(document) for problem in _describe(error)]
+    return sorted(problems)
+
+
+_JSON_TYPES = {"string": "a string", "boolean": "true or false", "array": "a list", "object": "a table"}
+
+
+def _describe(error: Any) -> list[tuple[str, str]]:
+    """Key paths and messages that say what is wrong and how to fix it."""
+    path = [str(part) for part in error.absolute_path]
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        return [(".".join([*path, key]), "is missing (a required key)") for key in value if key not in instance]
+    if kind == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        return [(".".join([*path, key]), _unknown_key(key, known)) for key in instance if key not in known]
+    where = ".".join(path) or "(top level)"
+    if kind == "type":
+        expected = " or ".join(_JSON_TYPES.get(t, t) for t in ([value] if isinstance(value, str) else value))
+        return [(where, f"must be {expected}, not {_toml_type(instance)}")]
+    if kind == "minLength":
+        return [(where, "must not be empty")]
+    if kind == "enum":
+        return [(where, f"must be one of {', '.join(repr(v) for v in value)}, not {instance!r}")]
+    if kind == "not" and isinstance(value, dict) and value.get("pattern") in _NOT_PATTERN_MESSAGES:
+        return [(where, _NOT_PATTERN_MESSAGES[value["pattern"]])]
+    return [(where, error.message)]
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"the keys here are: {', '.join(known)}"
+    return f"unknown key; {hint}"
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__} value")
+
+
+def _toml_error(source: str, exc: Exception) -> str:
+    message = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if match:
+        return f"{source}:{match[1]}:{match[2]}: invalid TOML: {message[: match.start()]}"
+    return f"{source}: invalid TOML: {message}"
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any]:
+    """The format-file document of a `TemplateFormat` (keys at their defaults are left out).
+
+    ``preamble`` moves that much of the prefixes into the ``preamble`` key, for readability; both
+    prefixes must start with it.
+    """
+    t = fmt.template
+    prefix_no_input = t.prefix_no_input
+    if preamble and not (t.prefix.startswith(preamble) and (prefix_no_input or preamble).startswith(preamble)):
+        raise FormatDefinitionError(f"the preamble {preamble!r} does not start both prefixes")
+    table: dict[str, Any] = {"preamble": preamble, "prefix": t.prefix[len(preamble):]}
+    if prefix_no_input is not None:
+        table["prefix_no_input"] = prefix_no_input[len(preamble):]
+    table.update(
+        separator=t.separator, prompt_suffix=t.prompt_suffix, response_prefix=t.response_prefix, end=t.end,
+        input_block=t.input_block, chat=t.chat, trim=t.trim, trim_output=t.trim_output,
+        extra_markers=list(t.extra_markers),
+    )
+    defaults = TemplateSpec.model_fields
+    table = {
+        key: value for key, value in table.items()
+        if key in ("prefix", "separator") or value != defaults[key].default
+    }
+    document: dict[str, Any] = {"name": fmt.name}
+    if fmt.aliases:
+        document["aliases"] = list(fmt.aliases)
+    document.update(description=fmt.description, reference=fmt.reference, template=table)
+    return document
+
+
+def dumps_format(fmt: TemplateFormat, *, preamble: str = "", header: str = "") -> str:
+    """TOML text of a format file (written with ``tomli-w``); ``header`` becomes leading comment lines."""
+    import tomli_w
+
+    document = format_document(fmt, preamble=preamble)
+    text = tomli_w.dumps(document)
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    result = comments + text
+    if parse_format_text(result, source="<generated>").template != fmt.template:  # pragma: no cover - a bug
+        raise FormatDefinitionError("the written TOML does not describe the same template")
+    return result
+
+
+# -- the plugins -----------------------------------------------------------------------------------
+
+
+class FormatFilePlugin:
+    """The plugin of one declarative format file: registers the format the file describes."""
+
+    def __init__(self, fmt: Format, path: str) -> None:
+        self.format = fmt
+        self.path = path
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FormatFilePlugin:
+        return cls(load_format_file(path), str(path))
+
+    @hookimpl
+    def promptfmt_register_formats(self, register: Callable[[Format], None]) -> None:
+        register(self.format)
+
+    def __repr__(self) -> str:
+        return f"<FormatFilePlugin {self.path!r}>"
+
+
+class _MissingFolder:
+    """Stands for a formats folder that does not exist, so the failure is reported by name."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def load(self) -> object:
+        raise FormatDefinitionError(
+            f"{self.folder}: {FORMATS_DIR_ENV} names a folder that does not exist; create it or unset the variable"
+        )
+
+
+def format_file_sources(
+    format_files: Iterable[str | Path] = (), formats_dir: str | Path | None = None
+) -> Iterator[tuple[str, Callable[[], object]]]:
+    """``(plugin name, loader)`` for every format file: the folder's ``*.toml`` first, then ``format_files``.
+
+    A file named twice (same resolved path) is loaded once. Loading happens when the loader is
+    called, so that a broken file fails inside the plugin manager and is reported by name.
+    """
+    paths: list[Path] = []
+    if formats_dir:
+        folder = Path(formats_dir)
+        if not folder.is_dir():
+            yield f"dir:{folder}", _MissingFolder(str(folder)).load
+        else:
+            paths += sorted(folder.glob("*.toml"))
+    paths += [Path(p) for p in format_files]
+    seen: set[Path] = set()
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        yield f"{FILE_PLUGIN_PREFIX}{path}", lambda path=path: FormatFilePlugin.from_file(path)
