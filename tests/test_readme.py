@@ -1,0 +1,41 @@
+"""The README is tested: its Python example runs and every registered format is documented."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from promptfmt import load_registry
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_python_examples_run_and_their_comments_hold():
+    assert python_blocks(), "the README has a Python example"
+    for block in python_blocks():
+        namespace: dict = {}
+        for line in block.splitlines():
+            code, _, comment = line.partition("  # ")
+            exec(code, namespace)  # noqa: S102 - our own README
+            try:
+                expected = ast.literal_eval(comment.strip())
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(expected, (str, bool)) and "=" not in code.split("(")[0]:
+                assert eval(code, namespace) == expected, line  # noqa: S307
+
+
+def test_every_registered_format_is_documented():
+    registry, _ = load_registry(entry_points=False)
+    missing = [fmt.name for fmt in registry if f"`{fmt.name}`" not in README]
+    assert not missing, f"formats missing from README.md: {missing}"
+
+
+def test_quick_start_is_exactly_two_commands():
+    quick = README.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in quick.strip().splitlines()] == ["make demo", "make test"]
