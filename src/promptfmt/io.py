@@ -1,18 +1,34 @@
-"""Reading datasets: JSON arrays and JSON Lines, gzip or not, UTF-8 with or without BOM.
+"""Reading datasets, and writing files atomically.
 
-The layout is told apart by content, not by extension. JSON Lines is streamed line by line
-(memory stays flat as the file grows); a JSON array is read whole (a JSON array cannot be
-streamed without a streaming parser, and it costs ~6x its size in memory: prefer JSONL for big
-data). Every decoded value comes out as an `Item` that knows its index and starting line; a
-malformed line is an `Item` with an ``error``, not the end of the run. A malformed JSON array
-yields one error item with line and column, after the items decoded before it.
+Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON documents, gzip-compressed or
+not, UTF-8 with or without BOM, from a path or ``-`` (standard input). The layout is told apart by
+content, not by extension:
+
+* the first non-blank character ``[`` means a JSON array;
+* a first line that is a JSON value by itself means JSON Lines;
+* a first line that opens a value it does not close (``{`` alone, as ``json.dump(indent=2)`` and
+  ``jq`` write them) means a sequence of JSON documents, usually a single object.
+
+Everything is streamed: JSON Lines line by line with orjson, arrays and documents through a sliding
+window of text with the standard library's decoder, so memory stays flat as the file grows (apart
+from one record at a time). Every decoded value comes out as an `Item` that knows its index and the
+line where it starts. A malformed line is an `Item` with an ``error``, not the end of the run; a
+malformed array or document is one error item with line and column, after the items decoded before
+it, and ends the reading (what follows cannot be located reliably). A file that stops being readable
+(a truncated gzip stream, an I/O error) gives one ``unreadable`` error item, never an exception.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import json
+import os
+import re
 import sys
+import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +40,39 @@ from .errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 STDIN = "-"
-_WHITESPACE = " \t\r\n"
+
+INVALID_JSON = "invalid-json"
+UNREADABLE = "unreadable"
+
+_CHUNK = 1 << 20  # characters decoded per refill of the array / document window
+_LOOKAHEAD = 12  # a decode error this close to the end of the window may be cured by more text
+_WS = re.compile(r"[ \t\r\n]*")
+_FIX_UTF8 = "save the file as UTF-8"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
-    """One decoded value of a dataset, or the error that kept it from being decoded."""
+    """One decoded value of a dataset, or the error that kept it from being decoded.
+
+    ``index`` counts items from 0 (undecodable ones included); ``line`` is the 1-based line where
+    the item starts (None for values that did not come from a file). For an error item, ``error``
+    says what is wrong, ``code`` is its issue code (``invalid-json`` or ``unreadable``), ``column``
+    the 1-based column where it was found when known, and ``text`` the raw line of an undecodable
+    JSON Lines line (invalid bytes shown as ``\\xNN``), so that it can be quarantined unchanged.
+    ``raw`` is the line as read, for JSON Lines (validation uses it to clear clean records fast).
+    (Not frozen: a frozen dataclass costs several times more to create, once per record.)
+    """
 
     index: int
-    line: int
+    line: int | None
     value: Any = None
     error: str | None = None
     column: int | None = None
+    code: str = INVALID_JSON
+    text: str | None = None
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,49 +90,138 @@ def open_binary(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     """The decompressed bytes of ``path`` (``-`` reads ``stdin``, by default the process's)."""
     if path == STDIN:
         raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
+        if not hasattr(raw, "peek"):  # e.g. io.BytesIO: gzip detection needs to look ahead
+            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
     else:
-        try:
-            raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-        except FileNotFoundError:
-            raise DataError(path, "no such file. Check the path.") from None
-        except IsADirectoryError:
-            raise DataError(path, "is a folder, not a dataset file.") from None
-        except PermissionError:
-            raise DataError(path, "permission denied.") from None
-    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if head == GZIP_MAGIC:
+        raw = _open_file(path)
+    if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
 
 
-def read_items(path: str, stdin: IO[bytes] | None = None) -> Iterator[Item]:
-    """Every value of the dataset at ``path``, in order, with its index and line."""
-    name = Source(path).name
-    stream = open_binary(path, stdin)
+def _open_file(path: str) -> IO[bytes]:
     try:
-        yield from _read_stream(stream, name)
-    except (OSError, EOFError) as exc:  # truncated gzip, unreadable device ...
-        raise DataError(name, f"cannot be read: {exc}") from None
-    finally:
-        if path != STDIN:
-            stream.close()
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        raise DataError(path, "no such file. Check the path.") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder, not a dataset file.") from None
+    except PermissionError:
+        raise DataError(path, "permission denied.") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be opened: {exc.strerror or exc}.") from None
 
 
-def _read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
+class DatasetReader:
+    """The items of one dataset, in order, with where the reading is (for progress displays).
+
+    ``position`` is the number of (compressed) bytes consumed so far and ``size`` the size of the
+    file, both None when unknown (standard input, a pipe). Use as a context manager, or iterate to
+    the end: the file is closed either way.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> None:
+        self.path = os.fspath(path)
+        self.name = Source(self.path).name
+        self._stream = open_binary(self.path, stdin)
+        self._raw = getattr(self._stream, "fileobj", None) or self._stream
+        self.size = self._file_size()
+        self._next_index = 0
+        self._next_line = 1
+
+    def _file_size(self) -> int | None:
+        try:
+            stat = os.fstat(self._raw.fileno())
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            return None
+        return stat.st_size if stat.st_size > 0 else None
+
+    @property
+    def position(self) -> int | None:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return None
+
+    def close(self) -> None:
+        if self.path != STDIN:
+            self._stream.close()
+
+    def __enter__(self) -> DatasetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Item]:
+        try:
+            for item in _read_stream(self._stream):
+                self._next_index = item.index + 1
+                self._next_line = (item.line or 0) + 1
+                yield item
+        except (OSError, EOFError, zlib.error) as exc:  # truncated gzip, unreadable device ...
+            yield Item(
+                self._next_index, self._next_line, code=UNREADABLE,
+                error=f"the file cannot be read from here on ({_describe_io_error(exc)}); "
+                "the rest of it was not checked. Re-download or re-compress it.",
+            )
+        finally:
+            self.close()
+
+
+def read_items(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> Iterator[Item]:
+    """Every value of the dataset at ``path`` (``-``: standard input), in order, with its index and line."""
+    return iter(DatasetReader(path, stdin))
+
+
+def _describe_io_error(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "the compressed stream ends too early: the file is truncated"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a valid gzip stream: {exc}"
+    if isinstance(exc, zlib.error):
+        return f"corrupt compressed data: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+# -- telling layouts apart ---------------------------------------------------------------------
+
+
+def _read_stream(stream: IO[bytes]) -> Iterator[Item]:
+    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+    if head.startswith(UTF16_BOMS):
+        yield Item(0, 1, error="the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)")
+        return
     lines = iter(stream)
-    head: list[bytes] = []
+    blank = 0
+    first = b""
     for raw in lines:
-        if not head and raw.startswith(UTF8_BOM):
+        if blank == 0 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM):]
-        head.append(raw)
         if raw.strip():
+            first = raw
             break
-    first = head[-1].lstrip() if head else b""
-    if first.startswith(b"["):
-        data = b"".join(head) + b"".join(lines)
-        yield from _read_array(data, name)
+        blank += 1
+    if not first:
+        return
+    start = first.lstrip()
+    if start.startswith(b"["):
+        yield from _read_values(_chain([first], lines), line=blank + 1, array=True)
+    elif _opens_a_document(start):
+        yield from _read_values(_chain([first], lines), line=blank + 1, array=False)
     else:
-        yield from _read_lines(_chain(head, lines))
+        yield from _read_lines(_chain([first], lines), number=blank + 1)
+
+
+def _opens_a_document(line: bytes) -> bool:
+    """Whether a first line that is not JSON by itself opens a pretty-printed document."""
+    if not line.startswith(b"{"):
+        return False
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line.rstrip().endswith((b"{", b"[", b","))
+    return False
 
 
 def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
@@ -104,86 +229,360 @@ def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _read_lines(lines: Iterable[bytes]) -> Iterator[Item]:
+# -- JSON Lines --------------------------------------------------------------------------------
+
+
+def _read_lines(lines: Iterable[bytes], number: int) -> Iterator[Item]:
     index = 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    for raw in lines:
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            yield Item(index, number, error=_describe(exc, raw), column=_column(exc))
+            value = loads(raw)
+        except decode_error as exc:
+            if raw.strip():
+                yield _line_error(index, number, raw, exc)
+                index += 1
         else:
-            yield Item(index, number, value)
-        index += 1
+            yield Item(index, number, value, raw=raw)
+            index += 1
+        number += 1
 
 
-def _read_array(data: bytes, name: str) -> Iterator[Item]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        yield Item(0, line, error=f"not UTF-8 text (byte {exc.start}): save the file as UTF-8")
-        return
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    decoder = json.JSONDecoder()
-    pos = _skip(text, 0) + 1  # past "["
-    line, counted = 1, 0
-    index = 0
-    pos = _skip(text, pos)
-    if text.startswith("]", pos):
-        yield from _trailing(text, pos + 1, index)
-        return
-    while True:
-        line += text.count("\n", counted, pos)
-        counted = pos
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield Item(index, exc.lineno, error=f"invalid JSON in the array: {exc.msg}", column=exc.colno)
-            return
-        yield Item(index, line, value)
-        index += 1
-        pos = _skip(text, end)
-        if text.startswith(",", pos):
-            pos = _skip(text, pos + 1)
-            continue
-        if text.startswith("]", pos):
-            yield from _trailing(text, pos + 1, index)
-            return
-        err_line, column = _line_column(text, pos)
-        expected = "',' or ']'" if pos < len(text) else "']' before the end of the file"
-        yield Item(index, err_line, error=f"invalid JSON in the array: expected {expected}", column=column)
-        return
-
-
-def _trailing(text: str, pos: int, index: int) -> Iterator[Item]:
-    pos = _skip(text, pos)
-    if pos < len(text):
-        line, column = _line_column(text, pos)
-        yield Item(index, line, error="invalid JSON: extra data after the closing ']'", column=column)
-
-
-def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
-    return pos
-
-
-def _line_column(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-def _column(exc: json.JSONDecodeError) -> int | None:
-    return getattr(exc, "colno", None)
-
-
-def _describe(exc: json.JSONDecodeError, raw: bytes) -> str:
+def _line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -> Item:
+    text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
     try:
         raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "invalid JSON: the line is not UTF-8 text; save the file as UTF-8"
-    message = getattr(exc, "msg", str(exc))
-    return f"invalid JSON: {message}"
+    except UnicodeDecodeError as bad:
+        column = len(raw[: bad.start].decode("utf-8", "replace")) + 1
+        return Item(index, number, error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}): {_FIX_UTF8}",
+                    column=column, text=text)
+    if text.startswith("\ufeff"):
+        message = "the line starts with a byte-order mark (U+FEFF); remove it"
+    elif text.lstrip().startswith("["):
+        message = "a JSON array inside JSON Lines: each line must hold one record"
+    elif (getattr(exc, "pos", 0) or 0) >= len(raw.rstrip()) - 1:
+        message = "the line ends before the value is complete (a truncated line, or a record split over lines?)"
+    else:
+        message = _orjson_message(exc)
+    return Item(index, number, error=f"invalid JSON: {message}", column=getattr(exc, "colno", None), text=text)
+
+
+def _orjson_message(exc: json.JSONDecodeError) -> str:
+    message = getattr(exc, "msg", None) or str(exc)
+    return message.rstrip(".")
+
+
+# -- JSON arrays and documents, streamed through a window of text -------------------------------
+
+
+class _NotJson(ValueError):
+    """A value that Python's decoder accepts but JSON does not (NaN, Infinity)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not valid JSON; write null or a string instead")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class _Window:
+    """A sliding window of decoded text over a byte stream, with line and column bookkeeping.
+
+    ``text[pos:]`` is what is left to read. Lines are counted incrementally up to ``pos``; the
+    window is only trimmed at the start of the current line, so columns can always be computed.
+    Text after an invalid UTF-8 byte is never decoded: the window ends there (``bad_pos``), and an
+    error at that point is reported as an encoding error.
+    """
+
+    def __init__(self, lines: Iterator[bytes], line: int) -> None:
+        self._lines = lines
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.index = 0  # index of the next item
+        self.line = line  # line number at ``pos``
+        self._counted = 0  # ``line`` counts the newlines of text[:_counted]
+        self._line_start = 0  # index in ``text`` where the current line starts
+        self.bad_pos: int | None = None
+        self.bad_byte = 0
+
+    def fill(self, at_least: int = _CHUNK) -> None:
+        """Append at least ``at_least`` more characters (or reach the end of the stream)."""
+        self.advance(self.pos)
+        if self._line_start > len(self.text) // 2:
+            cut = self._line_start
+            self.text = self.text[cut:]
+            self.pos -= cut
+            self._counted -= cut
+            self._line_start = 0
+        parts: list[str] = []
+        got = 0
+        while got < at_least and not self.eof:
+            raw = next(self._lines, None)
+            try:
+                part = self._decoder.decode(raw or b"", final=raw is None)
+            except UnicodeDecodeError as exc:
+                part = exc.object[: exc.start].decode("utf-8", "replace")
+                self.bad_byte = exc.object[exc.start]
+                self.bad_pos = len(self.text) + got + len(part)
+                self.eof = True
+            parts.append(part)
+            got += len(part)
+            if raw is None:
+                self.eof = True
+        self.text += "".join(parts)
+
+    def advance(self, pos: int) -> None:
+        """Move to ``pos``, counting the lines passed."""
+        text = self.text
+        newlines = text.count("\n", self._counted, pos)
+        if newlines:
+            self.line += newlines
+            self._line_start = text.rfind("\n", self._counted, pos) + 1
+        self._counted = self.pos = pos
+
+    def skip_whitespace(self) -> bool:
+        """Skip to the next non-blank character; False at the end of the text."""
+        while True:
+            end = _WS.match(self.text, self.pos).end()  # type: ignore[union-attr]
+            self.advance(end)
+            if end < len(self.text):
+                return True
+            if self.eof:
+                return False
+            self.fill()
+
+    def peek(self) -> str:
+        return self.text[self.pos]
+
+    def where(self, pos: int) -> tuple[int, int]:
+        """(line, column) of ``pos`` (at or after the current position)."""
+        text = self.text
+        newlines = text.count("\n", self._counted, pos)
+        start = text.rfind("\n", self._counted, pos) + 1 if newlines else self._line_start
+        return self.line + newlines, pos - start + 1
+
+    def decode_value(self) -> Any:
+        """Decode the JSON value at the current position and move past it; raises `_Malformed`."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                cut = _curable(exc, len(self.text))
+                if cut and not self.eof:
+                    self.fill(max(_CHUNK, len(self.text) - self.pos))
+                    continue
+                if cut:
+                    message = f"the file ends before the value is complete ({exc.msg.lower()})"
+                    raise _Malformed(message, exc.pos, at_end=True) from None
+                raise _Malformed(exc.msg, exc.pos) from None
+            except RecursionError:
+                raise _Malformed("the value is nested too deeply", self.pos) from None
+            except ValueError as exc:  # NaN / Infinity, integers too long to convert
+                raise _Malformed(str(exc), self.pos) from None
+            if end >= len(self.text) and not self.eof:  # a number may go on in the next chunk
+                self.fill()
+                continue
+            self.advance(end)
+            return value
+
+    def error(
+        self, pos: int, message: str, *, at_end: bool = False, rest_unchecked: bool = True,
+        location: tuple[int, int] | None = None,
+    ) -> Item:
+        """The error item for a problem at ``pos`` (an encoding error when the text stopped there)."""
+        if self.bad_pos is not None and (at_end or pos >= self.bad_pos - _LOOKAHEAD):
+            pos, location = self.bad_pos, None
+            message = f"the text is not UTF-8 (byte 0x{self.bad_byte:02x}): {_FIX_UTF8}"
+        line, column = location or self.where(max(pos, self.pos))
+        rest = f"; the rest of the file (from line {line}) was not checked" if rest_unchecked else ""
+        return Item(self.index, line, error=f"invalid JSON: {message} (column {column}){rest}", column=column)
+
+
+class _Malformed(Exception):
+    def __init__(self, message: str, pos: int, *, at_end: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+        self.at_end = at_end
+
+
+def _curable(exc: json.JSONDecodeError, length: int) -> bool:
+    """Whether more text could make the value decode (it was cut by the end of the window)."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= length - _LOOKAHEAD
+
+
+def _read_values(lines: Iterator[bytes], *, line: int, array: bool) -> Iterator[Item]:
+    window = _Window(lines, line)
+    window.fill()
+    yield from (_read_array(window) if array else _read_documents(window))
+
+
+def _decode_item(window: _Window) -> Item:
+    line = window.line
+    try:
+        value = window.decode_value()
+    except _Malformed as exc:
+        return window.error(exc.pos, exc.message, at_end=exc.at_end)
+    item = Item(window.index, line, value)
+    window.index += 1
+    return item
+
+
+def _unclosed(window: _Window, expected: str) -> Item:
+    return window.error(window.pos, f"the array is not closed: expected {expected} before the end of the file",
+                        at_end=True, rest_unchecked=False)
+
+
+def _read_array(window: _Window) -> Iterator[Item]:
+    window.skip_whitespace()
+    window.advance(window.pos + 1)  # past "["
+    if not window.skip_whitespace():
+        yield _unclosed(window, "']'")
+        return
+    if window.peek() == "]":
+        window.advance(window.pos + 1)
+        yield from _trailing(window)
+        return
+    while True:
+        item = _decode_item(window)
+        yield item
+        if item.error is not None:
+            return
+        if not window.skip_whitespace():
+            yield _unclosed(window, "',' or ']'")
+            return
+        char = window.peek()
+        if char == "]":
+            window.advance(window.pos + 1)
+            yield from _trailing(window)
+            return
+        if char != ",":
+            yield window.error(window.pos, f"expected ',' or ']' after record {item.index}, found {char!r}")
+            return
+        comma = window.where(window.pos)
+        window.advance(window.pos + 1)
+        if not window.skip_whitespace():
+            yield _unclosed(window, "a record or ']'")
+            return
+        if window.peek() == "]":
+            yield window.error(window.pos, "a trailing comma before ']' is not allowed in JSON; remove it",
+                               rest_unchecked=False, location=comma)
+            return
+
+
+def _trailing(window: _Window) -> Iterator[Item]:
+    if window.skip_whitespace():
+        yield window.error(window.pos, "extra data after the closing ']'; a file holds one JSON array",
+                           rest_unchecked=False)
+    elif window.bad_pos is not None:
+        yield window.error(window.bad_pos, "", rest_unchecked=False)
+
+
+def _read_documents(window: _Window) -> Iterator[Item]:
+    while window.skip_whitespace():
+        item = _decode_item(window)
+        yield item
+        if item.error is not None:
+            return
+    if window.bad_pos is not None:
+        yield window.error(window.bad_pos, "")
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+class AtomicWriter:
+    """A binary file written under a temporary name and renamed into place on success.
+
+    Readers never see a half-written file; on an exception the temporary file is removed and the
+    target is left as it was.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        folder = self.path.parent
+        try:
+            handle, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise DataError(str(path), f"cannot be written: {exc.strerror or exc}.") from None
+        self.file = os.fdopen(handle, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def dumps_line(document: Any) -> bytes:
+    """One JSON Lines line; falls back to escaped ASCII for strings orjson refuses (lone surrogates)."""
+    try:
+        return orjson.dumps(document) + b"\n"
+    except TypeError:
+        return json.dumps(document, ensure_ascii=True, default=_as_dict).encode("ascii") + b"\n"
+
+
+def _as_dict(value: Any) -> Any:
+    slots = getattr(type(value), "__slots__", None)
+    if slots:
+        return {name: getattr(value, name) for name in slots}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class QuarantineWriter:
+    """Records that failed validation, unchanged, with their issues: one JSON object per line.
+
+    Each line is ``{"record": <index>, "line": <line>, "issues": [...], "item": <the value as read>}``,
+    or ``"text": <the raw line>`` instead of ``"item"`` when the line could not be decoded. The file is
+    written atomically (it appears only when the run completes).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._out = AtomicWriter(path)
+        self.path = self._out.path
+        self.count = 0
+
+    def write(self, item: Item, issues: Iterable[Any]) -> None:
+        entry: dict[str, Any] = {"record": item.index, "line": item.line, "issues": list(issues)}
+        if item.error is None:
+            entry["item"] = item.value
+        elif item.text is not None:
+            entry["text"] = item.text
+        self._out.write(dumps_line(entry))
+        self.count += 1
+
+    def close(self) -> None:
+        self._out.commit()
+
+    def abort(self) -> None:
+        self._out.abort()
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

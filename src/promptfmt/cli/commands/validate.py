@@ -1,0 +1,177 @@
+"""``promptfmt validate``: every problem of a dataset, located, before a training run finds it.
+
+The library (`promptfmt.validate`) decides; this module reads the options and presents the report:
+one line per issue (``FILE:LINE: record N: field: code: message``, capped by ``--max-issues``) and
+a summary table, or one JSON document (``--json``) that follows ``schemas/report.schema.json``.
+Exit codes: 0 without errors, 1 with errors, 2 for usage errors, 3 when a plugin fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+import orjson
+import typer
+
+from ...io import STDIN, Source
+from ...issues import CHECKS, Issue
+from ...mapping import PROFILES, FieldMapping, MappingError
+from ...report import Report, issue_json
+from ..progress import Progress
+from ..shared import FORMAT_FILE_OPTION, format_or_exit, registry_or_exit, warn
+
+HUMAN_MAX_ISSUES = 200
+
+_CHECKS_HELP = "; ".join(f"{c.code} ({c.severity})" for c in CHECKS.values())
+_PROFILES_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
+
+
+def validate(
+    file: str = typer.Argument(..., help="A JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    format_name: str | None = typer.Option(
+        None, "--format", "-f", help="Also report records this format cannot render losslessly (lossy-in-format)."
+    ),
+    maps: list[str] = typer.Option(
+        [], "--map", metavar="FIELD=KEY",
+        help="Read a record field from another key, e.g. --map output=response (repeatable).",
+    ),
+    profile: str | None = typer.Option(None, "--profile", "-p", help=f"A named field layout. {_PROFILES_HELP}."),
+    strict: bool = typer.Option(False, "--strict", help="Count every warning as an error (exit 1)."),
+    null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a field as "" instead of wrong-type.'),
+    no_duplicates: bool = typer.Option(
+        False, "--no-duplicates", help="Do not look for duplicates (saves ~50 MB per million records)."
+    ),
+    ignore: list[str] = typer.Option([], "--ignore", metavar="CODE", help=f"Do not report this check (repeatable). Checks: {_CHECKS_HELP}."),
+    max_issues: int | None = typer.Option(
+        None, "--max-issues", min=0,
+        help=f"List at most this many issues (default {HUMAN_MAX_ISSUES}; --json: all). The summary counts all.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON report (schemas/report.schema.json) on stdout."),
+    quarantine: str | None = typer.Option(
+        None, "--quarantine", metavar="FILE",
+        help="Write every record with an error, unchanged, with its issues, to this JSON Lines file.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
+    format_files: list[str] = FORMAT_FILE_OPTION,
+) -> None:
+    """Check a dataset: JSON syntax, record schema, empty and padded fields, duplicates, templated text.
+
+    Prints FILE:LINE: record N: field: code: message for each issue, then counts per code.
+    Exit 0 when there is no error, 1 when there is, 2 for usage errors.
+    """
+    from ...validate import validate as run  # the library, imported when the command runs
+
+    _check_paths(file, quarantine)
+    try:
+        mapping = FieldMapping.build(profile, maps)
+    except MappingError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--map/--profile") from None
+    fmt = format_or_exit(format_name, format_files) if format_name else None
+    registry, _ = registry_or_exit(format_files, report_failures=fmt is None)
+
+    source = Source(file).name
+    out = sys.stdout
+    limit = max_issues if max_issues is not None else (None if as_json else HUMAN_MAX_ISSUES)
+    progress = Progress(f"validating {source}", enabled=False if quiet else None)
+    printer = _JsonIssues(out, limit) if as_json else _HumanIssues(out, source, limit, progress)
+    try:
+        report = run(
+            file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
+            duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
+            on_issue=printer.issue, on_progress=progress.update,
+        )
+    except MappingError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    finally:
+        progress.close()
+    printer.finish(report)
+    if quarantine is not None:
+        warn(f"{report.invalid} record(s) with errors written to {quarantine}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _check_paths(file: str, quarantine: str | None) -> None:
+    if file != STDIN:
+        if not os.path.exists(file):
+            raise typer.BadParameter(f"{file!r} does not exist. Check the path.", param_hint="FILE")
+        if os.path.isdir(file):
+            raise typer.BadParameter(f"{file!r} is a folder; give a dataset file.", param_hint="FILE")
+    if quarantine is not None:
+        if quarantine == STDIN:
+            raise typer.BadParameter("the quarantine must be a file, not -", param_hint="--quarantine")
+        if file != STDIN and os.path.exists(quarantine) and os.path.samefile(file, quarantine):
+            raise typer.BadParameter("the quarantine file is the input file; choose another name",
+                                     param_hint="--quarantine")
+
+
+class _HumanIssues:
+    """One line per issue (up to ``limit``), then the summary table and the totals."""
+
+    def __init__(self, out: TextIO, source: str, limit: int | None, progress: Progress) -> None:
+        self.out, self.source, self.limit, self.progress = out, source, limit, progress
+        self.shown = 0
+        self.total = 0
+
+    def issue(self, issue: Issue) -> None:
+        self.total += 1
+        if self.limit is None or self.shown < self.limit:
+            self.progress.clear()
+            self.out.write(issue.format(self.source) + "\n")
+            self.shown += 1
+
+    def finish(self, report: Report) -> None:
+        write = self.out.write
+        if self.total > self.shown:
+            write(f"... {self.total - self.shown} more issue(s) not listed (--max-issues {self.limit}; --json lists "
+                  "them all). The summary below counts every issue.\n")
+        if self.total:
+            write("\n" + summary_table(report))
+        write(totals(report) + "\n")
+
+
+def summary_table(report: Report) -> str:
+    rows = report.summary()
+    width = max(len("code"), *(len(code) for code, _, _ in rows))
+    lines = [f"{'code':<{width}}  {'severity':<8}  {'count':>7}"]
+    lines += [f"{code:<{width}}  {severity:<8}  {count:>7,}" for code, severity, count in rows]
+    return "\n".join(lines) + "\n\n"
+
+
+def totals(report: Report) -> str:
+    if not report.errors and not report.warnings:
+        return f"{report.source}: {report.records:,} record(s), no issues."
+    verdict = "FAILED" if not report.ok else "passed with warnings"
+    return (
+        f"{report.source}: {report.records:,} record(s): {report.valid:,} valid, {report.invalid:,} with errors, "
+        f"{report.clean:,} without any issue; {report.errors:,} error(s), {report.warnings:,} warning(s). {verdict}."
+    )
+
+
+class _JsonIssues:
+    """Streams the report as one JSON document: the issues first (as found), then the totals."""
+
+    def __init__(self, out: TextIO, limit: int | None) -> None:
+        self.out, self.limit = out, limit
+        self.shown = 0
+        self.total = 0
+        self.out.write('{"issues":[')
+
+    def issue(self, issue: Issue) -> None:
+        self.total += 1
+        if self.limit is None or self.shown < self.limit:
+            self.out.write(("\n" if self.shown == 0 else ",\n") + issue_json(issue).decode("utf-8"))
+            self.shown += 1
+
+    def finish(self, report: Report) -> None:
+        rest = report.as_dict()
+        del rest["issues"]
+        rest["issues_omitted"] = self.total - self.shown
+        members = orjson.dumps(rest, option=orjson.OPT_INDENT_2).decode("utf-8")
+        self.out.write("\n]," + members[1:] + "\n")  # the other members, after the '{'
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)

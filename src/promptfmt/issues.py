@@ -1,0 +1,81 @@
+"""Issues: one finding about one record, with a stable code, a severity and a location.
+
+`CHECKS` is the catalogue of codes, each with its default severity and a one-line summary; the
+README's table and ``promptfmt validate --help`` are generated from the same words. ``--strict``
+makes every warning an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+Severity = Literal["error", "warning"]
+ERROR: Severity = "error"
+WARNING: Severity = "warning"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A kind of finding: its code, default severity and what it means."""
+
+    code: str
+    severity: Severity
+    summary: str
+    structural: bool = False  # the record cannot be built at all: the check cannot be ignored
+
+
+CHECKS: dict[str, Check] = {
+    check.code: check
+    for check in (
+        Check("invalid-json", ERROR, "the line or the array is not valid JSON (with line and column)", True),
+        Check("unreadable", ERROR, "the file cannot be read past this point (truncated gzip, I/O error)", True),
+        Check("not-an-object", ERROR, "the item is not a JSON object", True),
+        Check("missing-field", ERROR, "instruction or output is missing (with a hint on keys to --map)", True),
+        Check("wrong-type", ERROR, "a record field is not a string; null included, with what to do instead", True),
+        Check("empty-instruction", ERROR, "the instruction is empty or only whitespace"),
+        Check("empty-output", ERROR, "the output is empty or only whitespace"),
+        Check("unknown-field", WARNING, "a key that is not a record field: kept as metadata, not rendered"),
+        Check("whitespace-only-input", WARNING, "the input is only whitespace: it is rendered as an input block"),
+        Check("surrounding-whitespace", WARNING, "a field starts or ends with whitespace (never stripped)"),
+        Check("duplicate-record", WARNING, "same instruction, input and output as an earlier record (named)"),
+        Check("duplicate-prompt", WARNING, "same instruction and input as an earlier record, another output"),
+        Check("template-marker", WARNING, "a field contains the markers of a registered format (already templated?)"),
+        Check("placeholder", WARNING, "an unfilled template variable such as {{name}} or ###eos_token###"),
+        Check("control-character", WARNING, "a control character (or a lone surrogate) inside a field"),
+        Check("lossy-in-format", WARNING, "with --format: the format cannot render the record losslessly, and why"),
+        Check("empty-dataset", WARNING, "the file holds no records at all"),
+    )
+}
+
+
+# Not frozen: creating a frozen dataclass costs several times more, and a dataset can have millions
+# of issues. The Annotated descriptions end up in schemas/report.schema.json.
+@dataclass(slots=True)
+class Issue:
+    """One finding about one record: its code, severity, location and a message that says how to fix it."""
+
+    code: Annotated[str, Field(description="The check that found it: " + ", ".join(CHECKS) + ".")]
+    severity: Annotated[Severity, Field(description="error (the record is refused) or warning.")]
+    record: Annotated[int | None, Field(description="0-based index of the item in the file; null for the file as a whole.")]
+    line: Annotated[int | None, Field(description="1-based line where the item starts; null when not from a file.")]
+    field: Annotated[str, Field(description="The key as written in the file, or $ for the item as a whole.")]
+    message: Annotated[str, Field(description="What is wrong, and how to fix it.")]
+    column: Annotated[int | None, Field(description="1-based column of a JSON syntax error.")] = None
+    related: Annotated[int | None, Field(description="For duplicates: the index of the earlier record.")] = None
+
+    def location(self, source: str) -> str:
+        """``FILE:LINE: record N: field`` as printed by the CLI."""
+        where = source if self.line is None else f"{source}:{self.line}"
+        if self.record is not None:
+            where += f": record {self.record}"
+        return f"{where}: {self.field}"
+
+    def format(self, source: str) -> str:
+        """The one-line human form: ``FILE:LINE: record N: field: code: message``."""
+        return f"{self.location(source)}: {self.code}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,482 @@
+"""Validation: every finding about every record of a dataset, with its code, severity and location.
+
+Two ways in:
+
+* `validate` reads a file (or ``-``, or values already in memory) and returns the `Report`;
+* `Validator` checks one `Item` at a time (`Validator.check` gives a `Checked`), for services
+  that stream records and need each verdict as they go (``convert`` sends the records with an
+  error to quarantine); `Validator.end` gives the report.
+
+The checks and their codes are listed in `promptfmt.issues.CHECKS`. A valid record costs no pydantic
+and no regex: the raw JSON Lines bytes go through a cheap `Gate` first, the strings are tested with
+``str`` methods, and duplicates are found through 64-bit hashes (`promptfmt.dedup`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .content import Gate, MarkerScanner, control_character, describe_char, placeholders, shown, whitespace_ends
+from .dedup import Duplicates
+from .errors import PluginError
+from .format import Format
+from .io import STDIN, DatasetReader, Item, QuarantineWriter
+from .issues import CHECKS, ERROR, Issue
+from .mapping import FieldMapping, MappingError
+from .models import RECORD_FIELDS, Record
+from .records import make_record, not_an_object, problems
+from .registry import FormatRegistry, load_registry
+from .report import Report
+
+IssueCallback = Callable[[Issue], None]
+ProgressCallback = Callable[[int, "int | None", "int | None"], None]
+
+_SWAP_HINT = "if the task is in input, swap the two with --map instruction=input --map input=instruction"
+
+
+class Checked:
+    """The verdict on one item: its issues, whether it has an error, and its record when one can be built.
+
+    ``fields`` is ``(instruction, input, output)`` (after mapping), ``metadata`` the other keys;
+    both are None when the item is not a record at all (invalid JSON, not an object, a missing field
+    or one of the wrong type). ``record`` builds the `Record` on first use.
+    """
+
+    __slots__ = ("item", "issues", "ok", "fields", "metadata", "_record")
+
+    def __init__(
+        self, item: Item, issues: list[Issue], ok: bool,
+        fields: tuple[str, str, str] | None = None, metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.item = item
+        self.issues = issues
+        self.ok = ok
+        self.fields = fields
+        self.metadata = metadata
+        self._record: Record | None = None
+
+    @property
+    def record(self) -> Record | None:
+        if self.fields is None:
+            return None
+        if self._record is None:
+            self._record = make_record(*self.fields, self.metadata if self.metadata is not None else {})
+        return self._record
+
+    def __repr__(self) -> str:
+        return f"Checked(index={self.item.index}, ok={self.ok}, issues={[i.code for i in self.issues]})"
+
+
+class Validator:
+    """Checks items one by one and keeps the counts of a report.
+
+    * ``registry``: the formats whose markers ``template-marker`` looks for (default: every
+      loadable plugin), or any iterable of formats;
+    * ``format``: a format (or its name) for ``lossy-in-format``;
+    * ``mapping`` / ``profile``: where the record fields are read from (`FieldMapping`, a dict
+      field -> key, or ``FIELD=KEY`` strings);
+    * ``strict``: every warning becomes an error; ``null_as_empty``: null fields count as "";
+    * ``duplicates``: track duplicate records (~24 bytes per distinct record and hash table);
+    * ``ignore``: codes not to report (structural codes cannot be ignored);
+    * ``max_issues``: how many issues the report lists (all are counted); ``on_issue`` is called
+      for every issue as it is found.
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: FormatRegistry | Iterable[Format] | None = None,
+        format: Format | str | None = None,
+        mapping: FieldMapping | Mapping[str, str] | Iterable[str] | None = None,
+        profile: str | None = None,
+        strict: bool = False,
+        null_as_empty: bool = False,
+        duplicates: bool = True,
+        ignore: Iterable[str] = (),
+        max_issues: int | None = None,
+        source: str = "<items>",
+        on_issue: IssueCallback | None = None,
+    ) -> None:
+        if registry is None:
+            registry, _ = load_registry()
+        if isinstance(format, str):
+            if not isinstance(registry, FormatRegistry):
+                registry = _registry_of(registry)
+            format = registry.get(format)
+        self.format = format
+        self.mapping = mapping if isinstance(mapping, FieldMapping) else FieldMapping.build(profile, mapping or ())
+        if isinstance(mapping, FieldMapping) and profile is not None:
+            raise MappingError("give either a FieldMapping or a profile, not both")
+        self._ignored = frozenset(ignore)
+        for code in self._ignored:
+            check = CHECKS.get(code)
+            if check is None:
+                raise MappingError(f"unknown check {code!r}; the checks are: {', '.join(CHECKS)}")
+            if check.structural:
+                raise MappingError(f"{code} cannot be ignored: such an item is not a record at all")
+        self.strict = strict
+        self.null_as_empty = null_as_empty
+        self.max_issues = max_issues
+        self.source = source
+        self.on_issue = on_issue
+        self._scanner = MarkerScanner(registry)
+        self._gate = Gate(self._scanner)
+        self._duplicates = Duplicates() if duplicates else None
+        self._map = None if self.mapping.identity else self.mapping
+        self._key = {field: self.mapping.key(field) for field in RECORD_FIELDS}
+        self._label = {f: f if k == f else f"{k!r} ({f})" for f, k in self._key.items()}
+        self._unknown_messages: dict[str, str] = {}
+        self._severity = {code: (ERROR if strict else check.severity) for code, check in CHECKS.items()}
+        self.records = self.valid = self.invalid = self.clean = 0
+        self.errors = self.warnings = 0
+        self.counts: dict[str, int] = {}
+        self.issues: list[Issue] = []
+        self.issues_omitted = 0
+        self._ended = False
+
+    # -- the per-item entry point ------------------------------------------------------------
+
+    def check(self, item: Item) -> Checked:
+        """Every issue of ``item``, and its record's fields when it is a record."""
+        self.records += 1
+        if item.error is not None:
+            issues: list[Issue] = []
+            self._add(issues, item, item.code, "$", item.error, column=item.column)
+            return self._done(item, issues, None, None)
+        value = item.value
+        shadowed: list[str] = []
+        if self._map is not None and type(value) is dict:
+            value, shadowed = self._map.apply(value)
+        if type(value) is not dict:
+            issues = []
+            problem = not_an_object(value)
+            self._add(issues, item, problem.code, problem.field, problem.message)
+            return self._done(item, issues, None, None)
+        instruction = value.get("instruction")
+        output = value.get("output")
+        input = value.get("input", "")
+        if self.null_as_empty:
+            instruction, input, output = ("" if v is None else v for v in (instruction, input, output))
+        if type(instruction) is str and type(output) is str and type(input) is str:
+            return self._check_record(item, value, shadowed, instruction, input, output)
+        return self._check_broken(item, value, shadowed)
+
+    def _check_record(
+        self, item: Item, value: dict[str, Any], shadowed: list[str], instruction: str, input: str, output: str
+    ) -> Checked:
+        issues: list[Issue] = []
+        extra = len(value) != (3 if "input" in value else 2)
+        if extra or shadowed:
+            self._unknown_fields(issues, item, value, shadowed, (instruction, input, output))
+        if not instruction or instruction.strip() is not instruction:
+            self._instruction_whitespace(issues, item, instruction, input)
+        if not output or output.strip() is not output:
+            self._output_whitespace(issues, item, output)
+        if input and input.strip() is not input:
+            self._input_whitespace(issues, item, input)
+        raw = item.raw
+        if raw is None or self._gate.suspicious(raw):
+            for field, text in (("instruction", instruction), ("input", input), ("output", output)):
+                if text:
+                    self._scan(issues, item, field, text)
+        if self._duplicates is not None:
+            duplicate = self._duplicates.see(item.index, instruction, input, output)
+            if duplicate is not None:
+                self._duplicate(issues, item, *duplicate)
+        metadata = {k: v for k, v in value.items() if k not in RECORD_FIELDS} if extra else {}
+        record = None
+        if self.format is not None:
+            record = make_record(instruction, input, output, metadata)
+            self._lossless(issues, item, self.format, record)
+        checked = self._done(item, issues, (instruction, input, output), metadata)
+        checked._record = record
+        return checked
+
+    def _check_broken(self, item: Item, value: dict[str, Any], shadowed: list[str]) -> Checked:
+        issues: list[Issue] = []
+        for problem in problems(value, null_as_empty=self.null_as_empty, names=self._key):
+            self._add(issues, item, problem.code, problem.field, problem.message)
+        fields = tuple(value.get(f) if type(value.get(f)) is str else None for f in RECORD_FIELDS)
+        self._unknown_fields(issues, item, value, shadowed, fields)  # type: ignore[arg-type]
+        instruction, input, output = fields
+        if instruction is not None:
+            self._instruction_whitespace(issues, item, instruction, input or "")
+        if output is not None:
+            self._output_whitespace(issues, item, output)
+        if input:
+            self._input_whitespace(issues, item, input)
+        for field, text in zip(RECORD_FIELDS, fields):
+            if text:
+                self._scan(issues, item, field, text)
+        return self._done(item, issues, None, None)
+
+    # -- the checks ----------------------------------------------------------------------------
+
+    def _unknown_fields(
+        self, issues: list[Issue], item: Item, value: dict[str, Any], shadowed: list[str],
+        fields: tuple[str | None, str | None, str | None],
+    ) -> None:
+        if "unknown-field" in self._ignored:
+            return
+        for key, item_value in value.items():
+            if key in RECORD_FIELDS:
+                continue
+            message = self._unknown_message(key)
+            if type(item_value) is str and item_value:
+                message += self._unknown_value_note(item_value, fields)
+            self._add(issues, item, "unknown-field", key, message)
+        for key in shadowed:
+            self._add(issues, item, "unknown-field", key,
+                      f"{key!r} is not used: {key} is read from {self._key[key]!r} (--map/--profile), so this "
+                      f"value is left out of the record")
+
+    def _unknown_message(self, key: str) -> str:
+        message = self._unknown_messages.get(key)
+        if message is None:
+            message = f"unknown field {key!r}: kept as metadata, not rendered"
+            close = [f for f in RECORD_FIELDS if key.strip().lower() == f]
+            close = close or difflib.get_close_matches(key.strip().lower(), RECORD_FIELDS, n=1, cutoff=0.8)
+            if close:
+                message += f"; did you mean {close[0]!r}? (to read it: --map {close[0]}={key})"
+            elif key != key.strip() or " " in key:
+                message += "; the name contains spaces"
+            if len(self._unknown_messages) < 10_000:
+                self._unknown_messages[key] = message
+        return message
+
+    def _unknown_value_note(self, text: str, fields: tuple[str | None, str | None, str | None]) -> str:
+        for field, value in zip(RECORD_FIELDS, fields):
+            if value and text == value:
+                return f"; its value equals {field}"
+        found = self._scanner.find(text)
+        if found is not None:
+            return f"; it holds text with markers of format {', '.join(found[0].formats)} (already templated?)"
+        return ""
+
+    def _instruction_whitespace(self, issues: list[Issue], item: Item, instruction: str, input: str) -> None:
+        key, label = self._key["instruction"], self._label["instruction"]
+        if not instruction:
+            hint = f"; the input holds text: {_SWAP_HINT}" if input.strip() else ""
+            self._add(issues, item, "empty-instruction", key, f"{label} is empty: every record needs a task{hint}")
+        elif instruction.isspace():
+            self._add(issues, item, "empty-instruction", key,
+                      f"{label} is only whitespace ({shown(instruction)}): every record needs a task")
+        else:
+            self._surrounding(issues, item, "instruction", instruction)
+
+    def _output_whitespace(self, issues: list[Issue], item: Item, output: str) -> None:
+        key, label = self._key["output"], self._label["output"]
+        if not output:
+            self._add(issues, item, "empty-output", key,
+                      f"{label} is empty: the model would learn to answer nothing; fill it in or drop the record")
+        elif output.isspace():
+            self._add(issues, item, "empty-output", key,
+                      f"{label} is only whitespace ({shown(output)}): fill it in or drop the record")
+        else:
+            self._surrounding(issues, item, "output", output)
+
+    def _input_whitespace(self, issues: list[Issue], item: Item, input: str) -> None:
+        if input.isspace():
+            self._add(issues, item, "whitespace-only-input", self._key["input"],
+                      f'{self._label["input"]} is only whitespace ({shown(input)}): it is rendered as an input '
+                      f'block; use "" for no input')
+        else:
+            self._surrounding(issues, item, "input", input)
+
+    def _surrounding(self, issues: list[Issue], item: Item, field: str, text: str) -> None:
+        leading, trailing = whitespace_ends(text)
+        parts = [f"{side} {shown(ws)}" for side, ws in (("leading", leading), ("trailing", trailing)) if ws]
+        self._add(issues, item, "surrounding-whitespace", self._key[field],
+                  f"{self._label[field]} has {' and '.join(parts)} whitespace: kept as is (promptfmt never "
+                  f"strips text); trim it at the source if it is not meant")
+
+    def _scan(self, issues: list[Issue], item: Item, field: str, text: str) -> None:
+        key, label = self._key[field], self._label[field]
+        found = self._scanner.find(text)
+        if found is not None:
+            hit, count = found
+            more = f" (and {count - 1} other marker(s))" if count > 1 else ""
+            self._add(issues, item, "template-marker", key,
+                      f"{label} contains {hit.marker!r}, a marker of format {', '.join(hit.formats)}, at offset "
+                      f"{hit.offset}{more}: the text looks templated already, or a model response leaked the "
+                      f"template")
+        matches = placeholders(text)
+        if matches:
+            names = list(dict.fromkeys(m.group(0) for m in matches))
+            more = f" ({len(matches)} in all: {', '.join(names[:4])})" if len(matches) > 1 else ""
+            self._add(issues, item, "placeholder", key,
+                      f"{label} contains the unfilled template variable {matches[0].group(0)!r} at offset "
+                      f"{matches[0].start()}{more}: substitute it before training")
+        control = control_character(text)
+        if control is not None:
+            self._add(issues, item, "control-character", key,
+                      f"{label} contains {describe_char(control.group(0))} at offset {control.start()}: remove "
+                      f"it, or check the encoding the file was written in")
+
+    def _duplicate(self, issues: list[Issue], item: Item, code: str, first: int) -> None:
+        if code == "duplicate-record":
+            message = f"same instruction, input and output as record {first}: the pair is trained twice"
+        else:
+            message = (f"same instruction and input as record {first}, but another output: contradictory or "
+                       f"alternative answers")
+        self._add(issues, item, code, "$", message, related=first)
+
+    def _lossless(self, issues: list[Issue], item: Item, fmt: Format, record: Record) -> None:
+        try:
+            verdict = fmt.check(record)
+        except Exception as exc:  # a plugin's bug: report it by name, do not crash
+            raise PluginError(getattr(fmt, "name", repr(fmt)), exc) from exc
+        for loss in verdict.losses:
+            field = self._key.get(loss.field, loss.field)
+            self._add(issues, item, "lossy-in-format", field,
+                      f"format {fmt.name} cannot render this record losslessly: {loss.message} ({loss.reason.value})")
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _add(
+        self, issues: list[Issue], item: Item, code: str, field: str, message: str,
+        column: int | None = None, related: int | None = None,
+    ) -> None:
+        if code in self._ignored:
+            return
+        severity = self._severity[code]
+        issue = Issue(code, severity, item.index, item.line, field, message, column, related)
+        issues.append(issue)
+        self._count(issue)
+
+    def _count(self, issue: Issue) -> None:
+        self.counts[issue.code] = self.counts.get(issue.code, 0) + 1
+        if issue.severity == ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        if self.max_issues is None or len(self.issues) < self.max_issues:
+            self.issues.append(issue)
+        else:
+            self.issues_omitted += 1
+        if self.on_issue is not None:
+            self.on_issue(issue)
+
+    def _done(
+        self, item: Item, issues: list[Issue], fields: tuple[str, str, str] | None, metadata: dict[str, Any] | None
+    ) -> Checked:
+        ok = True
+        for issue in issues:
+            if issue.severity == ERROR:
+                ok = False
+                break
+        if ok:
+            self.valid += 1
+        else:
+            self.invalid += 1
+        if not issues:
+            self.clean += 1
+        return Checked(item, issues, ok, fields, metadata)
+
+    def end(self) -> Report:
+        """The final report; adds ``empty-dataset`` when no item at all was checked."""
+        if not self._ended:
+            self._ended = True
+            if self.records == 0 and "empty-dataset" not in self._ignored:
+                self._count(Issue("empty-dataset", self._severity["empty-dataset"], None, None, "$",
+                                  "the file holds no records: is it the right file?"))
+        return self.report()
+
+    def report(self) -> Report:
+        """The report of what was checked so far."""
+        return Report.model_construct(
+            source=self.source,
+            format=None if self.format is None else self.format.name,
+            mapping=dict(self.mapping.sources),
+            strict=self.strict,
+            records=self.records,
+            valid=self.valid,
+            invalid=self.invalid,
+            clean=self.clean,
+            errors=self.errors,
+            warnings=self.warnings,
+            counts=dict(self.counts),
+            issues=list(self.issues),
+            issues_omitted=self.issues_omitted,
+            ok=self.errors == 0,
+        )
+
+
+def _registry_of(formats: Iterable[Format]) -> FormatRegistry:
+    registry = FormatRegistry()
+    for fmt in formats:
+        registry.register(fmt, plugin="<given>")
+    return registry
+
+
+def validate(
+    source: str | os.PathLike[str] | Iterable[Any],
+    *,
+    stdin: Any = None,
+    quarantine: str | os.PathLike[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = 1024,
+    **options: Any,
+) -> Report:
+    """Validate a dataset and return its `Report`.
+
+    ``source`` is a path (JSON array or JSON Lines, gzip or not), ``-`` for ``stdin`` (default: the
+    process's standard input), or an iterable of values (or `Item` objects) already in memory.
+    ``quarantine`` names a JSON Lines file that receives every item with an error, unchanged, with
+    its issues. ``on_progress(records, position, size)`` is called every ``progress_every`` items
+    (``position`` and ``size`` in bytes of the file, None when unknown). The other ``options`` are
+    those of `Validator` (``format``, ``mapping``, ``profile``, ``strict``, ``null_as_empty``,
+    ``duplicates``, ``ignore``, ``max_issues``, ``registry``, ``on_issue``).
+
+    Raises `promptfmt.errors.DataError` when the file cannot be opened at all, and
+    `promptfmt.mapping.MappingError` (a ``ValueError``) for unusable options; problems inside the
+    file are issues in the report, never exceptions.
+    """
+    reader: DatasetReader | None = None
+    if isinstance(source, (str, os.PathLike)):
+        if quarantine is not None and os.fspath(source) != STDIN and _same_file(source, quarantine):
+            raise MappingError(f"the quarantine file {os.fspath(quarantine)!r} is the input file; choose another name")
+        reader = DatasetReader(source, stdin)
+        items: Iterable[Item] = reader
+        options.setdefault("source", reader.name)
+    else:
+        items = _items_of(source)
+    try:
+        validator = Validator(**options)
+    except BaseException:
+        if reader is not None:
+            reader.close()
+        raise
+    writer = QuarantineWriter(quarantine) if quarantine is not None else None
+    try:
+        for item in items:
+            checked = validator.check(item)
+            if writer is not None and not checked.ok:
+                writer.write(item, [issue.as_dict() for issue in checked.issues])
+            if on_progress is not None and validator.records % progress_every == 0:
+                on_progress(validator.records, reader.position if reader else None, reader.size if reader else None)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        if reader is not None:
+            reader.close()
+    if writer is not None:
+        writer.close()
+    return validator.end()
+
+
+def _items_of(values: Iterable[Any]) -> Iterable[Item]:
+    for index, value in enumerate(values):
+        yield value if isinstance(value, Item) else Item(index, None, value)
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
