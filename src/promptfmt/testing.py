@@ -8,10 +8,16 @@ Use it from your own pytest suite in two lines::
         format = MY_FORMAT                    # a promptfmt Format instance
         golden = [(MY_RECORD, MY_TEXT)]       # optional: exact strings from your reference
 
+or, for a declarative (TOML) format, ``TestMyFormat = conformance_suite("my-format.toml")``.
+
 Every test of the class runs against your format: the properties of DESIGN.md section 4 (round
 trips, losslessness verdicts that are never wrong, rejected text naming an offset, the prompt a
-prefix of the text and independent of the output, empty input) on Hypothesis-generated records
-whose content includes your format's own markers, newlines, whitespace-only input and unicode.
+prefix of the text and independent of the output, empty input, conversion to and from every
+built-in format) on Hypothesis-generated records whose content includes your format's own
+markers, newlines, whitespace-only input and unicode; plus the golden strings you give
+(``golden`` for full texts, ``golden_prompts`` for prompts alone) and, when you set
+``chat_template`` (a `promptfmt.importer.ChatTemplate`), agreement with the model's official
+chat template rendered in a Jinja sandbox, on generated records.
 
 The ``prop_*`` functions are the same checks for one example each; the ``*_strategy`` functions are
 the generators. This module needs ``hypothesis`` and ``pytest`` (test dependencies, not runtime ones).
@@ -20,7 +26,11 @@ the generators. This module needs ``hypothesis`` and ``pytest`` (test dependenci
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import given, strategies as st
 
 from .errors import ParseError
@@ -28,13 +38,19 @@ from .format import Format
 from .models import LossReason, Query, Record
 from .template import TemplateFormat
 
+if TYPE_CHECKING:
+    from .importer import ChatTemplate
+
 __all__ = [
     "FormatConformance",
+    "conformance_suite",
     "content_strategy",
     "prop_conversion",
     "prop_empty_input",
+    "prop_golden",
     "prop_lossless_round_trip",
     "prop_lossy_verdict_is_right",
+    "prop_matches_chat_template",
     "prop_prompt_is_prefix",
     "prop_reparse",
     "record_strategy",
@@ -182,6 +198,42 @@ def prop_conversion(source: Format, target: Format, record: Record) -> None:
     assert source.render(target.parse(text_b)).text == text_a, f"{source.name} -> {target.name} -> back changed"
 
 
+def prop_golden(fmt: Format, record: Query, expected: str) -> None:
+    """Golden: ``record`` renders to exactly ``expected`` (the text, or the prompt of a `Query`) and parses back."""
+    rendered = fmt.render(record)
+    got = rendered.text if isinstance(record, Record) else rendered.prompt
+    assert got == expected, f"{fmt.name}: golden {'text' if isinstance(record, Record) else 'prompt'} differs for {record!r}:\n{got!r}\n!=\n{expected!r}"
+    if fmt.check(record).lossless:
+        back = fmt.parse(expected)
+        assert back.fields() == record.fields() and isinstance(back, Record) == isinstance(record, Record), (
+            f"{fmt.name}: golden text parses as {back!r}, not {record!r}"
+        )
+
+
+def prop_matches_chat_template(fmt: Format, template: ChatTemplate, record: Record, separator: str = "\n") -> None:
+    """Fidelity: the text equals the chat template's ``[user, assistant]`` rendering, the prompt its
+    ``[user]`` rendering with the generation prompt (DESIGN.md section 3, "Exact fidelity").
+
+    The user message is the instruction, then ``separator`` and the input when the input is non-empty.
+    """
+    user = record.instruction + separator + record.input if record.input else record.instruction
+    messages = [{"role": "user", "content": user}]
+    text = template.render([*messages, {"role": "assistant", "content": record.output}], add_generation_prompt=False)
+    prompt = template.render(messages, add_generation_prompt=True)
+    rendered = fmt.render(record)
+    assert rendered.text == text, f"{fmt.name}: text differs from {template.origin} for {record!r}:\n{rendered.text!r}\n!=\n{text!r}"
+    assert rendered.prompt == prompt, f"{fmt.name}: prompt differs from {template.origin} for {record!r}:\n{rendered.prompt!r}\n!=\n{prompt!r}"
+
+
+@lru_cache(maxsize=1)
+def _builtin_formats() -> tuple[Format, ...]:
+    """promptfmt's own formats (no entry points, no format files), to convert to and from."""
+    from .registry import load_registry
+
+    registry, _ = load_registry(entry_points=False, formats_dir="")
+    return tuple(registry)
+
+
 # -- the class plugin authors subclass ------------------------------------------------------------
 
 
@@ -190,11 +242,29 @@ class FormatConformance:
 
     format: Format
     golden: Sequence[tuple[Record, str]] = ()
+    golden_prompts: Sequence[tuple[Query, str]] = ()
+    chat_template: ChatTemplate | None = None  # the official template, to compare with on generated records
+    separator: str = "\n"  # how instruction and input share the user message, for chat_template
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Give every subclass its own copy of the Hypothesis tests.
+
+        Hypothesis refuses (health check ``differing_executors``) one ``@given`` method run by two
+        classes, which is what two conformance classes in one suite would otherwise do.
+        """
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "chat_template", None) is None:
+            cls.test_matches_chat_template = None  # type: ignore[assignment]  # nothing to compare with: no test
+        for name, test in _KIT_PROPERTY_TESTS.items():
+            if getattr(getattr(cls, name, None), "hypothesis", None) and getattr(cls, name).hypothesis.inner_test is test:
+                setattr(cls, name, given(data=st.data())(test))
 
     def test_golden_strings(self) -> None:
         for record, expected in self.golden:
             assert self.format.render(record).text == expected, f"{self.format.name}: golden text differs for {record!r}"
             assert self.format.parse(expected).fields() == record.fields()
+        for query, expected in self.golden_prompts:
+            prop_golden(self.format, Query(instruction=query.instruction, input=query.input), expected)
 
     def test_contract_attributes(self) -> None:
         fmt = self.format
@@ -223,3 +293,69 @@ class FormatConformance:
     def test_empty_input(self, data: st.DataObject) -> None:
         content = content_strategy(self.format)
         prop_empty_input(self.format, data.draw(content), data.draw(content), data.draw(content))
+
+    def test_plain_records_are_lossless_and_round_trip(self) -> None:
+        """A record without markers or padding is lossless, with and without input."""
+        for record in (
+            Record(instruction="Name a colour.", output="Blue."),
+            Record(instruction="Translate to French.", input="Good morning", output="Bonjour"),
+        ):
+            assert self.format.check(record).lossless, self.format.check(record)
+            assert self.format.parse(self.format.render(record).text) == record
+            query = Query(instruction=record.instruction, input=record.input)
+            assert self.format.parse(self.format.render(record).prompt) == query
+
+    def test_whitespace_only_input_is_rendered_not_dropped(self) -> None:
+        """DESIGN.md 3: whitespace is an input; it is rendered unless the template trims it (then: lossy)."""
+        record = Record(instruction="Summarise.", input="  ", output="Nothing.")
+        plain = Record(instruction="Summarise.", output="Nothing.")
+        if self.format.check(record).lossless:
+            assert self.format.render(record).prompt != self.format.render(plain).prompt
+        else:
+            assert {loss.field for loss in self.format.check(record).losses} == {"input"}
+
+    @given(data=st.data())
+    def test_conversion_with_builtin_formats(self, data: st.DataObject) -> None:
+        other = data.draw(st.sampled_from(_builtin_formats()))
+        record = data.draw(record_strategy(self.format))
+        prop_conversion(self.format, other, record)
+        prop_conversion(other, self.format, record)
+
+    @given(data=st.data())
+    def test_matches_chat_template(self, data: st.DataObject) -> None:
+        """Only in classes that set ``chat_template`` (a class attribute or a property)."""
+        assert self.chat_template is not None, "set chat_template to compare with the official template"
+        prop_matches_chat_template(self.format, self.chat_template, data.draw(record_strategy(self.format)), self.separator)
+
+
+_KIT_PROPERTY_TESTS = {
+    name: value.hypothesis.inner_test
+    for name, value in vars(FormatConformance).items()
+    if getattr(value, "hypothesis", None) is not None
+}
+
+
+def conformance_suite(
+    fmt: Format | str | Path,
+    *,
+    golden: Sequence[tuple[Record, str]] = (),
+    golden_prompts: Sequence[tuple[Query, str]] = (),
+    chat_template: ChatTemplate | None = None,
+    separator: str = "\n",
+) -> type[FormatConformance]:
+    """A `FormatConformance` test class for ``fmt`` (a format, or the path of a declarative TOML file).
+
+    Assign it to a ``Test…`` name in a test module and pytest runs every check::
+
+        TestHouseStyle = conformance_suite("formats/house-style.toml")
+    """
+    if not isinstance(fmt, Format):
+        from .declarative import load_format_file
+
+        fmt = load_format_file(fmt)
+    attributes = {
+        "format": fmt, "golden": tuple(golden), "golden_prompts": tuple(golden_prompts),
+        "chat_template": chat_template, "separator": separator,
+    }
+    name = "Test" + "".join(part.capitalize() for part in fmt.name.replace(".", "-").replace("_", "-").split("-"))
+    return type(name, (FormatConformance,), attributes)
