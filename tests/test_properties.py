@@ -7,7 +7,7 @@ those of the conformance kit (`promptfmt.testing`) that plugin authors run on th
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from promptfmt import Query, Record, load_registry
 from promptfmt.testing import (
@@ -62,6 +62,7 @@ def test_empty_input(fmt, data):
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{a.name}->{b.name}" for a, b in PAIRS])
+@settings(max_examples=max(5, settings.default.max_examples // 6))  # every pair, so fewer examples each
 @given(data=st.data())
 def test_conversion_between_formats_round_trips(source, target, data):
     prop_conversion(source, target, data.draw(record_strategy(source)))

@@ -32,6 +32,8 @@ from .models import Loss, LossReason, Query, Record, Rendered, Verdict
 
 INPUT_BLOCK_RULES = ("non-empty", "always")
 
+LOSSLESS = Verdict()
+
 _INPUT = "input"
 _NO_INPUT = "no-input"
 _EITHER = "either"
@@ -120,6 +122,9 @@ class TemplateFormat(Format):
         self._prefix_input = t.prefix
         self._prefix_no_input = t.prefix if t.prefix_no_input is None else t.prefix_no_input
         self._always = t.input_block == "always"
+        self._quick_probes = self._probes()
+        literals = {t.separator, t.after_prompt, t.end} - {""}
+        self._proper_prefixes = {literal: tuple(literal[:k] for k in range(1, len(literal))) for literal in literals}
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -268,12 +273,16 @@ class TemplateFormat(Format):
     # -- check ----------------------------------------------------------------------------
 
     def check(self, record: Query) -> Verdict:
+        return self.check_fields(record.instruction, record.input, getattr(record, "output", None))
+
+    def check_fields(self, instruction: str, input: str = "", output: str | None = None) -> Verdict:
+        """`check` on plain strings (``output=None`` for a prompt alone): the fast path for batches."""
         t = self.template
-        output = getattr(record, "output", None)
-        losses = self._trim_losses(record.instruction, record.input, output)
+        losses = self._trim_losses(instruction, input, output)
         if losses:
             return Verdict(tuple(losses))
-        instruction, input = record.instruction, record.input
+        if output is not None and self._clearly_lossless(instruction, input, output):
+            return LOSSLESS
         has_input = self._always or input != ""
         prompt = self.render_prompt(instruction, input)
         text = prompt if output is None else prompt + t.response_prefix + output + t.end
@@ -299,8 +308,17 @@ class TemplateFormat(Format):
         return Verdict(tuple(losses))
 
     def _trim_losses(self, instruction: str, input: str, output: str | None) -> list[Loss]:
-        losses = self._prompt_trim_losses(instruction, input) if self.template.trim else []
-        if self.template.trims_output and output is not None and output != output.strip():
+        t = self.template
+        losses = []
+        if t.trim:
+            if t.chat:
+                message = instruction + t.separator + input if self._always or input != "" else instruction
+                padded = message != message.strip()
+            else:
+                padded = instruction != instruction.strip() or input != input.strip()
+            if padded:
+                losses = self._prompt_trim_losses(instruction, input)
+        if t.trims_output and output is not None and output != output.strip():
             losses.append(_trim_loss("output", "surrounding"))
         return losses
 
@@ -325,6 +343,54 @@ class TemplateFormat(Format):
                 if value != value.strip():
                     losses.append(_trim_loss(name, "surrounding"))
         return losses
+
+    def _probes(self) -> dict[bool, tuple[tuple[int, str, frozenset[str]], ...]] | None:
+        """Per has-input case: (field index, literal, the literal's characters but its last) to probe.
+
+        A field proves it parses back when no probed literal can start inside it. None when the
+        literals can tie at a field's end or the preambles overlap: such formats always take the full
+        analysis.
+        """
+        t = self.template
+        overlap = self._prefix_input != self._prefix_no_input and (
+            self._prefix_input.startswith(self._prefix_no_input) or self._prefix_no_input.startswith(self._prefix_input)
+        )
+        cases: dict[bool, tuple[tuple[int, str, frozenset[str]], ...]] = {}
+        for has_input in (True, False):
+            if not has_input and self._always:
+                continue
+            either = self._prefix_input == self._prefix_no_input and not self._always
+            mode = _EITHER if either else (_INPUT if has_input else _NO_INPUT)
+            fields = [(0, self._instruction_terminators(mode), t.separator if has_input else t.after_prompt)]
+            if has_input:
+                fields.append((1, (t.after_prompt,), t.after_prompt))
+            if t.end:
+                fields.append((2, (t.end,), t.end))
+            if any(len(other) > len(used) and other.startswith(used) for _, sought, used in fields for other in sought):
+                return None
+            cases[has_input] = tuple(
+                (index, literal, frozenset(literal[:-1])) for index, sought, _ in fields for literal in sought
+            )
+        return None if overlap else cases
+
+    def _clearly_lossless(self, instruction: str, input: str, output: str) -> bool:
+        """True when no literal the parser looks for can start inside a field: a cheap, exact sufficient test.
+
+        An occurrence of literal ``L`` that starts inside a field either lies wholly in it, or the field
+        ends with a proper prefix of ``L``; when neither holds for any probed literal, the parser ends
+        every field where the renderer put it.
+        """
+        probes = self._quick_probes
+        if probes is None:
+            return False
+        values = (instruction, input, output)
+        for index, literal, tail_chars in probes[self._always or input != ""]:
+            value = values[index]
+            if literal in value:
+                return False
+            if value[-1:] in tail_chars and value.endswith(self._proper_prefixes[literal]):
+                return False
+        return True
 
     def _intrusions(
         self, text: str, field: str, start: int, stop: int, sought: tuple[str, ...], used: str,
