@@ -67,7 +67,10 @@ _NOT_PATTERN_MESSAGES = {
 }
 
 
-def _check_name(value: str) -> str:
+def check_format_name(value: str) -> str:
+    """``value`` if it is a valid format name or alias, else a `ValueError` saying why."""
+    if not value:
+        raise ValueError("must not be empty")
     if re.search(_NAME_FORBIDDEN, value):
         raise ValueError(_NOT_PATTERN_MESSAGES[_NAME_FORBIDDEN])
     return value
@@ -82,7 +85,7 @@ def _check_one_line(value: str) -> str:
 FormatName = Annotated[
     str,
     Field(min_length=1, json_schema_extra={"not": {"pattern": _NAME_FORBIDDEN}}),
-    AfterValidator(_check_name),
+    AfterValidator(check_format_name),
 ]
 OneLine = Annotated[
     str,
@@ -232,7 +235,7 @@ def parse_format_document(document: object, *, source: str = "<format>") -> Temp
 def schema_problems(document: object) -> list[tuple[str, str]]:
     """``(key path, message)`` for every way ``document`` breaks ``schemas/format.schema.json``."""
     problems = [problem for error in _validator().iter_errors(document) for problem in _describe(error)]
-    return sorted(problems)
+    return sorted(set(problems))  # one jsonschema error per missing key names them all: keep each once
 
 
 _JSON_TYPES = {"string": "a string", "boolean": "true or false", "array": "a list", "object": "a table"}

@@ -133,6 +133,7 @@ class ChatTemplate:
         """Special tokens (``*_token`` variables) the template uses but that have no text here."""
         from jinja2 import meta
 
+        _compile(self.source, self.origin)  # a syntax error is reported as such, first
         names = meta.find_undeclared_variables(_environment().parse(self.source))
         return sorted(name for name in names if name.endswith("_token") and name not in self.tokens)
 
@@ -280,6 +281,7 @@ def import_chat_template(
     built-in chat formats do).
     """
     origin = template.origin
+    _check_name(name)
     if not separator:
         raise FormatDefinitionError("the separator must not be empty: it joins instruction and input")
     missing = template.undeclared_tokens()
@@ -337,6 +339,15 @@ def import_chat_template(
     return ImportResult(fmt, _preamble(template, fmt, separator), checked, notes)
 
 
+def _check_name(name: str) -> None:
+    from .declarative import check_format_name
+
+    try:
+        check_format_name(name)
+    except ValueError as exc:
+        raise FormatDefinitionError(f"format name {name!r}: {exc}") from None
+
+
 def _find_once(text: str, sentinel: str, what: str, separator: str, refuse: Callable[[str], Exception]) -> int:
     count = text.count(sentinel)
     if count == 1:
@@ -392,8 +403,9 @@ def _verify(
             if ours != theirs:
                 at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
                 raise refuse(
-                    f"verification failed for {record.fields()!r}: at offset {at} of the {what} the template renders "
-                    f"{theirs[at:at + 40]!r} but the derived format {ours[at:at + 40]!r}"
+                    "verification failed: the template renders some records differently from its literal pieces "
+                    f"(it changes or drops content, or depends on it). For {record.fields()!r}, at offset {at} of the "
+                    f"{what} the template renders {theirs[at:at + 40]!r} but the pieces give {ours[at:at + 40]!r}"
                 )
         if fmt.check(record).lossless and fmt.parse(rendered.text) != record:  # pragma: no cover - engine bug
             raise refuse(f"verification failed: {record.fields()!r} does not parse back")

@@ -46,7 +46,7 @@ def import_template(
     except MissingTokensError as exc:
         raise typer.BadParameter(exc.reason, param_hint="--bos-token/--eos-token") from None
     header = (
-        f"Imported by 'promptfmt import-template' from {chat_template.origin} (sha256 {chat_template.sha256}).\n"
+        f"Imported by 'promptfmt import-template' from {chat_template.origin} (chat template sha256 {chat_template.sha256}).\n"
         f"Verified: {result.records_checked} generated records render exactly as the template renders them "
         "(training text and prompt)."
     )

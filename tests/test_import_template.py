@@ -1,0 +1,323 @@
+"""``promptfmt import-template``: every reference chat template, imported exactly or refused with the reason.
+
+The templates are read at test time from ``../shared/data/chat_templates`` (SOURCE.md there says
+where each comes from); chujiezheng's files are flattened first as their README says, except
+``qwen2.5-instruct.jinja``, which must be used as is. Special tokens: the model's own where the
+family is known (SOURCE.md), ``<s>``/``</s>`` otherwise (the token text does not decide whether a
+template imports).
+
+The expected table below was written from running the importer and reading each refused template:
+
+* ollama 13 (CodeLlama-70B): every rendering ends with ``Source: assistant\\nDestination: user\\n\\n ``,
+  also after the assistant message, so the prompt is not the start of the training text.
+* ollama 27 (alfred): ``.strip()`` on the user and system messages but not on the assistant message.
+* ollama 35 (SOLAR): nothing follows the output and the prompt ends right where the output starts, so
+  a prompt alone could not be told from a text with an empty output.
+* chujiezheng falcon-instruct: ``content.replace('\\r\\n', '\\n').replace('\\n\\n', '\\n')`` changes the
+  content (caught by the verification on generated records).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from promptfmt import FormatDefinitionError, Record, load_registry
+from promptfmt.declarative import parse_format_text
+from promptfmt.importer import (
+    ChatTemplate,
+    MissingTokensError,
+    TemplateImportError,
+    import_chat_template,
+    load_chat_template,
+    verification_records,
+)
+from promptfmt.testing import FormatConformance, prop_matches_chat_template
+
+from .conftest import SHARED_DATA
+
+TEMPLATES = SHARED_DATA / "chat_templates"
+EXACT = "exact"
+
+# file (relative to chat_templates/) -> "exact" or a piece of the refusal reason
+EXPECTED: dict[str, str] = {
+    "trl_original/gemma.jinja": EXACT,
+    "trl_original/llama3.jinja": EXACT,
+    "trl_original/phi3.jinja": EXACT,
+    "trl_original/phi3_5.jinja": EXACT,
+    "trl_original/qwen2_5.jinja": EXACT,
+    **{f"ollama/extracted/{name}.jinja": EXACT for name in (
+        "00_chatml", "01_chatml", "02_zephyr", "03_chatml", "04_openchat", "05_chatml", "06_chatml", "07_chatml",
+        "08_chatml", "09_zephyr", "10_mistral-instruct", "11_starcoder2-instruct", "12_llama2-chat",
+        "14_mistral-instruct", "15_chatml", "16_chatml", "17_chatml", "18_chatml", "19_alpaca", "20_chatqa",
+        "21_gemma-instruct", "22_gemma3-instruct", "23_llama3-instruct", "24_llama3-instruct", "25_granite-instruct",
+        "26_magicoder", "28_llama2-chat", "29_phi-3", "30_phi-3", "31_phi-3", "32_chatqa", "33_falcon-instruct",
+        "34_falcon-instruct", "36_command-r",
+    )},
+    "ollama/extracted/13_codellama-70b-instruct.jinja": "the prompt is not the start of the training text",
+    "ollama/extracted/27_alfred.jinja": "strips whitespace around the user message but not around the output",
+    "ollama/extracted/35_solar-instruct.jinja": "response_prefix and end are both empty: a prompt alone could not be told from an empty output",
+    **{f"chujiezheng/chat_templates/{name}.jinja": EXACT for name in (
+        "alpaca", "amberchat", "chatml", "chatqa", "gemma-it", "granite-3.0-instruct", "llama-2-chat",
+        "llama-3-instruct", "mistral-instruct", "openchat-3.5", "phi-3-small", "phi-3", "qwen2.5-instruct", "saiga",
+        "solar-instruct", "vicuna", "zephyr",
+    )},
+    "chujiezheng/chat_templates/falcon-instruct.jinja": "verification failed: the template renders some records differently",
+    "tokenizer_configs/torchtune_tokenizer_config_gemma.json": EXACT,
+}
+
+# Special-token texts of the known families (SOURCE.md); others get <s> and </s>.
+TOKENS: dict[str, dict[str, str]] = {
+    "llama3": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+    "gemma": {"bos_token": "<bos>", "eos_token": "<eos>"},
+    "phi3": {"bos_token": "<s>", "eos_token": "<|endoftext|>"},
+}
+FAMILY = {
+    "trl_original/llama3.jinja": "llama3", "ollama/extracted/23_llama3-instruct.jinja": "llama3",
+    "ollama/extracted/24_llama3-instruct.jinja": "llama3", "trl_original/gemma.jinja": "gemma",
+    "ollama/extracted/21_gemma-instruct.jinja": "gemma", "ollama/extracted/22_gemma3-instruct.jinja": "gemma",
+    "trl_original/phi3.jinja": "phi3", "trl_original/phi3_5.jinja": "phi3",
+}
+
+# Imported templates that are also built-in formats: the two must render every record alike.
+SAME_AS_BUILTIN = {
+    "trl_original/phi3.jinja": "phi3",
+    "ollama/extracted/06_chatml.jinja": "chatml",
+    "ollama/extracted/07_chatml.jinja": "qwen2",
+    "trl_original/qwen2_5.jinja": "qwen2.5",
+    "ollama/extracted/12_llama2-chat.jinja": "llama2",
+    "ollama/extracted/28_llama2-chat.jinja": "llama2",
+    "trl_original/llama3.jinja": "llama3",
+    "ollama/extracted/24_llama3-instruct.jinja": "llama3.1",
+    "ollama/extracted/10_mistral-instruct.jinja": "mistral",
+    "ollama/extracted/14_mistral-instruct.jinja": "mistral-v0.1",
+    "ollama/extracted/02_zephyr.jinja": "zephyr",
+    "trl_original/gemma.jinja": "gemma",
+    "tokenizer_configs/torchtune_tokenizer_config_gemma.json": "gemma",
+}
+
+
+def chat_template(relative: str) -> ChatTemplate:
+    path = TEMPLATES / relative
+    if not path.is_file():
+        pytest.skip(f"reference template not found at {path}")
+    if relative.endswith(".json"):
+        return load_chat_template(path)
+    source = path.read_text("utf-8")
+    if relative.startswith("chujiezheng/") and "qwen2.5" not in relative:
+        source = source.replace("    ", "").replace("\n", "")  # as the chujiezheng README says
+    tokens = TOKENS.get(FAMILY.get(relative, ""), {"bos_token": "<s>", "eos_token": "</s>"})
+    return ChatTemplate(source, tokens, path.name)
+
+
+def test_the_table_covers_every_shared_template(shared_data):
+    found = {
+        str(path.relative_to(shared_data / "chat_templates"))
+        for pattern in ("*/*.jinja", "*/*/*.jinja", "tokenizer_configs/*.json")
+        for path in (shared_data / "chat_templates").glob(pattern)
+    }
+    assert found == set(EXPECTED)
+    assert sum(1 for outcome in EXPECTED.values() if outcome == EXACT) == 57
+    assert len(EXPECTED) == 61
+
+
+@pytest.mark.parametrize("relative", sorted(EXPECTED))
+def test_import_is_exact_or_refused_with_the_reason(relative, shared_data):
+    template = chat_template(relative)
+    expected = EXPECTED[relative]
+    if expected != EXACT:
+        with pytest.raises(TemplateImportError) as caught:
+            import_chat_template(template, name="imported")
+        assert expected in caught.value.reason
+        assert str(caught.value).startswith(f"cannot import {template.origin} as a declarative format: ")
+        return
+    result = import_chat_template(template, name="imported")
+    assert result.records_checked == 64
+    # the TOML the command writes describes the very same format
+    fmt = parse_format_text(result.toml(), source=relative)
+    assert fmt.template == result.format.template
+    for record in verification_records(fmt, 16, seed=1):
+        prop_matches_chat_template(fmt, template, record)
+
+
+@pytest.mark.parametrize("relative", sorted(SAME_AS_BUILTIN))
+def test_imported_templates_agree_with_the_builtin_formats(relative, shared_data):
+    """Two independent derivations of the same template: the importer's and the built-in format's."""
+    imported = import_chat_template(chat_template(relative), name="imported").format
+    registry, _ = load_registry(entry_points=False, formats_dir="")
+    builtin = registry.get(SAME_AS_BUILTIN[relative])
+    for record in verification_records(imported, 64, seed=2):
+        assert imported.render(record) == builtin.render(record), record
+
+
+def test_pieces_of_a_template_with_a_default_system_prompt(shared_data):
+    result = import_chat_template(chat_template("trl_original/qwen2_5.jinja"), name="qwen")
+    t = result.format.template
+    assert result.preamble == "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+    assert t.prefix == result.preamble + "<|im_start|>user\n"
+    assert (t.separator, t.prompt_suffix, t.response_prefix, t.end) == ("\n", "<|im_end|>\n<|im_start|>assistant\n", "", "<|im_end|>\n")
+    assert (t.chat, t.trim, t.trim_output) == (True, False, False)
+    assert 'preamble = "<|im_start|>system\\nYou are Qwen' in result.toml()
+
+
+def test_trimming_templates_import_with_trim_and_a_note(shared_data):
+    result = import_chat_template(chat_template("ollama/extracted/28_llama2-chat.jinja"), name="l2")
+    t = result.format.template
+    assert (t.prefix, t.prompt_suffix, t.response_prefix, t.end, t.trim) == ("<s>[INST] ", " [/INST]", " ", " </s>", True)
+    assert any("strips surrounding whitespace" in note for note in result.notes)
+
+
+# -- refusals that no shared template triggers, on small templates written here ---------------------
+
+USER_ASSISTANT = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (
+            "{% if messages[0]['role'] != 'system' %}{{ raise_exception('A system message is required') }}{% endif %}" + USER_ASSISTANT,
+            "the template refuses the conversation an instruction record becomes (user/assistant): it raised 'A system message is required'",
+        ),
+        (USER_ASSISTANT.replace("m['content']", "m['content'] | upper"), "the user message is not rendered verbatim"),
+        (USER_ASSISTANT.replace("m['content']", "m['content'].replace('\\n', ' ')"), "the user message is changed around the separator '\\n'"),
+        (USER_ASSISTANT.replace("m['content']", "m['content'] + m['content']"), "the user message appears 2 times"),
+        ("{{ strftime_now('%d %b %Y') }}" + USER_ASSISTANT, "changes with the date (the template calls strftime_now)"),
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}" + USER_ASSISTANT, "the sandbox blocked an unsafe operation"),
+        ("{% for m in messages %}{{ m['content'] }}", "not a valid Jinja template: line 1:"),
+        (USER_ASSISTANT.replace("m['content']", "m['content'] | trim", 1).replace(
+            "<|{{ m['role'] }}|>{{ m['content'] | trim }}", "<|{{ m['role'] }}|>{{ m['content'] | trim if m['role'] == 'user' else m['content'] }}"),
+         "strips whitespace around the user message but not around the output"),
+        ("{% for m in messages %}{{ m['content'] }}{% endfor %}", "its literal pieces do not make a usable format"),
+        (USER_ASSISTANT.replace("{% endfor %}", "{% if m['content'] == '' %}(empty){% endif %}{% endfor %}"), "verification failed"),
+    ],
+)
+def test_templates_that_cannot_be_expressed_are_refused_with_the_reason(source, reason):
+    with pytest.raises(TemplateImportError) as caught:
+        import_chat_template(ChatTemplate(source, {}, "t.jinja"), name="t")
+    assert reason in caught.value.reason, caught.value.reason
+
+
+def test_a_template_that_needs_tokens_says_which():
+    with pytest.raises(MissingTokensError) as caught:
+        import_chat_template(ChatTemplate("{{ bos_token }}" + USER_ASSISTANT + "{{ eos_token }}", {}, "t.jinja"), name="t")
+    assert caught.value.tokens == ["bos_token", "eos_token"]
+    assert "--bos-token TEXT --eos-token TEXT" in caught.value.reason
+
+
+def test_generation_tag_and_loop_controls_are_understood():
+    source = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}{% continue %}{% endif %}<|{{ m['role'] }}|>"
+        "{% if m['role'] == 'assistant' %}{% generation %}{{ m['content'] }}{% endgeneration %}{% else %}{{ m['content'] }}{% endif %}"
+        "<|end|>{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    t = import_chat_template(ChatTemplate(source, {}, "t.jinja"), name="t").format.template
+    assert (t.prefix, t.prompt_suffix, t.end) == ("<|user|>", "<|end|><|assistant|>", "<|end|>")
+
+
+def test_tokenizer_config_with_named_templates_and_token_objects(tmp_path):
+    config = {
+        "bos_token": {"__type": "AddedToken", "content": "<B>"},
+        "eos_token": "<E>",
+        "chat_template": [
+            {"name": "default", "template": "{{ bos_token }}" + USER_ASSISTANT.replace("{% endif %}", "{% else %}{{ eos_token }}{% endif %}")},
+            {"name": "tool_use", "template": "{{ raise_exception('tools only') }}"},
+        ],
+    }
+    path = tmp_path / "tokenizer_config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    t = import_chat_template(load_chat_template(path), name="t").format.template
+    assert t.prefix == "<B><|user|>" and t.end == "<|end|><E>"
+    with pytest.raises(TemplateImportError, match="it raised 'tools only'"):
+        import_chat_template(load_chat_template(path, template_name="tool_use"), name="t")
+    with pytest.raises(TemplateImportError, match="no template named 'other'; pass --template-name, one of 'default', 'tool_use'"):
+        load_chat_template(path, template_name="other")
+    path.write_text(json.dumps({"eos_token": "x"}), encoding="utf-8")
+    with pytest.raises(TemplateImportError, match="no chat_template key"):
+        load_chat_template(path)
+
+
+def test_bad_names_and_separators_are_usage_errors():
+    template = ChatTemplate(USER_ASSISTANT, {}, "t.jinja")
+    with pytest.raises(FormatDefinitionError, match="format name 'a b': may contain only"):
+        import_chat_template(template, name="a b")
+    with pytest.raises(FormatDefinitionError, match="separator must not be empty"):
+        import_chat_template(template, name="t", separator="")
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+
+def test_cli_writes_a_verified_format_file_that_every_command_loads(cli, tmp_path, shared_data):
+    out = tmp_path / "openchat.toml"
+    template = shared_data / "chat_templates" / "ollama" / "extracted" / "04_openchat.jinja"
+    result = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out))
+    assert result.exit_code == 0, result
+    assert "exact on 64 generated records" in result.stderr and f"wrote {out}" in result.stderr
+    text = out.read_text("utf-8")
+    assert text.startswith("# Imported by 'promptfmt import-template' from 04_openchat.jinja (chat template sha256 ")
+    assert 'prompt_suffix = "<|end_of_turn|>GPT4 Correct Assistant:"' in text
+
+    listed = cli("formats", "--json", "--format-file", str(out))
+    assert {row["name"]: row["plugin"] for row in json.loads(listed.stdout)}["openchat"] == f"file:{out}"
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"instruction": "Hi", "input": "there", "output": "Hello"}) + "\n", encoding="utf-8")
+    rendered = cli("render", str(records), "-f", "openchat", "--format-file", str(out), "--json")
+    expected = "<s>GPT4 Correct User: Hi\nthere<|end_of_turn|>GPT4 Correct Assistant: Hello<|end_of_turn|>"
+    assert json.loads(rendered.stdout)["text"] == expected
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps({"text": expected}) + "\n", encoding="utf-8")
+    detected = cli("detect", str(texts), "--format-file", str(out))
+    assert detected.exit_code == 0 and detected.stdout.strip() == "openchat", detected
+
+    again = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out))
+    assert again.exit_code == 2 and "exists; pass --force" in again.stderr
+    forced = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out), "--force")
+    assert forced.exit_code == 0, forced
+
+
+def test_cli_prints_to_stdout_and_refuses_with_exit_1(cli, shared_data):
+    printed = cli("import-template", str(shared_data / "chat_templates" / "trl_original" / "gemma.jinja"), "--name", "g",
+                  "--bos-token", "<bos>")
+    assert printed.exit_code == 0, printed
+    assert 'name = "g"' in printed.stdout and "trim = true" in printed.stdout
+    assert "Note: the template strips surrounding whitespace" in printed.stderr
+    refused = cli("import-template", str(shared_data / "chat_templates" / "ollama" / "extracted" / "27_alfred.jinja"), "--name", "a")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: cannot import 27_alfred.jinja as a declarative format: the template strips")
+    missing = cli("import-template", str(shared_data / "chat_templates" / "trl_original" / "llama3.jinja"), "--name", "l")
+    assert missing.exit_code == 2 and "uses bos_token" in missing.stderr
+    nowhere = cli("import-template", "/nonexistent/t.jinja", "--name", "x")
+    assert nowhere.exit_code == 1 and "cannot read it" in nowhere.stderr and "Traceback" not in nowhere.stderr
+
+
+# -- the conformance kit on an imported template (a style promptfmt has no built-in for) -----------
+
+
+@cache
+def imported_command_r() -> tuple[object, ChatTemplate]:
+    template = chat_template("ollama/extracted/36_command-r.jinja")
+    template = ChatTemplate(template.source, {"bos_token": "<BOS_TOKEN>", "eos_token": "<|END_OF_TURN_TOKEN|>"}, template.origin)
+    result = import_chat_template(template, name="command-r")
+    return parse_format_text(result.toml(), source="command-r.toml"), template  # as loaded from the written file
+
+
+class TestImportedCommandR(FormatConformance):
+    """Cohere Command-R (ollama entry 36): imported, written as TOML, read back; the whole kit, and the template."""
+
+    @property
+    def format(self):
+        return imported_command_r()[0]
+
+    @property
+    def chat_template(self):
+        return imported_command_r()[1]
+
+    golden = [(
+        Record(instruction="Hi", output="Hello"),
+        "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Hi<|END_OF_TURN_TOKEN|>"
+        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>Hello<|END_OF_TURN_TOKEN|>",
+    )]
