@@ -138,3 +138,58 @@ def test_the_plugin_package_own_test_suite_passes(installed, tmp_path, shared_da
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert "passed" in summary and "failed" not in summary and "skipped" not in summary, summary
+
+
+# -- broken and hostile plugins cannot stop the others from loading (in process, fake entry points) --
+
+HOSTILE = '''
+import sys
+from promptfmt import Template, TemplateFormat, hookimpl
+
+if "exit_on_import" in __name__:
+    sys.exit("this plugin ends the process on import")
+
+
+class ExitInHook:
+    @hookimpl
+    def promptfmt_register_formats(self, register):
+        register(TemplateFormat("half-done", Template(prefix="Q: ", separator="\\n", response_prefix="\\nA: "),
+                                description="x", reference="x"))
+        raise SystemExit(0)
+
+
+class NotAFormat:
+    @hookimpl
+    def promptfmt_register_formats(self, register):
+        register("alpaca")
+
+
+exit_in_hook = ExitInHook()
+not_a_format = NotAFormat()
+'''
+
+
+def test_broken_and_hostile_plugins_are_reported_by_name_and_the_others_listed(cli, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from promptfmt import plugins as plugins_module
+
+    for module in ("hostile_plugin", "exit_on_import"):
+        (tmp_path / f"{module}.py").write_text(HOSTILE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    eps = [
+        EntryPoint("exits-on-import", "exit_on_import", plugins_module.ENTRY_POINT_GROUP),
+        EntryPoint("exits-in-hook", "hostile_plugin:exit_in_hook", plugins_module.ENTRY_POINT_GROUP),
+        EntryPoint("not-a-format", "hostile_plugin:not_a_format", plugins_module.ENTRY_POINT_GROUP),
+        EntryPoint("missing", "no_such_module_anywhere", plugins_module.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(plugins_module, "_entry_points", lambda group: eps)
+    monkeypatch.delenv(plugins_module.DISABLE_ENTRY_POINTS_ENV)
+    result = cli("formats", "--json", "--format-file", str(ROOT / "examples" / "formats" / "house-qa.toml"))
+    assert result.exit_code == 3
+    for name in ("exits-on-import", "exits-in-hook", "not-a-format", "missing"):
+        assert f"plugin '{name}' failed to load" in result.stderr, name
+    assert "this plugin ends the process on import" in result.stderr
+    names = {row["name"] for row in json.loads(result.stdout)}
+    assert {"alpaca", "phi3", "house-qa"} <= names
+    assert "half-done" not in names  # a plugin that failed registers nothing

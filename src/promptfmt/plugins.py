@@ -116,7 +116,7 @@ def make_plugin_manager(
         try:
             manager.register(load(), name=name)
             manager.check_pending()
-        except Exception as exc:  # a broken plugin must not take the others down
+        except (Exception, SystemExit) as exc:  # a broken (or hostile: sys.exit()) plugin must not take the others down
             if manager.has_plugin(name):
                 manager.unregister(name=name)
             result.failures.append(PluginError(name, exc))

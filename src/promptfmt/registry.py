@@ -99,7 +99,7 @@ def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginEr
         try:
             register_formats(register=offered.append)
             registry.register_all(offered, plugin=name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit too: a plugin's hook must not end the CLI
             failures.append(exc if isinstance(exc, PluginError) else PluginError(name, exc))
     return registry, failures
 
