@@ -9,8 +9,10 @@ from .errors import (
     PromptfmtError,
     UnknownFormatError,
 )
+from .declarative import dumps_format, load_format_file
 from .format import Format
 from .hookspecs import hookimpl
+from .importer import ChatTemplate, TemplateImportError, import_chat_template, load_chat_template
 from .issues import Issue
 from .mapping import FieldMapping
 from .models import Loss, LossReason, Query, Record, Rendered, Verdict
@@ -21,6 +23,7 @@ from .template import Template, TemplateFormat
 from .validate import Checked, Validator, validate
 
 __all__ = [
+    "ChatTemplate",
     "Checked",
     "DataError",
     "DuplicateFormatError",
@@ -40,11 +43,16 @@ __all__ = [
     "Report",
     "Template",
     "TemplateFormat",
+    "TemplateImportError",
     "UnknownFormatError",
     "Validator",
     "Verdict",
     "build_registry",
+    "dumps_format",
     "hookimpl",
+    "import_chat_template",
+    "load_chat_template",
+    "load_format_file",
     "load_registry",
     "make_plugin_manager",
     "validate",
