@@ -1,0 +1,218 @@
+"""``promptfmt convert``: a dataset in one layout and prompt style, written in another, nothing lost.
+
+Exit codes: 0 when every record read was written (lossy ones included, counted in the summary),
+1 when any record was quarantined (invalid, not convertible, or lossy with ``--strict``), 2 for
+usage errors (options that do not fit, OUT equal to IN, ``--from auto`` undecided), 3 when a plugin
+fails. The summary goes to stderr, or as one JSON document to stdout with ``--json``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import typer
+
+from ...errors import PluginError, UnknownFormatError
+from ...format import Format
+from ...io import STDIN, DatasetReader, Item, QuarantineWriter, Source
+from ...issues import Issue
+from ...layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
+from ...registry import FormatRegistry
+from ...writers import STDOUT, OutputError, open_output, refuse_overwrite
+from ..progress import Progress
+from ..shared import FORMAT_FILE_OPTION, registry_or_exit, warn
+
+SHOWN_QUARANTINED = 20
+EXIT_QUARANTINED = 1
+EXIT_USAGE = 2
+
+
+def convert(
+    file: str = typer.Argument(..., help="The dataset: a JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    output: str = typer.Option(..., "--output", "-o", metavar="OUT", help="Where to write the result (atomically), or - for stdout."),
+    to: str | None = typer.Option(None, "--to", metavar="FORMAT", help="Render in this format (text and prompt-completion layouts)."),
+    source: str | None = typer.Option(
+        None, "--from", metavar="FORMAT",
+        help="The format rendered input items (text, prompt-completion) were rendered in, or 'auto' to detect it.",
+    ),
+    layout: str | None = typer.Option(
+        None, "--layout", metavar="LAYOUT",
+        help=f"Output layout: {', '.join(OUTPUT_LAYOUTS)}. Default: text with --to, alpaca without.",
+    ),
+    input_layout: str | None = typer.Option(
+        None, "--input-layout", metavar="LAYOUT",
+        help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
+    ),
+    json_array: bool = typer.Option(False, "--json-array", help="Write one JSON array instead of JSON Lines."),
+    quarantine: str | None = typer.Option(
+        None, "--quarantine", metavar="FILE",
+        help="Write every item that was not converted, unchanged, with its reasons, to this JSON Lines file.",
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Quarantine records the output cannot carry exactly (lossy) instead of writing them."),
+    drop_metadata: bool = typer.Option(False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."),
+    null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, max=64,
+        help="Convert a JSON Lines file in this many processes (the output keeps the input order).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
+    format_files: list[str] = FORMAT_FILE_OPTION,
+) -> None:
+    """Convert a dataset between layouts and prompt styles: records, rendered text, chat messages.
+
+    Items that cannot be converted go to --quarantine (or are listed on stderr), never to OUT;
+    records the output cannot carry exactly are counted by reason (--strict quarantines them).
+    The summary always shows read = written + quarantined. Exit 0 when everything was written,
+    1 when anything was quarantined, 2 for usage errors.
+    """
+    from ... import convert as service  # the library, imported when the command runs
+
+    try:
+        _check_options(file, output, quarantine, as_json)
+        registry, failures = registry_or_exit(format_files)
+        target = _format(registry, failures, to) if to else None
+        parser: Format | str | None = source if source in (None, "auto") else _format(registry, failures, source)
+        with _terminated_as_interrupt(), DatasetReader(file) as reader:
+            plan, items = service.plan(
+                iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
+                registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
+            )
+            for note in plan.notes:
+                warn(f"Warning: {note}")
+            summary = _run(service, plan, items, reader, output, quarantine, json_array, workers, quiet, registry)
+    except (service.ConvertUsageError, OutputError) as exc:
+        warn(f"Error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    _report(summary, Source(file).name, output, quarantine, as_json)
+    if not summary.ok:
+        raise typer.Exit(EXIT_QUARANTINED)
+
+
+def _check_options(file: str, output: str, quarantine: str | None, as_json: bool) -> None:
+    if file != STDIN and not os.path.isfile(file):
+        what = "is a folder; give a dataset file" if os.path.isdir(file) else "does not exist. Check the path"
+        raise OutputError(f"{file} {what}.")
+    if as_json and output == STDOUT:
+        raise OutputError("--json prints the summary on stdout, which -o - already uses for the data; write OUT to a file")
+    if quarantine == STDOUT:
+        raise OutputError("the quarantine must be a file, not -")
+    refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
+
+
+def _format(registry: FormatRegistry, failures: list[PluginError], name: str) -> Format:
+    try:
+        return registry.get(name)
+    except UnknownFormatError as exc:
+        if failures:
+            raise PluginError(", ".join(f.plugin for f in failures), f"{exc} (a plugin failed to load; see above)") from None
+        raise
+
+
+def _run(
+    service: Any, plan: Any, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
+    json_array: bool, workers: int, quiet: bool, registry: FormatRegistry,
+) -> Any:
+    progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
+    listed = _ListedQuarantine(reader.name)
+    try:
+        with _quarantine_file(quarantine) as keep, open_output(output, json_array=json_array) as sink:
+            def refuse(item: Item, issues: list[Issue]) -> None:
+                progress.clear()
+                (keep or listed)(item, issues)
+
+            return service.run(
+                plan, items, sink.write, quarantine=refuse,
+                progress=lambda read: progress.update(read, reader.position, reader.size),
+            )
+    finally:
+        progress.close()
+        listed.finish(quarantine)
+
+
+@contextmanager
+def _quarantine_file(path: str | None) -> Iterator[Any]:
+    if path is None:
+        yield None
+        return
+    with QuarantineWriter(path) as writer:
+        yield lambda item, issues: writer.write(item, [issue.as_dict() for issue in issues])
+
+
+class _ListedQuarantine:
+    """Without --quarantine: the first refused items are listed on stderr, the rest counted."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.count = 0
+
+    def __call__(self, item: Item, issues: list[Issue]) -> None:
+        self.count += 1
+        if self.count <= SHOWN_QUARANTINED:
+            for issue in issues:
+                warn(issue.format(self.source))
+
+    def finish(self, quarantine: str | None) -> None:
+        if self.count > SHOWN_QUARANTINED:
+            warn(f"... and {self.count - SHOWN_QUARANTINED} more item(s) not converted.")
+        if self.count and quarantine is None:
+            warn("Pass --quarantine FILE to keep the items that were not converted, with their reasons.")
+
+
+@contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so that temporary files are removed and OUT is left untouched."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report(summary: Any, source: str, output: str, quarantine: str | None, as_json: bool) -> None:
+    if as_json:
+        document = {"input": source, "output": output, "quarantine": quarantine, **summary.as_dict()}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.flush()
+        return
+    into = summary.output_layout + (f", {summary.target_format}" if summary.target_format else "")
+    came = summary.input_layout + (f", {summary.source_format}" if summary.source_format else "")
+    where = "<stdout>" if output == STDOUT else output
+    lines = [
+        f"{source} ({came}) -> {where} ({into})",
+        f"read {summary.read:,} = written {summary.written:,} + quarantined {summary.quarantined:,}",
+    ]
+    if summary.quarantined:
+        kept = f" -> {quarantine}" if quarantine else ""
+        lines.append(f"quarantined by reason: {_counts(summary.invalid)}{kept}")
+    if summary.lossy_records:
+        lines.append(f"lossy, written anyway: {summary.lossy_records:,} record(s): {_counts(summary.lossy)}"
+                     " (--strict quarantines them)")
+    elif summary.strict and summary.invalid.get("lossy-in-format"):
+        lines.append("lossy records were quarantined (--strict)")
+    if summary.warnings:
+        lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
+    if summary.read == 0:
+        lines.append(f"Warning: {source} holds no records.")
+    warn("\n".join(lines))
+
+
+def _counts(counter: Any) -> str:
+    return ", ".join(f"{code} {count:,}" for code, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert")(convert)

@@ -1,0 +1,406 @@
+"""Dataset layouts: how a file stores its items, and how items map to records and back.
+
+Input layouts, told apart by the keys of an item (`detect_layout`):
+
+* ``alpaca``: records ``{"instruction", "input", "output", ...}``;
+* ``text``: rendered texts ``{"text", ...}``;
+* ``prompt-completion``: rendered records split where the format splits them ``{"prompt", "completion", ...}``;
+* ``messages``: OpenAI chat ``{"messages": [{"role", "content"}, ...], ...}``;
+* ``sharegpt``: ``{"conversations": [{"from", "value"}, ...], ...}`` (``human`` is the user, ``gpt`` the
+  assistant, ``system`` the system).
+
+Output layouts are the same five (`OUTPUT_LAYOUTS`); ``text`` and ``prompt-completion`` need a format.
+Keys of an item other than the ones its layout defines are *metadata*, carried over unchanged.
+
+Conversations map to records this way (the way the built-in chat formats join a user message):
+
+* exactly one user message then one assistant message, after an optional system message; anything
+  else (several turns, a tool turn, a message with keys besides role and content) is refused with a
+  reason, never cut down;
+* the user message is ``instruction`` when it holds no ``"\\n"``; otherwise ``instruction`` is the text
+  before the first ``"\\n"`` and ``input`` the text after it (when that is empty, the whole message is
+  the instruction). Written back, the user message is ``instruction + "\\n" + input`` (just the
+  instruction when the input is empty). A record whose instruction holds a ``"\\n"`` therefore does
+  not survive the trip (`conversation_losses`);
+* the system message becomes the metadata key ``system``, and a string ``system`` metadata key becomes
+  the system message again.
+
+Everything here works on plain dicts and strings: no pydantic per item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ParseError
+from .format import Format
+from .models import LossReason, Record
+from .records import Problem, kind
+
+ALPACA = "alpaca"
+TEXT = "text"
+PROMPT_COMPLETION = "prompt-completion"
+MESSAGES = "messages"
+SHAREGPT = "sharegpt"
+
+INPUT_LAYOUTS = (ALPACA, TEXT, PROMPT_COMPLETION, MESSAGES, SHAREGPT)
+OUTPUT_LAYOUTS = (TEXT, PROMPT_COMPLETION, ALPACA, MESSAGES, SHAREGPT)
+RENDERED_LAYOUTS = (TEXT, PROMPT_COMPLETION)
+CONVERSATION_LAYOUTS = (MESSAGES, SHAREGPT)
+
+MESSAGE_SEPARATOR = "\n"
+SYSTEM_KEY = "system"
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+_SHAREGPT_NAMES = {role: name for name, role in SHAREGPT_ROLES.items()}
+
+# The keys each layout defines; any other key of an item is metadata.
+LAYOUT_KEYS: dict[str, frozenset[str]] = {
+    ALPACA: frozenset(("instruction", "input", "output")),
+    TEXT: frozenset(("text",)),
+    PROMPT_COMPLETION: frozenset(("prompt", "completion")),
+    MESSAGES: frozenset(("messages",)),
+    SHAREGPT: frozenset(("conversations",)),
+}
+
+SYSTEM_NOT_RENDERED = "system-not-rendered"
+"""Loss reason: the record has a system message, and a record format has no place for one."""
+
+
+def detect_layout(value: Any) -> str:
+    """The input layout of one item, from its keys (``alpaca`` when nothing else fits)."""
+    if isinstance(value, dict):
+        if "conversations" in value:
+            return SHAREGPT
+        if "messages" in value:
+            return MESSAGES
+        if "instruction" in value or "output" in value:
+            return ALPACA
+        if "prompt" in value and "completion" in value:
+            return PROMPT_COMPLETION
+        if "text" in value:
+            return TEXT
+    return ALPACA
+
+
+def needs_format(layout: str) -> bool:
+    """Whether items of ``layout`` are rendered text (a format is needed to read or write them)."""
+    return layout in RENDERED_LAYOUTS
+
+
+# -- items to records ----------------------------------------------------------------------------
+
+Reader = Callable[[Any], "dict[str, Any] | list[Problem]"]
+
+
+def reader(layout: str, parser: Format | None = None) -> Reader:
+    """A function from one item of ``layout`` to a record-shaped dict (fields and metadata) or problems.
+
+    ``parser`` is the format of rendered layouts (``text``, ``prompt-completion``). Alpaca items are
+    returned as they are: checking them is validation's job.
+    """
+    if layout == ALPACA:
+        return _same
+    if layout in RENDERED_LAYOUTS:
+        if parser is None:
+            raise ValueError(f"reading the {layout} layout needs the format the texts were rendered in")
+        return (lambda value: _from_text(value, parser)) if layout == TEXT else (lambda value: _from_prompt_completion(value, parser))
+    if layout == MESSAGES:
+        return _from_messages
+    if layout == SHAREGPT:
+        return _from_sharegpt
+    raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(INPUT_LAYOUTS)}")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _not_an_object(layout: str, value: Any) -> list[Problem]:
+    return [Problem("not-an-object", "$", f"expected a JSON object of the {layout} layout, got {type(value).__name__}")]
+
+
+def _string_field(value: dict[str, Any], key: str, layout: str) -> str | Problem:
+    got = value.get(key)
+    if isinstance(got, str):
+        return got
+    if key not in value:
+        return Problem("missing-field", key, f"the {layout} layout needs the field {key!r}")
+    return Problem("wrong-type", key, f"{key} must be a string, got {kind(got)}")
+
+
+def _from_text(value: Any, fmt: Format) -> dict[str, Any] | list[Problem]:
+    if not isinstance(value, dict):
+        return _not_an_object(TEXT, value)
+    text = _string_field(value, "text", TEXT)
+    if isinstance(text, Problem):
+        return [text]
+    return _parsed(fmt, text, "text", value, TEXT)
+
+
+def _from_prompt_completion(value: Any, fmt: Format) -> dict[str, Any] | list[Problem]:
+    if not isinstance(value, dict):
+        return _not_an_object(PROMPT_COMPLETION, value)
+    prompt = _string_field(value, "prompt", PROMPT_COMPLETION)
+    completion = _string_field(value, "completion", PROMPT_COMPLETION)
+    problems = [p for p in (prompt, completion) if isinstance(p, Problem)]
+    if problems:
+        return problems
+    record = _parsed(fmt, prompt + completion, "prompt", value, PROMPT_COMPLETION)  # type: ignore[operator]
+    if isinstance(record, dict):
+        expected = fmt.render(Record.model_validate(_fields(record))).prompt
+        if expected != prompt:
+            return [Problem(
+                "prompt-split", "prompt",
+                f"the prompt does not end where {fmt.name} ends it: {fmt.name} puts {_tail(expected)} at the end of "
+                f"the prompt, this item {_tail(prompt)}. Join prompt and completion into 'text' to convert it anyway.",
+            )]
+    return record
+
+
+def _parsed(fmt: Format, text: str, field: str, value: dict[str, Any], layout: str) -> dict[str, Any] | list[Problem]:
+    try:
+        parsed = fmt.parse(text)
+    except ParseError as exc:
+        return [Problem("parse-error", field, f"{exc}. Is it {fmt.name} text? Pass the right --from, or --from auto.")]
+    except ValueError as exc:  # a plugin's own parse error
+        return [Problem("parse-error", field, f"not {fmt.name} text: {exc}")]
+    output = getattr(parsed, "output", None)
+    if output is None:
+        return [Problem("no-output", field, f"the text is a {fmt.name} prompt without a completion: there is no output to convert")]
+    record: dict[str, Any] = {"instruction": parsed.instruction, "input": parsed.input, "output": output}
+    return _with_metadata(record, value, layout)
+
+
+def _fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: record[key] for key in ("instruction", "input", "output")}
+
+
+def _tail(text: str) -> str:
+    return repr(text[-24:]) if text else "nothing"
+
+
+def _with_metadata(record: dict[str, Any], value: dict[str, Any], layout: str) -> dict[str, Any] | list[Problem]:
+    own = LAYOUT_KEYS[layout]
+    problems = []
+    for key, item in value.items():
+        if key in own:
+            continue
+        if key in record:
+            problems.append(Problem(
+                "metadata-collision", key,
+                f"the {layout} item has a key {key!r}, which the record it converts to defines itself; rename the key",
+            ))
+        record[key] = item
+    return problems or record
+
+
+def _from_messages(value: Any) -> dict[str, Any] | list[Problem]:
+    if not isinstance(value, dict):
+        return _not_an_object(MESSAGES, value)
+    messages = value.get("messages")
+    if not isinstance(messages, list):
+        return [Problem("wrong-type", "messages", f"messages must be an array of {{role, content}} objects, got {kind(messages)}")]
+    turns: list[tuple[str, str]] = []
+    for number, message in enumerate(messages):
+        where = f"messages.{number}"
+        if not isinstance(message, dict):
+            return [Problem("wrong-type", where, f"a message must be an object with role and content, got {kind(message)}")]
+        extra = sorted(set(message) - {"role", "content"})
+        if extra:
+            return [Problem("unsupported-key", f"{where}.{extra[0]}",
+                            f"a message with keys besides role and content ({', '.join(extra)}) cannot become a record without losing them")]
+        role, content = message.get("role"), message.get("content")
+        if role not in ("system", "user", "assistant"):
+            return [Problem("unsupported-role", f"{where}.role",
+                            f"role {role!r} cannot become part of a record: only system, user and assistant can")]
+        if not isinstance(content, str):
+            return [Problem("wrong-type", f"{where}.content", f"content must be a string, got {kind(content)}")]
+        turns.append((role, content))
+    return _from_turns(turns, value, MESSAGES, "messages")
+
+
+def _from_sharegpt(value: Any) -> dict[str, Any] | list[Problem]:
+    if not isinstance(value, dict):
+        return _not_an_object(SHAREGPT, value)
+    conversations = value.get("conversations")
+    if not isinstance(conversations, list):
+        return [Problem("wrong-type", "conversations",
+                        f"conversations must be an array of {{from, value}} objects, got {kind(conversations)}")]
+    turns: list[tuple[str, str]] = []
+    for number, turn in enumerate(conversations):
+        where = f"conversations.{number}"
+        if not isinstance(turn, dict):
+            return [Problem("wrong-type", where, f"a turn must be an object with from and value, got {kind(turn)}")]
+        extra = sorted(set(turn) - {"from", "value"})
+        if extra:
+            return [Problem("unsupported-key", f"{where}.{extra[0]}",
+                            f"a turn with keys besides from and value ({', '.join(extra)}) cannot become a record without losing them")]
+        speaker, content = turn.get("from"), turn.get("value")
+        role = SHAREGPT_ROLES.get(speaker) if isinstance(speaker, str) else None
+        if role is None:
+            return [Problem("unsupported-role", f"{where}.from",
+                            f"from {speaker!r} cannot become part of a record: only human, gpt and system can")]
+        if not isinstance(content, str):
+            return [Problem("wrong-type", f"{where}.value", f"value must be a string, got {kind(content)}")]
+        turns.append((role, content))
+    return _from_turns(turns, value, SHAREGPT, "conversations")
+
+
+def _from_turns(turns: list[tuple[str, str]], value: dict[str, Any], layout: str, key: str) -> dict[str, Any] | list[Problem]:
+    system = None
+    if turns and turns[0][0] == "system":
+        system = turns[0][1]
+        turns = turns[1:]
+    roles = [role for role, _ in turns]
+    if roles != ["user", "assistant"]:
+        return [Problem(
+            "not-single-turn", key,
+            "only single-turn conversations convert to records (an optional system message, one user message, "
+            f"one assistant message); this one has {_describe_roles(roles)}",
+        )]
+    instruction, input = split_user_message(turns[0][1])
+    record: dict[str, Any] = {"instruction": instruction, "input": input, "output": turns[1][1]}
+    result = _with_metadata(record, value, layout)
+    if system is not None and isinstance(result, dict):
+        if SYSTEM_KEY in value:
+            return [Problem("metadata-collision", SYSTEM_KEY,
+                            f"the item has both a system message and a key {SYSTEM_KEY!r}; rename the key")]
+        result[SYSTEM_KEY] = system
+    return result
+
+
+def _describe_roles(roles: list[str]) -> str:
+    if not roles:
+        return "no user or assistant message"
+    return "the messages " + ", ".join(roles)
+
+
+def split_user_message(content: str) -> tuple[str, str]:
+    """``(instruction, input)`` of a user message: split at the first ``"\\n"`` when text follows it."""
+    instruction, separator, input = content.partition(MESSAGE_SEPARATOR)
+    if not separator or not input:
+        return content, ""
+    return instruction, input
+
+
+def join_user_message(instruction: str, input: str) -> str:
+    """The user message of a record: the instruction, then ``"\\n"`` and the input when there is one."""
+    return instruction + MESSAGE_SEPARATOR + input if input else instruction
+
+
+# -- records to items ----------------------------------------------------------------------------
+
+Writer = Callable[[str, str, str, "dict[str, Any] | None", "Format | None"], "dict[str, Any]"]
+
+
+def conversation_losses(instruction: str, input: str) -> tuple[str, ...]:
+    """Loss reasons of a record written as a conversation and read back (see the module docstring)."""
+    if MESSAGE_SEPARATOR in instruction and split_user_message(join_user_message(instruction, input)) != (instruction, input):
+        return (LossReason.SEPARATOR_IN_INSTRUCTION.value,)
+    return ()
+
+
+def metadata_collisions(layout: str, metadata: dict[str, Any]) -> list[Problem]:
+    """Problems for metadata keys that the output layout defines itself (they would overwrite each other)."""
+    own = LAYOUT_KEYS[layout]
+    return [
+        Problem("metadata-collision", key,
+                f"the record has a metadata key {key!r}, which the {layout} layout uses itself; "
+                "rename the key, or pass --drop-metadata")
+        for key in metadata if key in own
+    ]
+
+
+def to_text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None) -> dict[str, Any]:
+    prompt, completion = _render(fmt, instruction, input, output)
+    item: dict[str, Any] = {"text": prompt + completion}
+    if metadata:
+        item.update(metadata)
+    return item
+
+
+def to_prompt_completion(
+    instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None
+) -> dict[str, Any]:
+    prompt, completion = _render(fmt, instruction, input, output)
+    item: dict[str, Any] = {"prompt": prompt, "completion": completion}
+    if metadata:
+        item.update(metadata)
+    return item
+
+
+def to_alpaca(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"instruction": instruction, "input": input, "output": output}
+    if metadata:
+        item.update(metadata)
+    return item
+
+
+def to_messages(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+    system, rest = _split_system(metadata)
+    messages = [{"role": "system", "content": system}] if system is not None else []
+    messages += [
+        {"role": "user", "content": join_user_message(instruction, input)},
+        {"role": "assistant", "content": output},
+    ]
+    item: dict[str, Any] = {"messages": messages}
+    if rest:
+        item.update(rest)
+    return item
+
+
+def to_sharegpt(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+    system, rest = _split_system(metadata)
+    turns = [{"from": _SHAREGPT_NAMES["system"], "value": system}] if system is not None else []
+    turns += [
+        {"from": _SHAREGPT_NAMES["user"], "value": join_user_message(instruction, input)},
+        {"from": _SHAREGPT_NAMES["assistant"], "value": output},
+    ]
+    item: dict[str, Any] = {"conversations": turns}
+    if rest:
+        item.update(rest)
+    return item
+
+
+def system_message(metadata: dict[str, Any] | None) -> str | None:
+    """The system message a record carries (a string ``system`` metadata key), if any."""
+    if metadata:
+        system = metadata.get(SYSTEM_KEY)
+        if isinstance(system, str):
+            return system
+    return None
+
+
+def _split_system(metadata: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
+    system = system_message(metadata)
+    if system is None:
+        return None, metadata
+    return system, {key: value for key, value in metadata.items() if key != SYSTEM_KEY}  # type: ignore[union-attr]
+
+
+def _render(fmt: Format | None, instruction: str, input: str, output: str) -> tuple[str, str]:
+    if fmt is None:
+        raise ValueError("the text and prompt-completion layouts need a format to render in")
+    render_fields = getattr(fmt, "render_fields", None)
+    if render_fields is not None:
+        return render_fields(instruction, input, output)
+    rendered = fmt.render(Record(instruction=instruction, input=input, output=output))
+    return rendered.prompt, rendered.completion
+
+
+WRITERS: dict[str, Writer] = {
+    TEXT: to_text,
+    PROMPT_COMPLETION: to_prompt_completion,
+    ALPACA: to_alpaca,
+    MESSAGES: to_messages,
+    SHAREGPT: to_sharegpt,
+}
+
+
+def writer(layout: str) -> Writer:
+    """The function that builds an output item of ``layout`` from a record's fields and metadata."""
+    try:
+        return WRITERS[layout]
+    except KeyError:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(OUTPUT_LAYOUTS)}") from None

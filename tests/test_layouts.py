@@ -1,0 +1,157 @@
+"""Dataset layouts: telling them apart, items to records, records to items (`promptfmt.layouts`)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from promptfmt import layouts, load_registry
+from promptfmt.records import Problem
+
+REGISTRY, _ = load_registry(entry_points=False)
+ALPACA = REGISTRY.get("alpaca")
+PHI3 = REGISTRY.get("phi3")
+
+
+@pytest.mark.parametrize(
+    ("item", "layout"),
+    [
+        ({"instruction": "a", "output": "b"}, "alpaca"),
+        ({"instruction": "a", "input": "", "output": "b", "text": "rendered"}, "alpaca"),  # a text column is metadata
+        ({"output": "b"}, "alpaca"),
+        ({"text": "t", "id": 3}, "text"),
+        ({"prompt": "p", "completion": "c"}, "prompt-completion"),
+        ({"prompt": "p", "completion": "c", "text": "pc"}, "prompt-completion"),
+        ({"messages": []}, "messages"),
+        ({"conversations": [], "id": "x"}, "sharegpt"),
+        ({"something": "else"}, "alpaca"),
+        ([1, 2], "alpaca"),
+    ],
+)
+def test_layout_is_told_by_the_keys(item, layout):
+    assert layouts.detect_layout(item) == layout
+
+
+def test_text_items_parse_back_with_their_metadata():
+    text = ALPACA.render_text(_record("Translate.", "Hallo", "Hello"))
+    read = layouts.reader("text", ALPACA)
+    assert read({"text": text, "id": 7}) == {"instruction": "Translate.", "input": "Hallo", "output": "Hello", "id": 7}
+
+
+def test_text_that_the_format_did_not_produce_is_a_problem_naming_the_offset():
+    (problem,) = layouts.reader("text", ALPACA)({"text": "<|user|>\nhi<|end|>\n"})
+    assert problem.code == "parse-error" and problem.field == "text"
+    assert "offset 0" in problem.message and "--from" in problem.message
+
+
+def test_a_prompt_without_completion_is_refused():
+    prompt = PHI3.render(_record("Say hi.", "", "Hi")).prompt
+    (problem,) = layouts.reader("text", PHI3)({"text": prompt})
+    assert problem.code == "no-output"
+
+
+def test_prompt_completion_must_split_where_the_format_splits():
+    rendered = ALPACA.render(_record("Say hi.", "", "Hi"))
+    read = layouts.reader("prompt-completion", ALPACA)
+    assert read({"prompt": rendered.prompt, "completion": rendered.completion}) == {
+        "instruction": "Say hi.", "input": "", "output": "Hi"}
+    (problem,) = read({"prompt": rendered.prompt + "\n", "completion": rendered.completion[1:]})
+    assert problem.code == "prompt-split" and "text" in problem.message
+
+
+def test_metadata_that_collides_with_a_record_field_is_a_problem():
+    text = ALPACA.render_text(_record("a", "", "b"))
+    (problem,) = layouts.reader("text", ALPACA)({"text": text, "output": "other"})
+    assert (problem.code, problem.field) == ("metadata-collision", "output")
+
+
+@pytest.mark.parametrize(
+    ("content", "fields"),
+    [
+        ("Name a colour.", ("Name a colour.", "")),
+        ("Translate.\nHallo", ("Translate.", "Hallo")),
+        ("Translate.\nline 1\nline 2", ("Translate.", "line 1\nline 2")),
+        ("Ends with a newline\n", ("Ends with a newline\n", "")),
+        ("\nstarts with one", ("", "starts with one")),
+    ],
+)
+def test_user_messages_split_at_the_first_newline_followed_by_text(content, fields):
+    assert layouts.split_user_message(content) == fields
+    assert layouts.join_user_message(*fields) == content
+
+
+@given(st.text(), st.text())
+def test_conversation_losses_are_exactly_the_records_that_do_not_come_back(instruction, input):
+    back = layouts.split_user_message(layouts.join_user_message(instruction, input))
+    assert (back == (instruction, input)) == (not layouts.conversation_losses(instruction, input))
+
+
+def test_messages_map_to_a_record_with_the_system_message_as_metadata():
+    item = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Translate.\nHallo"},
+            {"role": "assistant", "content": "Hello"},
+        ],
+        "id": 1,
+    }
+    record = layouts.reader("messages")(item)
+    assert record == {"instruction": "Translate.", "input": "Hallo", "output": "Hello", "id": 1, "system": "Be brief."}
+    assert layouts.to_messages("Translate.", "Hallo", "Hello", {"id": 1, "system": "Be brief."}) == item
+
+
+def test_sharegpt_roles_are_mapped_and_back():
+    item = {"id": "a", "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]}
+    record = layouts.reader("sharegpt")(item)
+    assert record == {"instruction": "Hi?", "input": "", "output": "Hello.", "id": "a"}
+    assert layouts.to_sharegpt("Hi?", "", "Hello.", {"id": "a"}) == {
+        "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}], "id": "a"}
+
+
+@pytest.mark.parametrize(
+    ("item", "code", "field"),
+    [
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                       {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}, "not-single-turn", "messages"),
+        ({"messages": [{"role": "user", "content": "a"}]}, "not-single-turn", "messages"),
+        ({"messages": [{"role": "assistant", "content": "b"}, {"role": "user", "content": "a"}]}, "not-single-turn", "messages"),
+        ({"messages": [{"role": "tool", "content": "a"}]}, "unsupported-role", "messages.0.role"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]}, "wrong-type", "messages.0.content"),
+        ({"messages": [{"role": "user", "content": "a", "name": "x"}]}, "unsupported-key", "messages.0.name"),
+        ({"messages": "hello"}, "wrong-type", "messages"),
+        ({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
+                       {"role": "assistant", "content": "b"}], "system": "other"}, "metadata-collision", "system"),
+    ],
+)
+def test_conversations_that_do_not_fit_a_record_are_refused_with_a_reason(item, code, field):
+    problems = layouts.reader("messages")(item)
+    assert [(p.code, p.field) for p in problems] == [(code, field)]
+    assert all(isinstance(p, Problem) and p.message for p in problems)
+
+
+def test_sharegpt_multi_turn_is_refused_with_a_reason(shared_data):
+    import json
+
+    items = json.loads((shared_data / "fastchat_sharegpt" / "dummy_conversation.json").read_text("utf-8"))
+    read = layouts.reader("sharegpt")
+    results = [read(item) for item in items]
+    single = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, list)]
+    assert single and refused and len(single) + len(refused) == len(items)
+    assert {p[0].code for p in refused} == {"not-single-turn"}
+    assert "only single-turn conversations convert to records" in refused[0][0].message
+    for record in single:
+        assert set(record) == {"instruction", "input", "output", "id"}
+
+
+def test_metadata_collisions_with_the_output_layout_are_named():
+    (problem,) = layouts.metadata_collisions("text", {"text": "old rendering", "id": 1})
+    assert (problem.code, problem.field) == ("metadata-collision", "text")
+    assert "--drop-metadata" in problem.message
+    assert layouts.metadata_collisions("alpaca", {"text": "x"}) == []
+
+
+def _record(instruction, input, output):
+    from promptfmt import Record
+
+    return Record(instruction=instruction, input=input, output=output)
