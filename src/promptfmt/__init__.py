@@ -10,6 +10,7 @@ from .errors import (
     UnknownFormatError,
 )
 from .declarative import dumps_format, load_format_file
+from .detect import Detection, Match, detect_format
 from .format import Format
 from .hookspecs import hookimpl
 from .importer import ChatTemplate, TemplateImportError, import_chat_template, load_chat_template
@@ -26,6 +27,7 @@ __all__ = [
     "ChatTemplate",
     "Checked",
     "DataError",
+    "Detection",
     "DuplicateFormatError",
     "FieldMapping",
     "Format",
@@ -34,6 +36,7 @@ __all__ = [
     "Issue",
     "Loss",
     "LossReason",
+    "Match",
     "ParseError",
     "PluginError",
     "PromptfmtError",
@@ -48,6 +51,7 @@ __all__ = [
     "Validator",
     "Verdict",
     "build_registry",
+    "detect_format",
     "dumps_format",
     "hookimpl",
     "import_chat_template",

@@ -34,22 +34,24 @@ class Match:
 
     ``structure`` counts the characters of the text that are the format's own literal pieces rather
     than record content (``len(text)`` minus the lengths of the parsed fields); ``reason`` says why a
-    rejected text is not the format's.
+    rejected text is not the format's, and ``offset`` where in the text the format gave up.
     """
 
     format: str
     accepted: bool
     structure: int = 0
     reason: str = ""
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A format ruled out: the first text it rejected (0-based, among the texts examined) and why."""
+    """A format ruled out: the first text it rejected (0-based, among the texts examined), why, and where."""
 
     format: str
     index: int
     reason: str
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,8 @@ class Detection:
     * ``candidates``: the formats that accept every examined text and tie as the most specific; one
       candidate is the detected format (``name``), several make the detection ambiguous.
     * ``also_accepted``: formats that accept every text too but explain less of it.
-    * ``rejections``: the other formats, those that held out longest first.
+    * ``rejections``: the other formats, closest first (the later the text it rejected, and the
+      further into that text it got, the closer).
     """
 
     candidates: tuple[str, ...]
@@ -103,7 +106,7 @@ def match_text(fmt: Format, text: str) -> Match:
     try:
         parsed = fmt.parse(text)
     except ValueError as exc:  # ParseError, or a plugin's own ValueError
-        return Match(fmt.name, False, reason=str(exc))
+        return Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
     if fmt.render(parsed).text != text:
         return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
     content = sum(len(value) for value in parsed.fields().values())
@@ -155,7 +158,7 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
                 running[name] = (fmt, structure + match.structure)
             else:
                 del running[name]
-                rejections.append(Rejection(name, examined, match.reason))
+                rejections.append(Rejection(name, examined, match.reason, match.offset))
         examined += 1
     if examined == 0:
         return Detection((), 0)
@@ -165,7 +168,7 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
         candidates=tuple(name for name, (_, structure) in ranked if structure == best),
         examined=examined,
         also_accepted=tuple(name for name, (_, structure) in ranked if structure != best),
-        rejections=tuple(sorted(rejections, key=lambda rejection: -rejection.index)),
+        rejections=tuple(sorted(rejections, key=lambda rejection: (-rejection.index, -rejection.offset))),
     )
 
 

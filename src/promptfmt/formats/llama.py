@@ -51,17 +51,22 @@ LLAMA2 = TemplateFormat(
     ),
 )
 
-LLAMA3 = TemplateFormat(
-    "llama3",
-    Template(
-        prefix="<|begin_of_text|>" + LLAMA3_USER,
+
+def _llama3(system_turn: str) -> Template:
+    return Template(
+        prefix="<|begin_of_text|>" + system_turn + LLAMA3_USER,
         separator="\n",
         prompt_suffix=LLAMA3_ASSISTANT,
         end="<|eot_id|>",
         chat=True,
         trim=True,
         extra_markers=LLAMA3_MARKERS,
-    ),
+    )
+
+
+LLAMA3 = TemplateFormat(
+    "llama3",
+    _llama3(""),
     aliases=("llama-3", "llama3-instruct"),
     description="Meta-Llama-3-Instruct: header-delimited user/assistant turns, contents trimmed, closed by <|eot_id|>.",
     reference="Meta-Llama-3-8B-Instruct chat_template (huggingface/trl chat_templates/llama3.jinja, 'Original Llama 3 chat template')",
@@ -69,15 +74,7 @@ LLAMA3 = TemplateFormat(
 
 LLAMA3_1 = TemplateFormat(
     "llama3.1",
-    Template(
-        prefix="<|begin_of_text|>" + LLAMA3_1_SYSTEM + LLAMA3_USER,
-        separator="\n",
-        prompt_suffix=LLAMA3_ASSISTANT,
-        end="<|eot_id|>",
-        chat=True,
-        trim=True,
-        extra_markers=LLAMA3_MARKERS,
-    ),
+    _llama3(LLAMA3_1_SYSTEM),
     aliases=("llama-3.1", "llama3.1-instruct"),
     description="Llama-3.1-Instruct: like llama3 after the template's own system turn (knowledge and 26 Jul 2024 dates).",
     reference=(

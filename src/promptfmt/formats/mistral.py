@@ -27,9 +27,15 @@ from ..template import Template, TemplateFormat
 
 MARKERS = ("[INST]", "[/INST]")
 
+
+def _legacy(end: str) -> Template:
+    """The tokenizer-V1 HF templates: '[INST] ' + content + ' [/INST]', then content + ``end``."""
+    return Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end=end, chat=True, extra_markers=MARKERS)
+
+
 MISTRAL = TemplateFormat(
     "mistral",
-    Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end="</s>", chat=True, extra_markers=MARKERS),
+    _legacy(end="</s>"),
     aliases=("mistral-instruct", "mistral-v0.2", "mixtral"),
     description="Mistral-Instruct v0.2 / Mixtral-8x7B legacy template: '<s>[INST] user [/INST]answer</s>'.",
     reference=(
@@ -40,7 +46,7 @@ MISTRAL = TemplateFormat(
 
 MISTRAL_V0_1 = TemplateFormat(
     "mistral-v0.1",
-    Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end="</s> ", chat=True, extra_markers=MARKERS),
+    _legacy(end="</s> "),
     aliases=("mistral-7b-instruct-v0.1",),
     description="Mistral-7B-Instruct-v0.1 template: '<s>[INST] user [/INST]answer</s> ' (a space after </s>).",
     reference=(

@@ -73,7 +73,7 @@ def _as_dict(detection: Detection, skipped: int) -> dict[str, object]:
         "examined": detection.examined,
         "skipped": skipped,
         "rejections": [
-            {"format": rejection.format, "index": rejection.index, "reason": rejection.reason}
+            {"format": rejection.format, "index": rejection.index, "offset": rejection.offset, "reason": rejection.reason}
             for rejection in detection.rejections
         ],
     }

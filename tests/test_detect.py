@@ -1,0 +1,250 @@
+"""Detection: `promptfmt.detect` and ``promptfmt detect`` name the format of rendered text, or say why not."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from promptfmt import FormatRegistry, Query, Record, Template, TemplateFormat, build_registry, hookimpl, load_registry
+from promptfmt.detect import Detection, Match, answer_for, detect_format, match_text, text_of
+from promptfmt.formats import gemma, llama
+from promptfmt.plugins import make_plugin_manager
+
+REGISTRY, _ = load_registry(entry_points=False)
+FORMATS = list(REGISTRY)
+by_format = pytest.mark.parametrize("fmt", FORMATS, ids=[fmt.name for fmt in FORMATS])
+
+PLAIN = [
+    Record(instruction="Name a colour.", output="Blue."),
+    Record(instruction="Translate to French.", input="Good morning", output="Bonjour"),
+    Record(instruction="List two primes.", output="2\n3"),
+]
+NO_INPUT = [record for record in PLAIN if not record.input]
+SAME_PROMPTS = ("llama2", "mistral", "mistral-v0.1")  # '<s>[INST] u [/INST]' in all three
+
+QA = TemplateFormat(
+    "qa-test",
+    Template(prefix="Q: ", separator="\nC: ", prompt_suffix="\nA:", response_prefix=" ", end="\n"),
+    description="A question/answer style for the detection tests.",
+    reference="tests/test_detect.py",
+)
+
+
+def texts(fmt, records, part="text"):
+    return [getattr(fmt.render(record), part) for record in records]
+
+
+@pytest.fixture(scope="module")
+def course_records(shared_data):
+    data = json.loads((shared_data / "rasbt_llms_from_scratch_ch07" / "instruction-data.json").read_text("utf-8"))
+    return [Record(**entry) for entry in data]
+
+
+# -- every format is named on text it rendered ----------------------------------------------------
+
+
+@by_format
+def test_each_format_is_named_on_its_own_texts(fmt):
+    detection = detect_format(texts(fmt, PLAIN), REGISTRY)
+    assert detection.name == fmt.name, detection.describe()
+    assert detection.examined == len(PLAIN)
+    assert fmt.name not in {rejection.format for rejection in detection.rejections}
+
+
+@by_format
+def test_each_format_is_named_on_all_course_records(fmt, course_records):
+    detection = detect_format(texts(fmt, course_records), REGISTRY)
+    assert (detection.name, detection.examined) == (fmt.name, 1100), detection.describe()
+
+
+@by_format
+def test_each_format_is_named_on_its_prompts_unless_another_renders_the_same_prompts(fmt, course_records):
+    detection = detect_format(texts(fmt, course_records, "prompt"), REGISTRY)
+    if fmt.name in SAME_PROMPTS:
+        assert detection.name is None and detection.candidates == SAME_PROMPTS
+    else:
+        assert detection.name == fmt.name, detection.describe()
+
+
+# -- ambiguity and specificity ----------------------------------------------------------------------
+
+
+def test_alpaca_variants_are_ambiguous_without_input_and_told_apart_with_it():
+    for name in ("alpaca", "alpaca-llmfs"):
+        without = detect_format(texts(REGISTRY.get(name), NO_INPUT), REGISTRY)
+        assert without.name is None and without.ambiguous
+        assert without.candidates == ("alpaca", "alpaca-llmfs")
+        assert "ambiguous: alpaca, alpaca-llmfs" in without.describe()
+        assert detect_format(texts(REGISTRY.get(name), PLAIN), REGISTRY).name == name
+
+
+def test_the_format_that_explains_more_markup_wins_and_the_other_is_listed():
+    detection = detect_format(texts(REGISTRY.get("llama2"), PLAIN), REGISTRY)
+    assert detection.name == "llama2" and not detection.ambiguous
+    assert "mistral" in detection.also_accepted  # mistral reads ' Blue. ' as the answer
+    assert REGISTRY.get("mistral").parse(texts(REGISTRY.get("llama2"), PLAIN)[0]).output == " Blue. "
+    assert "mistral also parses them" in detection.describe()
+
+
+def test_one_text_that_only_one_format_accepts_decides():
+    mixed = [*texts(REGISTRY.get("alpaca"), NO_INPUT), *texts(REGISTRY.get("alpaca"), PLAIN[1:2])]
+    detection = detect_format(mixed, REGISTRY)
+    assert detection.name == "alpaca"
+    assert [(r.format, r.index) for r in detection.rejections][:1] == [("alpaca-llmfs", 2)]  # held out longest
+
+
+def test_texts_of_two_formats_are_no_format():
+    mixed = [REGISTRY.get("llama3").render(PLAIN[0]).text, REGISTRY.get("gemma").render(PLAIN[0]).text]
+    detection = detect_format(mixed, REGISTRY)
+    assert detection.name is None and not detection.ambiguous and detection.candidates == ()
+    assert detection.rejections[0].index == 1  # llama3 held out until the second text
+    assert detection.describe().startswith("no registered format renders every text. Closest: llama3, which rejects text 1")
+
+
+def test_no_text_is_no_detection():
+    detection = detect_format([], REGISTRY)
+    assert detection == Detection((), 0)
+    assert detection.describe() == "there is no text to examine"
+
+
+def test_limit_and_early_stop_keep_detection_streaming():
+    def endless_garbage():
+        yield "not rendered by anything"
+        yield from itertools.repeat("never read")
+        raise AssertionError("read past the point where no format was left")  # pragma: no cover
+
+    assert detect_format(endless_garbage(), REGISTRY).examined == 1
+    llama3 = itertools.cycle(texts(REGISTRY.get("llama3"), PLAIN))
+    detection = detect_format(llama3, REGISTRY, limit=5)
+    assert (detection.name, detection.examined) == ("llama3", 5)
+
+
+# -- matching one text, and the hook -----------------------------------------------------------------
+
+
+def test_match_counts_the_markup_of_a_full_text_and_of_a_prompt():
+    fmt = REGISTRY.get("llama3")
+    record = PLAIN[1]
+    content = len(record.instruction) + len(record.input) + len(record.output)
+    assert match_text(fmt, fmt.render(record).text) == Match("llama3", True, len(fmt.render(record).text) - content)
+    prompt = fmt.render(Query(instruction="Hi")).prompt
+    assert match_text(fmt, prompt) == Match("llama3", True, len(prompt) - 2)
+    refused = match_text(fmt, "hello")
+    assert not refused.accepted and "not llama3 text: at offset 0" in refused.reason
+
+
+def test_builtin_plugins_answer_for_their_own_formats_only():
+    text = REGISTRY.get("llama3").render(PLAIN[0]).text
+    assert llama.promptfmt_detect_format(text=text, format=REGISTRY.get("llama3")) == match_text(REGISTRY.get("llama3"), text)
+    assert llama.promptfmt_detect_format(text=text, format=REGISTRY.get("gemma")) is None
+    assert gemma.promptfmt_detect_format(text=text, format=REGISTRY.get("gemma")).accepted is False
+    assert answer_for((), text, REGISTRY.get("llama3")) is None
+
+
+class VetoPlugin:
+    """Registers QA and answers for it through the hook: refuses every text, whatever parsing says."""
+
+    @hookimpl
+    def promptfmt_register_formats(self, register):
+        register(QA)
+
+    @hookimpl
+    def promptfmt_detect_format(self, text, format):
+        return Match(format.name, False, reason="vetoed by its plugin") if format is QA else None
+
+
+class SilentPlugin:
+    """Registers QA and does not implement the detection hook."""
+
+    @hookimpl
+    def promptfmt_register_formats(self, register):
+        register(QA)
+
+
+def registry_with(plugin) -> FormatRegistry:
+    registry, failures = build_registry(make_plugin_manager(entry_points=False, plugins=[("test-plugin", plugin)]))
+    assert not failures
+    return registry
+
+
+def test_the_hook_answer_of_the_providing_plugin_wins():
+    detection = detect_format([QA.render(PLAIN[1]).text], registry_with(VetoPlugin()))
+    assert detection.name is None
+    assert ("qa-test", "vetoed by its plugin") in {(r.format, r.reason) for r in detection.rejections}
+
+
+def test_formats_no_plugin_answers_for_are_matched_by_parsing():
+    assert detect_format([QA.render(PLAIN[1]).text], registry_with(SilentPlugin())).name == "qa-test"
+    bare = FormatRegistry()  # no plugin manager at all
+    bare.register(QA, plugin="by hand")
+    assert detect_format([QA.render(PLAIN[0]).text], bare).name == "qa-test"
+
+
+# -- items of a text dataset ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("plain", "plain"),
+        ({"text": "t", "prompt": "p", "completion": "c"}, "t"),
+        ({"prompt": "p", "completion": "c", "id": 1}, "pc"),
+        ({"prompt": "p"}, "p"),
+        ({"prompt": "p", "completion": None}, None),
+        ({"instruction": "i", "output": "o"}, None),
+        (5, None),
+        ([], None),
+    ],
+)
+def test_text_of_dataset_items(value, text):
+    assert text_of(value) == text
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def write_jsonl(path, values):
+    path.write_text("".join(json.dumps(value) + "\n" for value in values), "utf-8")
+    return path
+
+
+def test_cli_names_the_format_on_stdout(cli, tmp_path):
+    rendered = [REGISTRY.get("gemma").render(record) for record in PLAIN]
+    path = write_jsonl(tmp_path / "gemma.jsonl", [r.as_dict() for r in rendered[:2]] + [rendered[2].text])
+    result = cli("detect", str(path))
+    assert (result.exit_code, result.stdout) == (0, "gemma\n"), result
+    assert "gemma renders all 3 texts exactly" in result.stderr
+
+
+def test_cli_ambiguous_exits_1_naming_the_candidates(cli, tmp_path):
+    path = tmp_path / "alpaca.json"
+    path.write_text(json.dumps(texts(REGISTRY.get("alpaca"), NO_INPUT)), "utf-8")
+    result = cli("detect", str(path))
+    assert (result.exit_code, result.stdout) == (1, ""), result
+    assert "Error: " in result.stderr and "ambiguous: alpaca, alpaca-llmfs" in result.stderr
+
+
+def test_cli_json_verdict_and_unreadable_items_are_reported(cli, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(REGISTRY.get("zephyr").render(PLAIN[0]).text), "{oops", json.dumps({"instruction": "x"})]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    result = cli("detect", "--json", str(path))
+    assert result.exit_code == 0, result
+    verdict = json.loads(result.stdout)
+    assert (verdict["format"], verdict["ambiguous"], verdict["examined"], verdict["skipped"]) == ("zephyr", False, 1, 2)
+    assert "phi3-llmfs" in verdict["also_accepted"]
+    assert f"{path}:2: item 1: invalid-json" in result.stderr
+    assert f"{path}:3: item 2: not a text" in result.stderr
+
+
+def test_cli_unknown_text_exits_1_with_the_closest_format(cli):
+    result = cli("detect", "-", input=json.dumps(["<|im_start|>user\nhi"]))
+    assert result.exit_code == 1, result
+    assert "no registered format renders every text. Closest: chatml" in result.stderr
+
+
+def test_cli_usage_error_exits_2(cli, tmp_path):
+    result = cli("detect", str(write_jsonl(tmp_path / "x.jsonl", ["a"])), "--limit", "0")
+    assert result.exit_code == 2, result
