@@ -88,7 +88,7 @@ def test_installed_cli_lists_the_plugin_format_with_its_origin(installed):
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["openchat"]["plugin"] == "openchat"
-    assert rows["openchat"]["origin"] == "package promptfmt-openchat 0.1.0 (entry point promptfmt_openchat)"
+    assert rows["openchat"]["origin"] == "package promptfmt-openchat 0.1.0, entry point promptfmt_openchat"
     assert rows["openchat"]["aliases"] == ["openchat-3.5", "openchat_3.5"]
     assert rows["alpaca"]["origin"] == "built-in"  # the built-ins are still there
 

@@ -128,4 +128,4 @@ def _entry_point_origin(ep: object) -> str:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return f"entry point {ep.value}"  # type: ignore[attr-defined]
-    return f"package {dist.name} {dist.version} (entry point {ep.value})"  # type: ignore[attr-defined]
+    return f"package {dist.name} {dist.version}, entry point {ep.value}"  # type: ignore[attr-defined]

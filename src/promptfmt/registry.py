@@ -77,7 +77,7 @@ class FormatRegistry:
         return tuple(self._entries)
 
     def origin(self, plugin: str) -> str:
-        """Where a plugin came from: ``built-in``, ``package NAME VERSION (entry point …)``, ``declarative format file``."""
+        """Where a plugin came from: ``built-in``, ``package NAME VERSION, entry point …``, ``declarative format file``."""
         return self.origins.get(plugin, "registered by the caller")
 
 
