@@ -1,0 +1,108 @@
+"""``promptfmt split``: train, test and validation files from one dataset.
+
+Exit codes: 0 when every item was placed, 1 when items that are not valid JSON were refused (they
+are listed, or written to --quarantine), 2 for usage errors (fractions that do not sum to 1 ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import orjson
+import typer
+
+from ...io import STDIN, DatasetReader, QuarantineWriter, Source
+from ...issues import ERROR, Issue
+from ...writers import OutputError, open_outputs, refuse_overwrite
+from ..shared import warn
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+def split(
+    file: str = typer.Argument(..., help="The dataset: a JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    out_dir: str = typer.Option(..., "--out-dir", "-d", metavar="DIR", help="The folder for train, test and val files (created if missing)."),
+    train: float = typer.Option(0.85, "--train", help="Share of the items for training (the first ones unless --shuffle)."),
+    test: float = typer.Option(0.10, "--test", help="Share of the items for testing (the next ones)."),
+    val: float = typer.Option(0.05, "--val", help="Share for validation (the rest). The three must sum to 1."),
+    shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle before splitting, reproducibly (see --seed)."),
+    seed: int | None = typer.Option(None, "--seed", help="The random seed of --shuffle (default 0)."),
+    json_array: bool = typer.Option(False, "--json-array", help="Write train.json, test.json, val.json as JSON arrays instead of JSON Lines."),
+    quarantine: str | None = typer.Option(None, "--quarantine", metavar="FILE", help="Write the items that are not valid JSON to this JSON Lines file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document on stdout."),
+) -> None:
+    """Split a dataset as LLMs-from-scratch ch. 7 does: first 85 % train, next 10 % test, the rest val.
+
+    Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
+    """
+    from ... import split as service  # the library, imported when the command runs
+
+    suffix = ".json" if json_array else ".jsonl"
+    paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in service.PARTS}
+    try:
+        if seed is not None and not shuffle:
+            raise service.SplitUsageError("--seed only applies with --shuffle")
+        fractions = service.Fractions(train, test, val)
+        _prepare(file, out_dir, paths, quarantine)
+        with DatasetReader(file) as reader:
+            result = service.split(reader, fractions, seed=(seed or 0) if shuffle else None)
+    except (service.SplitUsageError, OutputError) as exc:
+        warn(f"Error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    parts = result.parts()
+    with open_outputs(list(paths.values()), json_array=json_array) as sinks:
+        for sink, name in zip(sinks, service.PARTS):
+            for data in parts[name]:
+                sink.write_raw_line(data + b"\n")
+    source = Source(file).name
+    _refused(result, source, quarantine)
+    _report(result, source, paths, as_json)
+    if result.refused:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | None) -> None:
+    if file != STDIN and not os.path.isfile(file):
+        raise OutputError(f"{file} does not exist or is not a file. Check the path.")
+    if quarantine == "-":
+        raise OutputError("the quarantine must be a file, not -")
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out-dir {out_dir}: cannot create the folder ({exc.strerror or exc}).") from None
+    refuse_overwrite(file, [*((f"--out-dir {out_dir} ({name})", path) for name, path in paths.items()),
+                            ("--quarantine", quarantine)])
+
+
+def _refused(result: object, source: str, quarantine: str | None) -> None:
+    refused = result.refused  # type: ignore[attr-defined]
+    if quarantine is not None:
+        with QuarantineWriter(quarantine) as writer:
+            for item in refused:
+                issue = Issue(item.code, ERROR, item.index, item.line, "$", item.error or "", column=item.column)
+                writer.write(item, [issue.as_dict()])
+        return
+    for item in refused:
+        warn(f"{source}:{item.line}: record {item.index}: $: {item.code}: {item.error}")
+
+
+def _report(result: object, source: str, paths: dict[str, str], as_json: bool) -> None:
+    counts = result.counts()  # type: ignore[attr-defined]
+    read, refused, seed = result.read, len(result.refused), result.seed  # type: ignore[attr-defined]
+    if as_json:
+        document = {"input": source, "read": read, **counts, "refused": refused, "shuffled": seed is not None,
+                    "seed": seed, "files": paths}
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    order = "shuffled with seed " + str(seed) if seed is not None else "in file order"
+    lines = [f"{source}: {read:,} item(s), {order}"]
+    lines += [f"  {name:<5} {count:>9,}  {paths[name]}" for name, count in counts.items()]
+    if refused:
+        lines.append(f"  refused {refused:,} item(s) that are not valid JSON")
+    warn("\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("split")(split)

@@ -1,0 +1,317 @@
+"""``promptfmt convert``: exact conversion, nothing lost, nothing half-written, usage errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from promptfmt import Record, load_registry
+from promptfmt.writers import ItemSink
+
+REGISTRY, _ = load_registry(entry_points=False)
+COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
+
+
+def write_jsonl(path: Path, items: list) -> Path:
+    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files that an atomic write would leave behind if it did not clean up."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp"))
+
+
+# -- exact conversion between prompt styles ---------------------------------------------------------
+
+
+def test_alpaca_text_to_phi3_equals_rendering_the_course_records_in_phi3(cli, tmp_path, shared_data):
+    """Issue 4.3 on the 1100 course records; A -> B -> A for every pair is property 6 (test_properties.py)."""
+    alpaca, phi3 = REGISTRY.get("alpaca"), REGISTRY.get("phi3")
+    records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))]
+    infile = write_jsonl(tmp_path / "alpaca.jsonl", [{"text": alpaca.render(r).text} for r in records])
+    outfile = tmp_path / "phi3.jsonl"
+    result = cli("convert", str(infile), "-o", str(outfile), "--from", "alpaca", "--to", "phi3", "--json")
+    assert result.exit_code == 0, result
+    out = read_jsonl(outfile)
+    assert len(out) == len(records) == 1100
+    lossless = [i for i, r in enumerate(records) if alpaca.check(r).lossless and phi3.check(r).lossless]
+    lossy = [i for i, r in enumerate(records) if not phi3.check(r).lossless]
+    assert len(lossless) + len(lossy) == 1100 and lossy  # the course data has one instruction with a newline
+    for i in lossless:
+        assert out[i] == {"text": phi3.render(records[i]).text}, i
+    summary = json.loads(result.stdout)
+    assert summary["read"] == summary["written"] == 1100 and summary["quarantined"] == 0
+    assert summary["lossy"] == {"records": len(lossy), "by_reason": {"separator-in-instruction": len(lossy)}}
+
+
+def test_strict_quarantines_lossy_records_with_their_reason(cli, tmp_path, shared_data):
+    course = json.loads((shared_data / COURSE).read_text("utf-8"))
+    quarantine = tmp_path / "q.jsonl"
+    outfile = tmp_path / "out.jsonl"
+    result = cli("convert", str(shared_data / COURSE), "-o", str(outfile), "--to", "phi3", "--strict",
+                 "--quarantine", str(quarantine))
+    assert result.exit_code == 1, result
+    phi3 = REGISTRY.get("phi3")
+    lossy = [i for i, item in enumerate(course) if not phi3.check(Record(**item)).lossless]
+    assert len(read_jsonl(outfile)) == 1100 - len(lossy)
+    entries = read_jsonl(quarantine)
+    assert [e["record"] for e in entries] == lossy
+    assert entries[0]["item"] == course[lossy[0]]  # unchanged
+    (issue,) = entries[0]["issues"]
+    assert issue["code"] == "lossy-in-format" and issue["field"] == "instruction"
+    assert issue["message"].startswith("separator-in-instruction:") and "phi3" in issue["message"]
+    assert f"read 1,100 = written {1100 - len(lossy):,} + quarantined {len(lossy)}" in result.stderr
+
+
+def test_lossy_records_are_written_unchanged_in_meaning_and_counted(cli, tmp_path):
+    items = [
+        {"instruction": "Plain.", "output": "Fine."},
+        {"instruction": "Quote it.", "output": "It ends with <|end|>\n<|endoftext|> and goes on."},  # phi3's end text
+        {"instruction": "Two\nlines.", "input": "x", "output": "Done."},  # the chat separator
+    ]
+    infile = write_jsonl(tmp_path / "in.jsonl", items)
+    result = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--to", "phi3", "--json")
+    assert result.exit_code == 0, result
+    summary = json.loads(result.stdout)
+    assert summary["lossy"] == {"records": 2, "by_reason": {"marker-in-content": 1, "separator-in-instruction": 1}}
+    phi3 = REGISTRY.get("phi3")
+    assert read_jsonl(tmp_path / "out.jsonl") == [{"text": phi3.render(Record(**item)).text} for item in items]
+
+
+# -- nothing lost ------------------------------------------------------------------------------------
+
+
+def test_read_equals_written_plus_quarantined_and_the_quarantine_keeps_items_unchanged(cli, tmp_path):
+    lines = [
+        '{"instruction": "Good.", "output": "Yes."}',
+        "{not json",
+        '{"instruction": "No output."}',
+        '{"instruction": null, "output": "x"}',
+        '["a", "list"]',
+        '{"instruction": "Empty output.", "output": ""}',
+        '{"instruction": "Also good.", "input": "with input", "output": "Yes.", "id": 9}',
+    ]
+    infile = tmp_path / "in.jsonl"
+    infile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    quarantine = tmp_path / "q.jsonl"
+    outfile = tmp_path / "out.jsonl"
+    result = cli("convert", str(infile), "-o", str(outfile), "--layout", "alpaca", "--quarantine", str(quarantine), "--json")
+    assert result.exit_code == 1, result
+    summary = json.loads(result.stdout)
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (7, 2, 5)
+    assert summary["invalid"] == {"empty-output": 1, "invalid-json": 1, "missing-field": 1, "not-an-object": 1, "wrong-type": 1}
+    assert read_jsonl(outfile) == [
+        {"instruction": "Good.", "input": "", "output": "Yes."},
+        {"instruction": "Also good.", "input": "with input", "output": "Yes.", "id": 9},
+    ]
+    entries = read_jsonl(quarantine)
+    assert [(e["record"], e["line"]) for e in entries] == [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert entries[0]["text"] == "{not json" and "item" not in entries[0]
+    assert [e["item"] for e in entries[1:]] == [json.loads(line) for line in lines[2:6]]
+    assert entries[2]["issues"][0]["field"] == "instruction" and "null" in entries[2]["issues"][0]["message"]
+
+
+def test_without_a_quarantine_file_refused_items_are_listed_on_stderr(cli, tmp_path):
+    infile = tmp_path / "in.jsonl"
+    infile.write_text('{"instruction": "a", "output": "b"}\n{"instruction": "a"}\n', encoding="utf-8")
+    result = cli("convert", str(infile), "-o", "-", "--to", "alpaca")
+    assert result.exit_code == 1
+    assert f"{infile}:2: record 1: output: missing-field:" in result.stderr
+    assert "--quarantine FILE" in result.stderr
+    assert "read 2 = written 1 + quarantined 1" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_text_the_source_format_did_not_produce_is_quarantined_with_the_offset(cli, tmp_path):
+    phi3 = REGISTRY.get("phi3")
+    good = phi3.render(Record(instruction="Hi.", output="Hello.")).text
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"text": good}, {"text": "### Instruction:\nHi."}])
+    result = cli("convert", str(infile), "-o", "-", "--from", "phi3", "--layout", "alpaca")
+    assert result.exit_code == 1
+    assert result.stdout == '{"instruction":"Hi.","input":"","output":"Hello."}\n'
+    assert "record 1: text: parse-error: not phi3 text: at offset 0" in result.stderr
+
+
+def test_multi_turn_sharegpt_conversations_are_quarantined_single_turn_ones_converted(cli, tmp_path, shared_data):
+    source = shared_data / "fastchat_sharegpt" / "dummy_conversation.json"
+    items = json.loads(source.read_text("utf-8"))
+    single = [item for item in items if len(item["conversations"]) == 2]
+    quarantine = tmp_path / "q.jsonl"
+    result = cli("convert", str(source), "-o", str(tmp_path / "out.jsonl"), "--to", "vicuna",
+                 "--quarantine", str(quarantine), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["input_layout"] == "sharegpt"
+    assert summary["read"] == len(items) == summary["written"] + summary["quarantined"]
+    assert summary["written"] == len(single) - summary["invalid"].get("empty-output", 0) - summary["invalid"].get("empty-instruction", 0)
+    assert summary["invalid"]["not-single-turn"] == len(items) - len(single)
+    assert all(e["issues"][0]["code"] in ("not-single-turn", "empty-output", "empty-instruction") for e in read_jsonl(quarantine))
+
+
+# -- metadata ------------------------------------------------------------------------------------------
+
+
+def test_metadata_travels_unless_dropped(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "instruction": "a", "output": "b", "tags": ["x"]}])
+    kept = cli("convert", str(infile), "-o", "-", "--to", "phi3-llmfs")
+    assert kept.stdout == '{"text":"<|user|>\\na\\n<|assistant|>:\\nb","id":1,"tags":["x"]}\n'
+    dropped = cli("convert", str(infile), "-o", "-", "--to", "phi3-llmfs", "--drop-metadata")
+    assert dropped.stdout == '{"text":"<|user|>\\na\\n<|assistant|>:\\nb"}\n'
+
+
+def test_metadata_that_the_output_layout_uses_itself_is_refused_not_overwritten(cli, tmp_path, shared_data):
+    """torchtune's alpaca_tiny carries the published rendering in a 'text' column."""
+    source = shared_data / "torchtune_alpaca_tiny" / "alpaca_tiny.json"
+    count = len(json.loads(source.read_text("utf-8")))
+    refused = cli("convert", str(source), "-o", "-", "--to", "alpaca", "--json-array")
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout) == []
+    assert f"read {count} = written 0 + quarantined {count}" in refused.stderr
+    assert "metadata-collision" in refused.stderr and "--drop-metadata" in refused.stderr
+    dropped = cli("convert", str(source), "-o", "-", "--to", "alpaca", "--drop-metadata")
+    assert dropped.exit_code == 0, dropped
+    published = [item["text"] for item in json.loads(source.read_text("utf-8"))]
+    assert [item["text"] for item in map(json.loads, dropped.stdout.splitlines())] == published
+
+
+def test_a_system_message_is_kept_as_metadata_and_counted_when_the_format_cannot_render_it(cli, tmp_path):
+    item = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},
+                         {"role": "assistant", "content": "Hello."}]}
+    infile = write_jsonl(tmp_path / "in.jsonl", [item])
+    records = cli("convert", str(infile), "-o", "-", "--layout", "alpaca")
+    assert records.stdout == '{"instruction":"Hi?","input":"","output":"Hello.","system":"Be brief."}\n'
+    back = cli("convert", "-", "-o", "-", "--layout", "messages", input=records.stdout)
+    assert json.loads(back.stdout) == item
+    text = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--to", "phi3", "--json")
+    assert json.loads(text.stdout)["lossy"] == {"records": 1, "by_reason": {"system-not-rendered": 1}}
+    strict = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--strict")
+    assert strict.exit_code == 1 and "system-not-rendered" in strict.stderr
+
+
+# -- --from auto ---------------------------------------------------------------------------------------
+
+
+def test_from_auto_detects_the_format(cli, tmp_path):
+    phi3 = REGISTRY.get("phi3")
+    records = [Record(instruction="Translate.", input="Hallo", output="Hello"), Record(instruction="Hi.", output="Yo.")]
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"text": phi3.render(r).text} for r in records])
+    result = cli("convert", str(infile), "-o", "-", "--from", "auto", "--layout", "alpaca")
+    assert result.exit_code == 0, result
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [r.model_dump() for r in records]
+    assert "(text, phi3)" in result.stderr
+
+
+def test_from_auto_that_cannot_decide_is_a_usage_error_naming_the_candidates(cli, tmp_path):
+    stanford = REGISTRY.get("alpaca")  # without inputs, Stanford and course Alpaca render the same text
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"text": stanford.render(Record(instruction="Hi.", output="Yo.")).text}])
+    result = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--from", "auto", "--to", "phi3")
+    assert result.exit_code == 2
+    assert "alpaca, alpaca-llmfs" in result.stderr and "--from FORMAT" in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# -- usage errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--layout", "text"], "--to FORMAT"),
+        (["--layout", "prompt-completion"], "--to FORMAT"),
+        (["--layout", "alpaca", "--to", "phi3"], "has no effect"),
+        (["--layout", "csv"], "unknown output layout 'csv'"),
+        (["--input-layout", "csv", "--to", "phi3"], "unknown input layout 'csv'"),
+        (["--to", "phi-4"], "unknown format 'phi-4'"),
+    ],
+)
+def test_options_that_do_not_fit_are_usage_errors(cli, tmp_path, args, message):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": "b"}])
+    result = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), *args)
+    assert result.exit_code == 2, result
+    assert message in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_rendered_input_needs_from(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"text": "whatever"}])
+    result = cli("convert", str(infile), "-o", "-", "--to", "phi3")
+    assert result.exit_code == 2
+    assert "--from FORMAT" in result.stderr and "--from auto" in result.stderr
+
+
+def test_from_on_records_is_ignored_with_a_warning(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": "b"}])
+    result = cli("convert", str(infile), "-o", "-", "--from", "alpaca", "--to", "phi3-llmfs")
+    assert result.exit_code == 0
+    assert "Warning: --from alpaca is ignored" in result.stderr
+    assert result.stdout == '{"text":"<|user|>\\na\\n<|assistant|>:\\nb"}\n'
+
+
+def test_json_summary_needs_a_file_output(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": "b"}])
+    result = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--json")
+    assert result.exit_code == 2 and "--json" in result.stderr and result.stdout == ""
+
+
+def test_a_missing_input_is_a_usage_error(cli, tmp_path):
+    result = cli("convert", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--to", "phi3")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+# -- nothing half-written --------------------------------------------------------------------------------
+
+
+def test_out_equal_to_in_is_refused_and_the_input_is_untouched(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": "b"}])
+    before = infile.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(infile)
+    for out in (str(infile), str(tmp_path / "." / "in.jsonl"), str(link)):
+        result = cli("convert", str(infile), "-o", out, "--to", "phi3")
+        assert result.exit_code == 2, (out, result)
+        assert "never overwrites its input" in result.stderr
+    result = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--quarantine", str(infile), "--to", "phi3")
+    assert result.exit_code == 2
+    result = cli("convert", str(infile), "-o", str(tmp_path / "o.jsonl"), "--quarantine", str(tmp_path / "o.jsonl"), "--to", "phi3")
+    assert result.exit_code == 2 and "the same file" in result.stderr
+    assert infile.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_an_interrupted_conversion_leaves_no_output_and_no_temporary_file(cli, tmp_path, monkeypatch):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": f"task {i}", "output": "x"} for i in range(50)])
+    outfile = tmp_path / "out.jsonl"
+    outfile.write_text("the previous result\n", encoding="utf-8")
+    quarantine = tmp_path / "q.jsonl"
+    write_line = ItemSink._write_line
+    calls = []
+
+    def interrupted(self, item):
+        calls.append(item)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        write_line(self, item)
+
+    monkeypatch.setattr(ItemSink, "_write_line", interrupted)
+    result = cli("convert", str(infile), "-o", str(outfile), "--to", "phi3", "--quarantine", str(quarantine))
+    assert result.exit_code == 130
+    assert len(calls) == 20
+    assert outfile.read_text("utf-8") == "the previous result\n"
+    assert not quarantine.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_output_files_get_ordinary_permissions(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "a", "output": "b"}])
+    outfile = tmp_path / "out.jsonl"
+    assert cli("convert", str(infile), "-o", str(outfile), "--to", "phi3").exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert outfile.stat().st_mode & 0o777 == 0o666 & ~umask

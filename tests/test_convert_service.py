@@ -1,0 +1,120 @@
+"""The convert service (`promptfmt.convert`): the fast losslessness test, conversions between every
+pair of registered formats on real records, and the nothing-lost promise on generated items.
+
+Property 6 itself (A -> B -> A on generated records, every pair) is in test_properties.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, strategies as st
+
+from promptfmt import Record, load_registry
+from promptfmt.convert import ConvertUsageError, convert, plan, quick_lossless, run
+from promptfmt.io import Item
+from promptfmt.testing import record_strategy
+
+REGISTRY, _ = load_registry(entry_points=False)
+FORMATS = list(REGISTRY)
+NAMES = [fmt.name for fmt in FORMATS]
+COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
+
+
+def items_of(values):
+    return [Item(index, index + 1, value) for index, value in enumerate(values)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=NAMES)
+@given(data=st.data())
+def test_the_fast_test_never_calls_a_lossy_record_lossless(fmt, data):
+    quick = quick_lossless(fmt)
+    assert quick is not None, f"{fmt.name} is a TemplateFormat: it gets a fast test"
+    record = data.draw(record_strategy(fmt))
+    text = fmt.render(record).text
+    if quick(record.instruction, record.input, record.output, text):
+        assert fmt.check(record).lossless, (fmt.name, record)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=NAMES)
+def test_the_fast_test_clears_ordinary_records(fmt, shared_data):
+    """It is a fast path only if it clears the common case: the course records lossless in ``fmt``."""
+    quick = quick_lossless(fmt)
+    records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))]
+    for record in records:
+        verdict = fmt.check(record).lossless
+        fast = quick(record.instruction, record.input, record.output, fmt.render(record).text)
+        assert fast == verdict, (fmt.name, record)
+
+
+def test_conversion_between_every_pair_of_formats_is_exact_on_the_course_records(shared_data):
+    """Text rendered in A, converted to B, equals B's rendering of the record, for records lossless in both."""
+    records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))][:150]
+    for source in FORMATS:
+        texts = items_of([{"text": source.render(r).text} for r in records])
+        for target in FORMATS:
+            if target is source:
+                continue
+            out: list[dict] = []
+            summary = convert(texts, out.append, source=source, target=target)
+            assert summary.read == summary.written == len(records), (source.name, target.name)
+            lossy = 0
+            for record, item in zip(records, out):
+                if source.check(record).lossless and target.check(record).lossless:
+                    assert item == {"text": target.render(record).text}, (source.name, target.name, record)
+                lossy += not target.check(source.parse(source.render(record).text)).lossless
+            assert summary.lossy_records == lossy, (source.name, target.name)
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.text(max_size=5)),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=5), children, max_size=3)),
+    max_leaves=6,
+)
+item_values = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"instruction": st.text(max_size=8), "output": st.text(max_size=8)},
+                          optional={"input": st.text(max_size=4), "id": st.integers()}),
+    st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries(
+        {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": st.text(max_size=6)}), max_size=4)}),
+)
+
+
+@pytest.mark.parametrize("layout", ["alpaca", "text", "prompt-completion", "messages", "sharegpt"])
+@given(values=st.lists(item_values, max_size=8), strict=st.booleans())
+def test_read_is_always_written_plus_quarantined(layout, values, strict):
+    items = items_of(values)
+    items.insert(0, Item(0, 0, error="invalid JSON: broken"))
+    written, refused = [], []
+    target = REGISTRY.get("phi3") if layout in ("text", "prompt-completion") else None
+    summary = convert(
+        items, written.append, quarantine=lambda item, issues: refused.append((item, issues)),
+        output_layout=layout, target=target, input_layout="alpaca", strict=strict,
+    )
+    assert summary.read == len(items) == summary.written + summary.quarantined
+    assert len(written) == summary.written and len(refused) == summary.quarantined
+    assert all(issues and all(issue.severity == "error" for issue in issues) for _, issues in refused)
+    assert sum(summary.invalid.values()) >= summary.quarantined
+
+
+def test_plan_keeps_the_items_it_looked_at():
+    items = items_of([None, [1], {"messages": []}, {"instruction": "a", "output": "b"}])
+    chosen, rest = plan(iter(items), output_layout="alpaca")
+    assert chosen.input_layout == "messages"
+    assert list(rest) == items
+
+
+def test_plan_refuses_options_that_do_not_fit():
+    with pytest.raises(ConvertUsageError, match="--to FORMAT"):
+        plan(iter([]), output_layout="text")
+    with pytest.raises(ConvertUsageError, match="--from FORMAT"):
+        plan(iter(items_of([{"text": "x"}])), output_layout="alpaca")
+
+
+def test_run_reports_progress():
+    seen = []
+    items = items_of([{"instruction": "a", "output": "b"}] * 2500)
+    chosen, rest = plan(iter(items), output_layout="alpaca")
+    summary = run(chosen, rest, lambda item: None, progress=seen.append)
+    assert seen == [1024, 2048, 2500] and summary.written == 2500
