@@ -160,6 +160,23 @@ def test_trimming_templates_render_padded_records_and_call_them_lossy(chat_templ
         assert fmt.parse(fmt.render(record).text) == Record(instruction="Add 2 and 3.", output="5")
 
 
+@pytest.mark.parametrize(
+    ("instruction", "input", "fields"),
+    [
+        ("  Add", "2 and 3", {"instruction"}),
+        ("Add", "2 and 3\n", {"input"}),
+        ("", " 2 and 3", {"input"}),  # the trimmed separator and the input's own space
+        ("Add ", " ", {"instruction", "input"}),  # a whitespace input vanishes with the instruction's space
+        ("", "2 and 3", {"instruction"}),  # only the separator goes: the input becomes the instruction
+    ],
+)
+def test_trim_losses_name_every_field_the_trimmed_user_message_loses(instruction, input, fields):
+    record = Record(instruction=instruction, input=input, output="5")
+    verdict = REGISTRY.get("gemma").check(record)
+    assert verdict.reasons == {LossReason.TRIMMED_WHITESPACE}
+    assert {loss.field for loss in verdict.losses} == fields
+
+
 # -- system prompts: what each template does without, and with, a system message ------------------
 
 

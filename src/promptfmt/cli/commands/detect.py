@@ -29,8 +29,7 @@ def detect(
 ) -> None:
     """Name the format of rendered text: the one format that renders every text exactly.
 
-    Formats that accept every text but explain less of it as their own markup are listed as also
-    matching; formats that tie make the answer ambiguous (exit 1, the candidates are named).
+    Prints the name (exit 0). Exit 1 when no format renders every text, or when several do alike (they are named).
     """
     registry, _ = registry_or_exit(format_files)
     source = Source(file)
