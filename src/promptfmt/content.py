@@ -16,27 +16,41 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .format import Format
+from .io import Block
 
-# Sentinel candidates, rarest in prose first; markers without any of these use a rare capital.
+# Sentinel candidates, rarest in prose first. A marker without any uses its first characters instead.
 _RARE_PUNCTUATION = "|<>[]{}#^~`@\\*_=+$%&"
 _RARE_CAPITALS = "QZXJKVUYGFPLNORWMDHECBSAIT"
+_NEEDLE = 24
 
 PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z_][\w.]*\s*\}\}|###[A-Za-z_]\w*###")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_JSON_CONTROL_ESCAPE = re.compile(rb"\\[ubf]")  # \uXXXX, \b, \f: how JSON writes control characters
-_RAW_CONTROL_BYTES = (0x7F, 0xC2)  # DEL, and the lead byte of the C1 controls in UTF-8
+# How a control character can appear in raw JSON Lines: escaped (\uXXXX, \b, \f), or as the raw
+# bytes of DEL and of the C1 controls (U+0080-U+009F, UTF-8 \xc2\x80-\xc2\x9f).
+_RAW_PATTERNS = ((re.compile(rb"\\[ubf]"), 0x5C), (re.compile(rb"\xc2[\x80-\x9f]"), 0xC2))
+_HASH, _DEL = 0x23, 0x7F
 
 
 def sentinel(marker: str) -> str:
-    """One character of ``marker`` that ordinary text rarely contains (or the marker itself)."""
-    for char in _RARE_PUNCTUATION + _RARE_CAPITALS:
+    """What to look for first to find ``marker``: a character that prose rarely has, or its beginning."""
+    for char in _RARE_PUNCTUATION:
         if char in marker:
             return char
-    return marker
+    return marker[:_NEEDLE]
+
+
+def probe(key: str) -> str:
+    """One character of a sentinel to test with memchr before the sentinel itself."""
+    if len(key) == 1:
+        return key
+    for char in _RARE_CAPITALS:
+        if char in key:
+            return char
+    return key[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +79,15 @@ class MarkerScanner:
         groups: dict[str, list[str]] = {}
         for marker in sorted(self.owners, key=len, reverse=True):
             groups.setdefault(sentinel(marker), []).append(marker)
-        self._groups = tuple((key, tuple(markers)) for key, markers in groups.items())
+        self._groups = tuple((probe(key), key, tuple(markers)) for key, markers in groups.items())
         self.sentinels = tuple(groups)
 
     def find(self, text: str) -> tuple[MarkerHit, int] | None:
         """The first marker in ``text`` (the longest at that offset), and how many distinct ones it has."""
         best: MarkerHit | None = None
         found = 0
-        for key, markers in self._groups:
-            if key not in text:
+        for char, key, markers in self._groups:
+            if char not in text or key not in text:
                 continue
             for marker in markers:
                 at = text.find(marker)
@@ -85,28 +99,72 @@ class MarkerScanner:
         return None if best is None else (best, found)
 
 
+MARKER, PLACEHOLDER_FLAG, CONTROL_FLAG = 1, 2, 4
+ALL_CHECKS = MARKER | PLACEHOLDER_FLAG | CONTROL_FLAG
+
+
 class Gate:
-    """Clears raw JSON Lines bytes that cannot contain a marker, a placeholder or a control character."""
+    """Finds the lines of a JSON Lines `Block` that might contain a marker, a placeholder or a control
+    character, with which of the three; the other lines cannot, so their records skip those checks.
+
+    The whole block is scanned at once with ``bytes.find`` and two regexes (C loops); Python only
+    runs per *hit*, and skips to the next line after each. Markers without a rare punctuation
+    character are looked for only around their rarest capital letter.
+    """
 
     def __init__(self, scanner: MarkerScanner) -> None:
-        bytes_: set[int] = set(_RAW_CONTROL_BYTES) | {ord("{"), ord("#")}
-        self._needles: list[bytes] = []
+        single: dict[int, int] = {_HASH: PLACEHOLDER_FLAG, _DEL: CONTROL_FLAG}  # "###name###", DEL
+        needles: dict[bytes, int] = {}
         for key in scanner.sentinels:
             encoded = key.encode("utf-8")
             if len(encoded) == 1:
-                bytes_.add(encoded[0])
+                single[encoded[0]] = single.get(encoded[0], 0) | MARKER
             else:
-                self._needles.append(encoded)
-        self._bytes = tuple(sorted(bytes_))
+                needles[encoded] = ord(probe(key)) if probe(key).isascii() else encoded[0]
+        self._bytes = tuple(sorted(single.items()))
+        self._needles = tuple((byte, needle) for needle, byte in needles.items())
 
-    def suspicious(self, raw: bytes) -> bool:
-        for byte in self._bytes:
-            if byte in raw:
-                return True
-        for needle in self._needles:
-            if needle in raw:
-                return True
-        return _JSON_CONTROL_ESCAPE.search(raw) is not None
+    def lines(self, block: Block) -> dict[int, int]:
+        """Line number -> the checks (flags) that the line of ``block`` needs; absent lines need none."""
+        data = block.data
+        found: dict[int, int] = {}
+        for byte, flag in self._bytes:
+            _mark(found, flag, block, lambda pos, byte=byte: data.find(byte, pos))
+        for byte, needle in self._needles:
+            if byte in data:
+                _mark(found, MARKER, block, lambda pos, byte=byte, needle=needle: _find_around(data, byte, needle, pos))
+        _mark(found, PLACEHOLDER_FLAG, block, lambda pos: data.find(b"{{", pos))
+        for pattern, lead in _RAW_PATTERNS:
+            if lead in data:
+                _mark(found, CONTROL_FLAG, block, lambda pos, pattern=pattern: _search(pattern, data, pos))
+        return found
+
+
+def _mark(found: dict[int, int], flag: int, block: Block, find: Callable[[int], int]) -> None:
+    pos = find(0)
+    while pos >= 0:
+        line = block.line_at(pos)
+        found[line] = found.get(line, 0) | flag
+        pos = find(block.next_line(pos))
+
+
+def _find_around(data: bytes, byte: int, needle: bytes, pos: int) -> int:
+    """The offset of a line at or after ``pos`` that holds ``needle``, found through ``byte``."""
+    while True:
+        at = data.find(byte, pos)
+        if at < 0:
+            return -1
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        if data.find(needle, start, end) >= 0:
+            return at
+        pos = end + 1
+
+
+def _search(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    match = pattern.search(data, pos)
+    return -1 if match is None else match.start()
 
 
 def placeholders(text: str) -> list[re.Match[str]]:

@@ -20,9 +20,11 @@ it, and ends the reading (what follows cannot be located reliably). A file that 
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -47,6 +49,7 @@ INVALID_JSON = "invalid-json"
 UNREADABLE = "unreadable"
 
 _CHUNK = 1 << 20  # characters decoded per refill of the array / document window
+_BLOCK = 1 << 20  # bytes of JSON Lines read at a time
 _LOOKAHEAD = 12  # a decode error this close to the end of the window may be cured by more text
 _WS = re.compile(r"[ \t\r\n]*")
 _FIX_UTF8 = "save the file as UTF-8"
@@ -61,7 +64,7 @@ class Item:
     says what is wrong, ``code`` is its issue code (``invalid-json`` or ``unreadable``), ``column``
     the 1-based column where it was found when known, and ``text`` the raw line of an undecodable
     JSON Lines line (invalid bytes shown as ``\\xNN``), so that it can be quarantined unchanged.
-    ``raw`` is the line as read, for JSON Lines (validation uses it to clear clean records fast).
+    ``block`` is the `Block` of JSON Lines an item was read from (validation scans blocks at once).
     (Not frozen: a frozen dataclass costs several times more to create, once per record.)
     """
 
@@ -72,7 +75,7 @@ class Item:
     column: int | None = None
     code: str = INVALID_JSON
     text: str | None = None
-    raw: bytes | None = None
+    block: Block | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +129,7 @@ class DatasetReader:
         self._stream = open_binary(self.path, stdin)
         self._raw = getattr(self._stream, "fileobj", None) or self._stream
         self.size = self._file_size()
-        self._next_index = 0
-        self._next_line = 1
+        self._start: _Start | None = None
 
     def _file_size(self) -> int | None:
         try:
@@ -153,18 +155,33 @@ class DatasetReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def layout(self) -> str:
+        """``jsonl``, ``array``, ``documents``, or ``none`` (empty, or unreadable from the start)."""
+        return self._detect().kind
+
+    def _detect(self) -> _Start:
+        if self._start is None:
+            self._start = _detect(self._stream)
+        return self._start
+
     def __iter__(self) -> Iterator[Item]:
+        return self._items()
+
+    def _items(self) -> Iterator[Item]:
         try:
-            for item in _read_stream(self._stream):
-                self._next_index = item.index + 1
-                self._next_line = (item.line or 0) + 1
-                yield item
-        except (OSError, EOFError, zlib.error) as exc:  # truncated gzip, unreadable device ...
-            yield Item(
-                self._next_index, self._next_line, code=UNREADABLE,
-                error=f"the file cannot be read from here on ({_describe_io_error(exc)}); "
-                "the rest of it was not checked. Re-download or re-compress it.",
-            )
+            yield from _items_of(self._detect(), self._stream)
+        finally:
+            self.close()
+
+    def blocks(self) -> Iterator[Block]:
+        """JSON Lines only: the file as `Block` objects of whole lines (a failing read ends with a
+        `Block` whose ``error`` says why). For services that process lines in bulk."""
+        start = self._detect()
+        if start.kind != JSONL:
+            raise ValueError(f"{self.name} is not JSON Lines ({start.kind}); iterate over the items instead")
+        try:
+            yield from _blocks(start.first, self._stream, start.line)
         finally:
             self.close()
 
@@ -172,6 +189,18 @@ class DatasetReader:
 def read_items(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> Iterator[Item]:
     """Every value of the dataset at ``path`` (``-``: standard input), in order, with its index and line."""
     return iter(DatasetReader(path, stdin))
+
+
+_IO_ERRORS = (OSError, EOFError, zlib.error)  # truncated gzip, corrupt data, unreadable device ...
+
+
+def _unreadable(index: int, line: int, exc: BaseException) -> Item:
+    return Item(index, line, code=UNREADABLE, error=unreadable_message(exc))
+
+
+def unreadable_message(exc: BaseException) -> str:
+    return (f"the file cannot be read from here on ({_describe_io_error(exc)}); the rest of it was not checked. "
+            "Re-download or re-compress it.")
 
 
 def _describe_io_error(exc: BaseException) -> str:
@@ -187,30 +216,53 @@ def _describe_io_error(exc: BaseException) -> str:
 # -- telling layouts apart ---------------------------------------------------------------------
 
 
-def _read_stream(stream: IO[bytes]) -> Iterator[Item]:
-    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-    if head.startswith(UTF16_BOMS):
-        yield Item(0, 1, error="the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)")
-        return
-    lines = iter(stream)
+JSONL, ARRAY, DOCUMENTS, NONE = "jsonl", "array", "documents", "none"
+
+
+@dataclass(slots=True)
+class _Start:
+    """What the beginning of a stream showed: the layout, its first non-blank line and where."""
+
+    kind: str
+    first: bytes = b""
+    line: int = 1
+    lines: Iterator[bytes] | None = None
+    item: Item | None = None  # the one error item of a stream that could not be read at all
+
+
+def _detect(stream: IO[bytes]) -> _Start:
+    """The layout that the first non-blank line announces."""
     blank = 0
-    first = b""
-    for raw in lines:
-        if blank == 0 and raw.startswith(UTF8_BOM):
-            raw = raw[len(UTF8_BOM):]
-        if raw.strip():
-            first = raw
-            break
-        blank += 1
+    try:
+        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        if head.startswith(UTF16_BOMS):
+            error = "the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"
+            return _Start(NONE, item=Item(0, 1, error=error))
+        lines = iter(stream)
+        first = b""
+        for raw in lines:
+            if blank == 0 and raw.startswith(UTF8_BOM):
+                raw = raw[len(UTF8_BOM):]
+            if raw.strip():
+                first = raw
+                break
+            blank += 1
+    except _IO_ERRORS as exc:
+        return _Start(NONE, item=_unreadable(0, blank + 1, exc))
     if not first:
-        return
+        return _Start(NONE)
     start = first.lstrip()
-    if start.startswith(b"["):
-        yield from _read_values(_chain([first], lines), line=blank + 1, array=True)
-    elif _opens_a_document(start):
-        yield from _read_values(_chain([first], lines), line=blank + 1, array=False)
-    else:
-        yield from _read_lines(_chain([first], lines), number=blank + 1)
+    kind = ARRAY if start.startswith(b"[") else DOCUMENTS if _opens_a_document(start) else JSONL
+    return _Start(kind, first, blank + 1, lines)
+
+
+def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
+    if start.kind == NONE:
+        return iter(() if start.item is None else (start.item,))
+    if start.kind == JSONL:
+        return _read_lines(_blocks(start.first, stream, start.line))
+    chained = itertools.chain((start.first,), start.lines or ())
+    return _read_values(chained, line=start.line, array=start.kind == ARRAY)
 
 
 def _opens_a_document(line: bytes) -> bool:
@@ -224,32 +276,103 @@ def _opens_a_document(line: bytes) -> bool:
     return False
 
 
-def _chain(head: list[bytes], rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield from head
-    yield from rest
-
-
 # -- JSON Lines --------------------------------------------------------------------------------
 
 
-def _read_lines(lines: Iterable[bytes], number: int) -> Iterator[Item]:
+class Block:
+    """Whole lines of JSON Lines bytes, shared by the items read from them.
+
+    Validation scans a block once, at C speed, for what a record might contain (markers, escapes)
+    instead of scanning each line in Python; `line_at` maps an offset back to its line number.
+    A block whose ``error`` is set ends a stream that could not be read further.
+    """
+
+    __slots__ = ("data", "first_line", "error", "_starts")
+
+    def __init__(self, data: bytes, first_line: int, error: str | None = None) -> None:
+        self.data = data
+        self.first_line = first_line
+        self.error = error
+        self._starts: list[int] | None = None
+
+    def lines(self) -> list[bytes]:
+        """The lines, without their line ends (a block holds whole lines)."""
+        lines = self.data.split(b"\n")
+        if self.data.endswith(b"\n"):
+            lines.pop()
+        return lines
+
+    def line_at(self, offset: int) -> int:
+        """The line number of the byte at ``offset``."""
+        if self._starts is None:
+            self._starts = [0, *itertools.accumulate(len(line) + 1 for line in self.data.split(b"\n"))]
+        return self.first_line + bisect.bisect_right(self._starts, offset) - 1
+
+    def next_line(self, offset: int) -> int:
+        """The offset where the line after the one holding ``offset`` starts."""
+        end = self.data.find(b"\n", offset)
+        return len(self.data) if end < 0 else end + 1
+
+
+def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = _BLOCK) -> Iterator[Block]:
+    """``first`` (a whole line) and the rest of ``stream``, cut at line ends into blocks of ~``size`` bytes.
+
+    Reads with ``read1`` (one decompression step at a time), so that when the stream breaks (a
+    truncated gzip file) every whole line before the break is still read.
+    """
+    read = getattr(stream, "read1", stream.read)
+    pending = first
+    error: str | None = None
+    while error is None:
+        parts = [pending]
+        got = 0
+        try:
+            while got < size:
+                chunk = read(size)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                got += len(chunk)
+        except _IO_ERRORS as exc:
+            error = unreadable_message(exc)
+        data = b"".join(parts)
+        if not got and error is None:  # the end of the stream
+            if data:
+                yield Block(data, line)
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            block = Block(data[:cut] if cut < len(data) else data, line)
+            line += block.data.count(b"\n")
+            yield block
+        pending = data[cut:]
+    yield Block(b"", line, error=error)
+
+
+def _read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
     index = 0
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for raw in lines:
-        try:
-            value = loads(raw)
-        except decode_error as exc:
-            if raw.strip():
-                yield _line_error(index, number, raw, exc)
+    for block in blocks:
+        number = block.first_line
+        if block.error is not None:
+            yield Item(index, number, error=block.error, code=UNREADABLE)
+            return
+        for raw in block.lines():
+            try:
+                value = loads(raw)
+            except decode_error as exc:
+                if raw.strip():
+                    yield line_error(index, number, raw, exc)
+                    index += 1
+            else:
+                yield Item(index, number, value, None, None, INVALID_JSON, None, block)
                 index += 1
-        else:
-            yield Item(index, number, value, raw=raw)
-            index += 1
-        number += 1
+            number += 1
 
 
-def _line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -> Item:
+def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -> Item:
+    """The error item of a JSON Lines line that orjson refused."""
     text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
     try:
         raw.decode("utf-8")
@@ -398,6 +521,7 @@ class _Window:
             pos, location = self.bad_pos, None
             message = f"the text is not UTF-8 (byte 0x{self.bad_byte:02x}): {_FIX_UTF8}"
         line, column = location or self.where(max(pos, self.pos))
+        rest_unchecked = rest_unchecked and not at_end
         rest = f"; the rest of the file (from line {line}) was not checked" if rest_unchecked else ""
         return Item(self.index, line, error=f"invalid JSON: {message} (column {column}){rest}", column=column)
 
@@ -417,8 +541,11 @@ def _curable(exc: json.JSONDecodeError, length: int) -> bool:
 
 def _read_values(lines: Iterator[bytes], *, line: int, array: bool) -> Iterator[Item]:
     window = _Window(lines, line)
-    window.fill()
-    yield from (_read_array(window) if array else _read_documents(window))
+    try:
+        window.fill()
+        yield from (_read_array(window) if array else _read_documents(window))
+    except _IO_ERRORS as exc:
+        yield _unreadable(window.index, window.line, exc)
 
 
 def _decode_item(window: _Window) -> Item:

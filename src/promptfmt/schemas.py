@@ -13,11 +13,16 @@ from typing import Any
 
 from .declarative import FormatFile
 from .models import Record
+from .report import Report
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "promptfmt schema --write"
 
-GENERATED: dict[str, type] = {"record.schema.json": Record, "format.schema.json": FormatFile}
+GENERATED: dict[str, type] = {
+    "record.schema.json": Record,
+    "format.schema.json": FormatFile,
+    "report.schema.json": Report,
+}
 
 
 def file_name(name: str) -> str:

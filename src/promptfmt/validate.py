@@ -19,11 +19,25 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .content import Gate, MarkerScanner, control_character, describe_char, placeholders, shown, whitespace_ends
+import orjson
+
+from .content import (
+    ALL_CHECKS,
+    CONTROL_FLAG,
+    MARKER,
+    PLACEHOLDER_FLAG,
+    Gate,
+    MarkerScanner,
+    control_character,
+    describe_char,
+    placeholders,
+    shown,
+    whitespace_ends,
+)
 from .dedup import Duplicates
 from .errors import PluginError
 from .format import Format
-from .io import STDIN, DatasetReader, Item, QuarantineWriter
+from .io import INVALID_JSON, JSONL, STDIN, UNREADABLE, Block, DatasetReader, Item, QuarantineWriter, line_error
 from .issues import CHECKS, ERROR, Issue
 from .mapping import FieldMapping, MappingError
 from .models import RECORD_FIELDS, Record
@@ -124,6 +138,8 @@ class Validator:
         self.on_issue = on_issue
         self._scanner = MarkerScanner(registry)
         self._gate = Gate(self._scanner)
+        self._block: Block | None = None  # the JSON Lines block last scanned by the gate ...
+        self._suspects: dict[int, int] = {}  # ... and the checks its lines need
         self._duplicates = Duplicates() if duplicates else None
         self._map = None if self.mapping.identity else self.mapping
         self._key = {field: self.mapping.key(field) for field in RECORD_FIELDS}
@@ -164,6 +180,58 @@ class Validator:
             return self._check_record(item, value, shadowed, instruction, input, output)
         return self._check_broken(item, value, shadowed)
 
+    def check_block(self, block: Block, first_index: int | None = None) -> list[Checked]:
+        """Check every line of a JSON Lines `Block`; returns the `Checked` of the records with issues.
+
+        The same verdicts as `check` on each line's item (a test proves it), faster: a clean record
+        (three plain strings, no padding, no key besides the fields, not flagged by the block scan)
+        is counted without creating an `Item` or a `Checked`; anything else goes through `check`.
+        Items are numbered from ``first_index`` (default: the number of items checked so far).
+        """
+        if block.error is not None:
+            index = self.records if first_index is None else first_index
+            return [self.check(Item(index, block.first_line, error=block.error, code=UNREADABLE))]
+        if block is not self._block:
+            self._block, self._suspects = block, self._gate.lines(block)
+        suspects = self._suspects
+        fast = self._map is None and self.format is None
+        duplicates = self._duplicates
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        flagged: list[Checked] = []
+        index = self.records if first_index is None else first_index
+        number = block.first_line - 1
+        for raw in block.lines():
+            number += 1
+            try:
+                value = loads(raw)
+            except decode_error as exc:
+                if raw.strip():
+                    flagged.append(self.check(line_error(index, number, raw, exc)))
+                    index += 1
+                continue
+            if fast and type(value) is dict and number not in suspects:
+                instruction = value.get("instruction")
+                output = value.get("output")
+                input = value.get("input", "")
+                if (
+                    type(instruction) is str and type(output) is str and type(input) is str
+                    and len(value) == (3 if "input" in value else 2)
+                    and instruction and instruction.strip() is instruction
+                    and output and output.strip() is output
+                    and (not input or input.strip() is input)
+                    and (duplicates is None or duplicates.see(index, instruction, input, output) is None)
+                ):
+                    self.records += 1
+                    self.valid += 1
+                    self.clean += 1
+                    index += 1
+                    continue
+            checked = self.check(Item(index, number, value, None, None, INVALID_JSON, None, block))
+            if checked.issues:
+                flagged.append(checked)
+            index += 1
+        return flagged
+
     def _check_record(
         self, item: Item, value: dict[str, Any], shadowed: list[str], instruction: str, input: str, output: str
     ) -> Checked:
@@ -177,11 +245,17 @@ class Validator:
             self._output_whitespace(issues, item, output)
         if input and input.strip() is not input:
             self._input_whitespace(issues, item, input)
-        raw = item.raw
-        if raw is None or self._gate.suspicious(raw):
+        block = item.block
+        if block is None:
+            checks = ALL_CHECKS
+        else:
+            if block is not self._block:
+                self._block, self._suspects = block, self._gate.lines(block)
+            checks = self._suspects.get(item.line, 0)  # type: ignore[arg-type]
+        if checks:
             for field, text in (("instruction", instruction), ("input", input), ("output", output)):
                 if text:
-                    self._scan(issues, item, field, text)
+                    self._scan(issues, item, field, text, checks)
         if self._duplicates is not None:
             duplicate = self._duplicates.see(item.index, instruction, input, output)
             if duplicate is not None:
@@ -210,7 +284,7 @@ class Validator:
             self._input_whitespace(issues, item, input)
         for field, text in zip(RECORD_FIELDS, fields):
             if text:
-                self._scan(issues, item, field, text)
+                self._scan(issues, item, field, text, ALL_CHECKS)
         return self._done(item, issues, None, None)
 
     # -- the checks ----------------------------------------------------------------------------
@@ -288,29 +362,31 @@ class Validator:
 
     def _surrounding(self, issues: list[Issue], item: Item, field: str, text: str) -> None:
         leading, trailing = whitespace_ends(text)
+        if not (leading or trailing):
+            return
         parts = [f"{side} {shown(ws)}" for side, ws in (("leading", leading), ("trailing", trailing)) if ws]
         self._add(issues, item, "surrounding-whitespace", self._key[field],
                   f"{self._label[field]} has {' and '.join(parts)} whitespace: kept as is (promptfmt never "
                   f"strips text); trim it at the source if it is not meant")
 
-    def _scan(self, issues: list[Issue], item: Item, field: str, text: str) -> None:
+    def _scan(self, issues: list[Issue], item: Item, field: str, text: str, checks: int) -> None:
         key, label = self._key[field], self._label[field]
-        found = self._scanner.find(text)
+        found = self._scanner.find(text) if checks & MARKER else None
         if found is not None:
             hit, count = found
             more = f" (and {count - 1} other marker(s))" if count > 1 else ""
             self._add(issues, item, "template-marker", key,
-                      f"{label} contains {hit.marker!r}, a marker of format {', '.join(hit.formats)}, at offset "
+                      f"{label} contains {shown(hit.marker, 40)}, a marker of {', '.join(hit.formats)}, at offset "
                       f"{hit.offset}{more}: the text looks templated already, or a model response leaked the "
                       f"template")
-        matches = placeholders(text)
+        matches = placeholders(text) if checks & PLACEHOLDER_FLAG else None
         if matches:
             names = list(dict.fromkeys(m.group(0) for m in matches))
             more = f" ({len(matches)} in all: {', '.join(names[:4])})" if len(matches) > 1 else ""
             self._add(issues, item, "placeholder", key,
                       f"{label} contains the unfilled template variable {matches[0].group(0)!r} at offset "
                       f"{matches[0].start()}{more}: substitute it before training")
-        control = control_character(text)
+        control = control_character(text) if checks & CONTROL_FLAG else None
         if control is not None:
             self._add(issues, item, "control-character", key,
                       f"{label} contains {describe_char(control.group(0))} at offset {control.start()}: remove "
@@ -452,12 +528,10 @@ def validate(
         raise
     writer = QuarantineWriter(quarantine) if quarantine is not None else None
     try:
-        for item in items:
-            checked = validator.check(item)
-            if writer is not None and not checked.ok:
-                writer.write(item, [issue.as_dict() for issue in checked.issues])
-            if on_progress is not None and validator.records % progress_every == 0:
-                on_progress(validator.records, reader.position if reader else None, reader.size if reader else None)
+        if reader is not None and reader.layout == JSONL:
+            _run_blocks(validator, reader, writer, on_progress)
+        else:
+            _run_items(validator, items, reader, writer, on_progress, progress_every)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -468,6 +542,29 @@ def validate(
     if writer is not None:
         writer.close()
     return validator.end()
+
+
+def _run_blocks(
+    validator: Validator, reader: DatasetReader, writer: QuarantineWriter | None, on_progress: ProgressCallback | None
+) -> None:
+    for block in reader.blocks():
+        for checked in validator.check_block(block):
+            if writer is not None and not checked.ok:
+                writer.write(checked.item, [issue.as_dict() for issue in checked.issues])
+        if on_progress is not None:
+            on_progress(validator.records, reader.position, reader.size)
+
+
+def _run_items(
+    validator: Validator, items: Iterable[Item], reader: DatasetReader | None, writer: QuarantineWriter | None,
+    on_progress: ProgressCallback | None, every: int,
+) -> None:
+    for item in items:
+        checked = validator.check(item)
+        if writer is not None and not checked.ok:
+            writer.write(item, [issue.as_dict() for issue in checked.issues])
+        if on_progress is not None and validator.records % every == 0:
+            on_progress(validator.records, reader.position if reader else None, reader.size if reader else None)
 
 
 def _items_of(values: Iterable[Any]) -> Iterable[Item]:
