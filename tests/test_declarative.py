@@ -325,6 +325,20 @@ def test_render_and_detect_with_a_format_file(cli, tmp_path):
     assert detected.stdout.strip() == "dolly-v2"
 
 
+def test_convert_to_a_format_file_and_back(cli, tmp_path):
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps({**r.fields(), "id": i}) + "\n" for i, (r, _) in enumerate(DOLLY_GOLDEN)), encoding="utf-8")
+    texts, back = tmp_path / "dolly.jsonl", tmp_path / "back.jsonl"
+    there = cli("convert", str(records), "--to", "dolly-v2", "--format-file", str(DOLLY), "-o", str(texts))
+    assert there.exit_code == 0, there
+    assert [json.loads(line)["text"] for line in texts.read_text("utf-8").splitlines()] == [t for _, t in DOLLY_GOLDEN]
+    again = cli("convert", str(texts), "--from", "dolly", "--layout", "alpaca", "--format-file", str(DOLLY), "-o", str(back))
+    assert again.exit_code == 0, again
+    rows = [json.loads(line) for line in back.read_text("utf-8").splitlines()]
+    assert [Record.model_validate(row).fields() for row in rows] == [r.fields() for r, _ in DOLLY_GOLDEN]
+    assert [row["id"] for row in rows] == [0, 1]
+
+
 def test_formats_dir_reaches_every_command(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("PROMPTFMT_FORMATS_DIR", str(EXAMPLES))
     records = tmp_path / "records.jsonl"

@@ -273,6 +273,13 @@ def test_cli_writes_a_verified_format_file_that_every_command_loads(cli, tmp_pat
     detected = cli("detect", str(texts), "--format-file", str(out))
     assert detected.exit_code == 0 and detected.stdout.strip() == "openchat", detected
 
+    converted, back = tmp_path / "converted.jsonl", tmp_path / "back.jsonl"
+    assert cli("convert", str(records), "--to", "openchat", "--format-file", str(out), "-o", str(converted)).exit_code == 0
+    assert json.loads(converted.read_text("utf-8"))["text"] == expected
+    assert cli("convert", str(converted), "--from", "openchat", "--layout", "alpaca", "--format-file", str(out),
+               "-o", str(back)).exit_code == 0
+    assert Record.model_validate(json.loads(back.read_text("utf-8"))).fields() == {"instruction": "Hi", "input": "there", "output": "Hello"}
+
     again = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out))
     assert again.exit_code == 2 and "exists; pass --force" in again.stderr
     forced = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out), "--force")

@@ -7,8 +7,8 @@ sees the already-installed *dependencies* (pydantic, pluggy, hatchling, pytest, 
 ``.pth`` line pointing at this environment's site-packages, and pip runs with ``--no-index
 --no-deps --no-build-isolation --ignore-installed`` (so both distributions are installed into the
 new environment, never taken from this one). Then the installed ``promptfmt`` command lists,
-renders and detects (parses) the plugin's format, and the plugin package's own test suite — which
-uses the conformance kit — runs in that environment.
+renders, detects (parses) and converts to and from the plugin's format, and the plugin package's
+own test suite — which uses the conformance kit — runs in that environment.
 """
 
 from __future__ import annotations
@@ -107,6 +107,21 @@ def test_installed_cli_renders_and_detects_the_plugin_format(installed, tmp_path
     detected = _run([str(installed["promptfmt"]), "detect", str(texts)], env=_clean_env())
     assert detected.returncode == 0, detected.stderr
     assert detected.stdout.strip() == "openchat"
+
+
+def test_installed_cli_converts_to_and_from_the_plugin_format(installed, tmp_path):
+    records, texts, back = tmp_path / "records.jsonl", tmp_path / "texts.jsonl", tmp_path / "back.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
+    there = _run([str(installed["promptfmt"]), "convert", str(records), "--to", "openchat", "-o", str(texts)], env=_clean_env())
+    assert there.returncode == 0, there.stderr
+    assert [json.loads(line)["text"] for line in texts.read_text("utf-8").splitlines()] == TEXTS
+    again = _run([str(installed["promptfmt"]), "convert", str(texts), "--from", "auto", "--layout", "alpaca", "-o", str(back)],
+                 env=_clean_env())
+    assert again.returncode == 0, again.stderr
+    rows = [json.loads(line) for line in back.read_text("utf-8").splitlines()]
+    assert [{k: row.get(k, "") for k in ("instruction", "input", "output")} for row in rows] == [
+        {"instruction": r["instruction"], "input": r.get("input", ""), "output": r["output"]} for r in RECORDS
+    ]
 
 
 def test_installed_library_parses_the_plugin_format(installed):
