@@ -71,9 +71,10 @@ def _dumps_fallback(item: Any) -> bytes:
 class ItemSink:
     """Items written as JSON Lines, or as a JSON array with one item per line, to a binary stream."""
 
-    def __init__(self, stream: IO[bytes], *, json_array: bool = False) -> None:
+    def __init__(self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n") -> None:
         self._stream_write = stream.write
         self.json_array = json_array
+        self.opening = opening  # written before the first item of an array (b"" for a part of one)
         self.count = 0
         self.write = self._write_array_item if json_array else self._write_line
 
@@ -90,13 +91,23 @@ class ItemSink:
             data = orjson.dumps(item)
         except TypeError:
             data = _dumps_fallback(item)
-        self._stream_write((b",\n" if self.count else b"[\n") + data)
+        self._stream_write((b",\n" if self.count else self.opening) + data)
         self.count += 1
+
+    def write_part(self, part: IO[bytes], count: int) -> None:
+        """Append the ``count`` items that another `ItemSink` (with ``opening=b""``) wrote to the file ``part``."""
+        if not count:
+            return
+        if self.json_array:
+            self._stream_write(b",\n" if self.count else self.opening)
+        for chunk in iter(lambda: part.read(_BUFFER), b""):
+            self._stream_write(chunk)
+        self.count += count
 
     def write_raw_line(self, data: bytes) -> None:
         """Append one already serialised item (``data`` ends with a newline in JSON Lines)."""
         if self.json_array:
-            self._stream_write((b",\n" if self.count else b"[\n") + data.rstrip(b"\n"))
+            self._stream_write((b",\n" if self.count else self.opening) + data.rstrip(b"\n"))
         else:
             self._stream_write(data)
         self.count += 1

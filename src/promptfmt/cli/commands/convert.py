@@ -86,7 +86,10 @@ def convert(
             )
             for note in plan.notes:
                 warn(f"Warning: {note}")
-            summary = _run(service, plan, items, reader, output, quarantine, json_array, workers, quiet, registry)
+            workers = _usable_workers(file, workers)
+            if workers > 1:
+                reader.close()
+            summary = _run(service, plan, items, reader, output, quarantine, json_array, workers, quiet)
     except (service.ConvertUsageError, OutputError) as exc:
         warn(f"Error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -115,9 +118,21 @@ def _format(registry: FormatRegistry, failures: list[PluginError], name: str) ->
         raise
 
 
+def _usable_workers(file: str, workers: int) -> int:
+    if workers == 1:
+        return 1
+    from ...parallel import can_split
+
+    reason = can_split(file)
+    if reason is not None:
+        warn(f"Warning: --workers {workers} ignored, converting in one process: {reason}.")
+        return 1
+    return workers
+
+
 def _run(
     service: Any, plan: Any, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
-    json_array: bool, workers: int, quiet: bool, registry: FormatRegistry,
+    json_array: bool, workers: int, quiet: bool,
 ) -> Any:
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
     listed = _ListedQuarantine(reader.name)
@@ -127,6 +142,13 @@ def _run(
                 progress.clear()
                 (keep or listed)(item, issues)
 
+            if workers > 1:
+                from ...parallel import convert_parts, scratch_folder
+
+                return convert_parts(
+                    reader.path, plan, sink, workers=workers, json_array=json_array, quarantine=refuse,
+                    progress=progress.update, scratch=scratch_folder(output),
+                )
             return service.run(
                 plan, items, sink.write, quarantine=refuse,
                 progress=lambda read: progress.update(read, reader.position, reader.size),
