@@ -188,6 +188,7 @@ USER_ASSISTANT = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|
         ("{{ strftime_now('%d %b %Y') }}" + USER_ASSISTANT, "changes with the date (the template calls strftime_now)"),
         ("{{ ''.__class__.__mro__[1].__subclasses__() }}" + USER_ASSISTANT, "the sandbox blocked an unsafe operation"),
         ("{% for m in messages %}{{ m['content'] }}", "not a valid Jinja template: line 1:"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}" + USER_ASSISTANT, "the template failed to render: RecursionError"),
         (USER_ASSISTANT.replace("m['content']", "m['content'] | trim", 1).replace(
             "<|{{ m['role'] }}|>{{ m['content'] | trim }}", "<|{{ m['role'] }}|>{{ m['content'] | trim if m['role'] == 'user' else m['content'] }}"),
          "strips whitespace around the user message but not around the output"),
@@ -297,6 +298,9 @@ def test_cli_prints_to_stdout_and_refuses_with_exit_1(cli, shared_data):
     assert refused.stderr.startswith("Error: cannot import 27_alfred.jinja as a declarative format: the template strips")
     missing = cli("import-template", str(shared_data / "chat_templates" / "trl_original" / "llama3.jinja"), "--name", "l")
     assert missing.exit_code == 2 and "uses bos_token" in missing.stderr
+    unwritable = cli("import-template", str(shared_data / "chat_templates" / "trl_original" / "gemma.jinja"), "--name", "g",
+                     "--bos-token", "<bos>", "-o", "/nonexistent/folder/g.toml")
+    assert unwritable.exit_code == 2 and "cannot write /nonexistent/folder/g.toml" in unwritable.stderr
     nowhere = cli("import-template", "/nonexistent/t.jinja", "--name", "x")
     assert nowhere.exit_code == 1 and "cannot read it" in nowhere.stderr and "Traceback" not in nowhere.stderr
 

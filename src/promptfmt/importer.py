@@ -106,7 +106,6 @@ class ChatTemplate:
         """
         import datetime
 
-        from jinja2 import TemplateError
         from jinja2.sandbox import SecurityError
 
         template = _compile(self.source, self.origin)
@@ -126,7 +125,7 @@ class ChatTemplate:
             ) from None
         except SecurityError as exc:
             raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}") from None
-        except (TemplateError, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        except Exception as exc:  # the template is untrusted code: whatever it raises is a refusal, never a crash
             raise TemplateImportError(self.origin, f"the template failed to render: {type(exc).__name__}: {exc}") from None
 
     def undeclared_tokens(self) -> list[str]:

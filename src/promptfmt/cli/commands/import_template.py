@@ -68,7 +68,10 @@ def _write_atomically(path: Path, text: str, *, force: bool) -> None:
     if path.exists() and not force:
         raise typer.BadParameter(f"{path} exists; pass --force to overwrite it", param_hint="--output")
     folder = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint="--output") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
