@@ -9,6 +9,8 @@ from .errors import (
     PromptfmtError,
     UnknownFormatError,
 )
+from .batch import BatchError, messages_batch, parse_batch, render_batch
+from .convert import ConvertSummary, ConvertUsageError, convert
 from .declarative import dumps_format, load_format_file
 from .detect import Detection, Match, detect_format
 from .format import Format
@@ -20,16 +22,21 @@ from .models import Loss, LossReason, Query, Record, Rendered, Verdict
 from .plugins import make_plugin_manager
 from .registry import FormatRegistry, build_registry, load_registry
 from .report import Report
+from .split import Fractions, split
 from .template import Template, TemplateFormat
 from .validate import Checked, Validator, validate
 
 __all__ = [
+    "BatchError",
     "ChatTemplate",
     "Checked",
+    "ConvertSummary",
+    "ConvertUsageError",
     "DataError",
     "Detection",
     "DuplicateFormatError",
     "FieldMapping",
+    "Fractions",
     "Format",
     "FormatDefinitionError",
     "FormatRegistry",
@@ -51,6 +58,7 @@ __all__ = [
     "Validator",
     "Verdict",
     "build_registry",
+    "convert",
     "detect_format",
     "dumps_format",
     "hookimpl",
@@ -59,5 +67,9 @@ __all__ = [
     "load_format_file",
     "load_registry",
     "make_plugin_manager",
+    "messages_batch",
+    "parse_batch",
+    "render_batch",
+    "split",
     "validate",
 ]

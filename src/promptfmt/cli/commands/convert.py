@@ -72,7 +72,7 @@ def convert(
     The summary always shows read = written + quarantined. Exit 0 when everything was written,
     1 when anything was quarantined, 2 for usage errors.
     """
-    from ... import convert as service  # the library, imported when the command runs
+    from ...convert import ConvertUsageError, plan, run  # the library, imported when the command runs
 
     try:
         _check_options(file, output, quarantine, as_json)
@@ -80,17 +80,17 @@ def convert(
         target = _format(registry, failures, to) if to else None
         parser: Format | str | None = source if source in (None, "auto") else _format(registry, failures, source)
         with _terminated_as_interrupt(), DatasetReader(file) as reader:
-            plan, items = service.plan(
+            chosen, items = plan(
                 iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
                 registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
             )
-            for note in plan.notes:
+            for note in chosen.notes:
                 warn(f"Warning: {note}")
             workers = _usable_workers(file, workers)
             if workers > 1:
                 reader.close()
-            summary = _run(service, plan, items, reader, output, quarantine, json_array, workers, quiet)
-    except (service.ConvertUsageError, OutputError) as exc:
+            summary = _run(run, chosen, items, reader, output, quarantine, json_array, workers, quiet)
+    except (ConvertUsageError, OutputError) as exc:
         warn(f"Error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     _report(summary, Source(file).name, output, quarantine, as_json)
@@ -131,7 +131,7 @@ def _usable_workers(file: str, workers: int) -> int:
 
 
 def _run(
-    service: Any, plan: Any, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
+    run: Any, plan: Any, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
     json_array: bool, workers: int, quiet: bool,
 ) -> Any:
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
@@ -149,7 +149,7 @@ def _run(
                     reader.path, plan, sink, workers=workers, json_array=json_array, quarantine=refuse,
                     progress=progress.update, scratch=scratch_folder(output),
                 )
-            return service.run(
+            return run(
                 plan, items, sink.write, quarantine=refuse,
                 progress=lambda read: progress.update(read, reader.position, reader.size),
             )

@@ -38,23 +38,23 @@ def split(
 
     Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
     """
-    from ... import split as service  # the library, imported when the command runs
+    from ...split import PARTS, Fractions, SplitUsageError, split as split_items  # the library, imported when needed
 
     suffix = ".json" if json_array else ".jsonl"
-    paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in service.PARTS}
+    paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in PARTS}
     try:
         if seed is not None and not shuffle:
-            raise service.SplitUsageError("--seed only applies with --shuffle")
-        fractions = service.Fractions(train, test, val)
+            raise SplitUsageError("--seed only applies with --shuffle")
+        fractions = Fractions(train, test, val)
         _prepare(file, out_dir, paths, quarantine)
         with DatasetReader(file) as reader:
-            result = service.split(reader, fractions, seed=(seed or 0) if shuffle else None)
-    except (service.SplitUsageError, OutputError) as exc:
+            result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
+    except (SplitUsageError, OutputError) as exc:
         warn(f"Error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     parts = result.parts()
     with open_outputs(list(paths.values()), json_array=json_array) as sinks:
-        for sink, name in zip(sinks, service.PARTS):
+        for sink, name in zip(sinks, PARTS):
             for data in parts[name]:
                 sink.write_raw_line(data + b"\n")
     source = Source(file).name

@@ -1,0 +1,178 @@
+"""Batch functions, columns in and columns out, for Hugging Face ``datasets.map(batched=True)``.
+
+Formatting is embarrassingly parallel (DESIGN.md section 7): these functions take a batch as a dict
+of equal-length columns and return new columns, so that ``datasets`` (``num_proc=N``), and through
+the same functions Spark or Ray, spread the work::
+
+    from functools import partial
+    from promptfmt.batch import render_batch
+
+    dataset = dataset.map(partial(render_batch, format="phi3"), batched=True, num_proc=8)
+
+``format`` is a `promptfmt.Format` or a registered name (looked up once per process). Nothing is
+changed silently: a value that is not a string raises `BatchError` naming the row and the column
+(``null_as_empty=True`` reads null as ""); ``lossless=True`` adds the columns ``lossless`` and
+``loss_reasons`` so that lossy records can be counted or filtered out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import PromptfmtError
+from .format import Format
+from .layouts import PROMPT_COMPLETION, TEXT, conversation_losses, join_user_message
+from .records import make_record
+
+_FORMATS: dict[str, Format] = {}
+
+
+class BatchError(PromptfmtError, ValueError):
+    """A batch value that is not what the function needs (names the row and the column)."""
+
+
+def resolve_format(format: Format | str) -> Format:
+    """``format`` itself, or the registered format of that name (the registry is loaded once per process)."""
+    if isinstance(format, Format):
+        return format
+    if not _FORMATS:
+        from .registry import load_registry
+
+        registry, _ = load_registry()
+        _FORMATS.update({name: fmt for fmt in registry for name in (fmt.name, *fmt.aliases)})
+    try:
+        return _FORMATS[format]
+    except KeyError:
+        from .errors import UnknownFormatError
+
+        raise UnknownFormatError(format, _FORMATS) from None
+
+
+def render_batch(
+    batch: dict[str, Sequence[Any]],
+    *,
+    format: Format | str,
+    layout: str = TEXT,
+    instruction: str = "instruction",
+    input: str = "input",
+    output: str = "output",
+    null_as_empty: bool = False,
+    lossless: bool = False,
+) -> dict[str, list[Any]]:
+    """The records of ``batch`` rendered in ``format``: a ``text`` column, or ``prompt`` and ``completion``.
+
+    ``instruction``, ``input`` and ``output`` name the columns to read (a batch without the input
+    column has no input). ``lossless=True`` adds ``lossless`` (bool) and ``loss_reasons`` (list of
+    reason codes) per row, from `Format.check`.
+    """
+    if layout not in (TEXT, PROMPT_COMPLETION):
+        raise BatchError(f"render_batch writes the {TEXT} or {PROMPT_COMPLETION} layout, not {layout!r}")
+    fmt = resolve_format(format)
+    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
+    render_fields = getattr(fmt, "render_fields", None)
+    prompts: list[str] = []
+    completions: list[str] = []
+    for i, x, o in zip(instructions, inputs, outputs):
+        if render_fields is not None:
+            prompt, completion = render_fields(i, x, o)
+        else:
+            rendered = fmt.render(make_record(i, x, o, {}))
+            prompt, completion = rendered.prompt, rendered.completion
+        prompts.append(prompt)
+        completions.append(completion)
+    columns: dict[str, list[Any]]
+    if layout == TEXT:
+        columns = {"text": [p + c for p, c in zip(prompts, completions)]}
+    else:
+        columns = {"prompt": prompts, "completion": completions}
+    if lossless:
+        reasons = [
+            sorted({str(getattr(loss.reason, "value", loss.reason)) for loss in fmt.check(make_record(i, x, o, {})).losses})
+            for i, x, o in zip(instructions, inputs, outputs)
+        ]
+        columns["lossless"] = [not r for r in reasons]
+        columns["loss_reasons"] = reasons
+    return columns
+
+
+def parse_batch(batch: dict[str, Sequence[Any]], *, format: Format | str, column: str = "text") -> dict[str, list[str]]:
+    """The ``instruction``, ``input`` and ``output`` columns of texts rendered in ``format``.
+
+    A text the format did not produce, or a prompt without completion, raises `BatchError` naming
+    the row and where the text stopped matching.
+    """
+    fmt = resolve_format(format)
+    texts = _column(batch, column)
+    columns: dict[str, list[str]] = {"instruction": [], "input": [], "output": []}
+    for row, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise BatchError(f"row {row}: {column} must be a string, got {type(text).__name__}")
+        try:
+            parsed = fmt.parse(text)
+        except ValueError as exc:
+            raise BatchError(f"row {row}: {column}: {exc}") from None
+        output = getattr(parsed, "output", None)
+        if output is None:
+            raise BatchError(f"row {row}: {column} is a {fmt.name} prompt without a completion: there is no output")
+        columns["instruction"].append(parsed.instruction)
+        columns["input"].append(parsed.input)
+        columns["output"].append(output)
+    return columns
+
+
+def messages_batch(
+    batch: dict[str, Sequence[Any]],
+    *,
+    instruction: str = "instruction",
+    input: str = "input",
+    output: str = "output",
+    null_as_empty: bool = False,
+    lossless: bool = False,
+) -> dict[str, list[Any]]:
+    """A ``messages`` column (OpenAI chat, one user and one assistant message) for the records of ``batch``.
+
+    The user message is the instruction, then ``"\\n"`` and the input when there is one (see
+    `promptfmt.layouts`); ``lossless=True`` adds ``lossless`` and ``loss_reasons``.
+    """
+    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
+    columns: dict[str, list[Any]] = {"messages": [
+        [{"role": "user", "content": join_user_message(i, x)}, {"role": "assistant", "content": o}]
+        for i, x, o in zip(instructions, inputs, outputs)
+    ]}
+    if lossless:
+        reasons = [list(conversation_losses(i, x)) for i, x in zip(instructions, inputs)]
+        columns["lossless"] = [not r for r in reasons]
+        columns["loss_reasons"] = reasons
+    return columns
+
+
+def _column(batch: dict[str, Sequence[Any]], name: str) -> Sequence[Any]:
+    try:
+        return batch[name]
+    except KeyError:
+        raise BatchError(f"the batch has no column {name!r} (it has {', '.join(map(repr, batch)) or 'none'})") from None
+
+
+def _fields(
+    batch: dict[str, Sequence[Any]], instruction: str, input: str, output: str, null_as_empty: bool
+) -> tuple[list[str], list[str], list[str]]:
+    instructions, outputs = _column(batch, instruction), _column(batch, output)
+    inputs = batch[input] if input in batch else [""] * len(instructions)
+    if not len(instructions) == len(inputs) == len(outputs):
+        raise BatchError(f"the columns have different lengths: {len(instructions)}, {len(inputs)}, {len(outputs)}")
+    return (_strings(instructions, instruction, null_as_empty), _strings(inputs, input, null_as_empty),
+            _strings(outputs, output, null_as_empty))
+
+
+def _strings(values: Sequence[Any], name: str, null_as_empty: bool) -> list[str]:
+    result = list(values)
+    for row, value in enumerate(result):
+        if type(value) is str:
+            continue
+        if value is None and null_as_empty:
+            result[row] = ""
+            continue
+        hint = ': use "" for no input, or null_as_empty=True' if value is None else ""
+        raise BatchError(f"row {row}: {name} must be a string, got {'null' if value is None else type(value).__name__}{hint}")
+    return result

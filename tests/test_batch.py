@@ -1,0 +1,75 @@
+"""Batch functions (DESIGN.md section 7): columns in, columns out, as ``datasets.map(batched=True)`` calls them.
+
+``datasets`` is not needed: a batch is a dict of equal-length lists, which is what it passes.
+"""
+
+from __future__ import annotations
+
+import pickle
+from functools import partial
+
+import pytest
+
+from promptfmt import Record, load_registry
+from promptfmt.batch import BatchError, messages_batch, parse_batch, render_batch
+
+REGISTRY, _ = load_registry(entry_points=False)
+BATCH = {
+    "instruction": ["Name a colour.", "Translate.", "Two\nlines."],
+    "input": ["", "Hallo", "x"],
+    "output": ["Blue.", "Hello", "y"],
+    "id": [1, 2, 3],
+}
+
+
+def records():
+    return [Record(instruction=i, input=x, output=o) for i, x, o in zip(BATCH["instruction"], BATCH["input"], BATCH["output"])]
+
+
+@pytest.mark.parametrize("name", ["alpaca", "phi3", "llama3", "chatml"])
+def test_render_batch_equals_rendering_each_record(name):
+    fmt = REGISTRY.get(name)
+    assert render_batch(BATCH, format=name) == {"text": [fmt.render(r).text for r in records()]}
+    assert render_batch(BATCH, format=fmt, layout="prompt-completion") == {
+        "prompt": [fmt.render(r).prompt for r in records()],
+        "completion": [fmt.render(r).completion for r in records()],
+    }
+
+
+def test_lossless_columns_report_the_reasons():
+    columns = render_batch(BATCH, format="phi3", lossless=True)
+    assert columns["lossless"] == [True, True, False]
+    assert columns["loss_reasons"] == [[], [], ["separator-in-instruction"]]
+
+
+def test_parse_batch_gives_the_records_back():
+    texts = render_batch(BATCH, format="alpaca")
+    assert parse_batch(texts, format="alpaca") == {k: BATCH[k] for k in ("instruction", "input", "output")}
+    with pytest.raises(BatchError, match=r"row 0: text: not phi3 text: at offset 0"):
+        parse_batch(texts, format="phi3")
+
+
+def test_messages_batch():
+    columns = messages_batch(BATCH, lossless=True)
+    assert columns["messages"][1] == [{"role": "user", "content": "Translate.\nHallo"}, {"role": "assistant", "content": "Hello"}]
+    assert columns["lossless"] == [True, True, False]
+
+
+def test_a_batch_without_input_column_has_no_input_and_other_columns_can_be_named():
+    batch = {"question": ["Why?"], "answer": ["Because."]}
+    columns = render_batch(batch, format="phi3-llmfs", instruction="question", output="answer")
+    assert columns == {"text": ["<|user|>\nWhy?\n<|assistant|>:\nBecause."]}
+
+
+def test_values_that_are_not_strings_are_errors_naming_row_and_column():
+    with pytest.raises(BatchError, match=r"row 1: input must be a string, got null"):
+        render_batch({"instruction": ["a", "b"], "input": ["", None], "output": ["c", "d"]}, format="phi3")
+    assert render_batch({"instruction": ["a"], "input": [None], "output": ["c"]}, format="phi3-llmfs", null_as_empty=True) == {
+        "text": ["<|user|>\na\n<|assistant|>:\nc"]}
+    with pytest.raises(BatchError, match="no column 'output'"):
+        render_batch({"instruction": ["a"]}, format="phi3")
+
+
+def test_the_function_pickles_for_worker_processes():
+    function = pickle.loads(pickle.dumps(partial(render_batch, format="phi3")))
+    assert function(BATCH)["text"][0] == REGISTRY.get("phi3").render(records()[0]).text
