@@ -39,3 +39,19 @@ def test_every_registered_format_is_documented():
 def test_quick_start_is_exactly_two_commands():
     quick = README.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     assert [line.split("#")[0].strip() for line in quick.strip().splitlines()] == ["make demo", "make test"]
+
+
+def test_demo_validates_and_renders_in_two_formats(tmp_path):
+    """`make demo` runs examples/demo.py: a summary of validation and of two renderings."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "examples" / "demo.py")], capture_output=True,
+                            text=True, check=False, env={"PROMPTFMT_DISABLE_ENTRY_POINTS": "1", "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "validated examples/instructions.jsonl: 34 records, 34 valid, 0 errors, 3 warnings"
+    assert any(line.startswith("rendered in alpaca: read 34 = written 34 + quarantined 0") for line in lines)
+    assert any(line.startswith("rendered in phi3: read 34 = written 34 + quarantined 0; lossy: 1 separator") for line in lines)
+    assert "whitespace-only-input" in result.stdout and "template-marker" in result.stdout
