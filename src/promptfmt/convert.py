@@ -233,7 +233,7 @@ def run(
     )
     refuse = _refuser(summary, quarantine)
     read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
-    check = _checker(plan, registry)
+    check = validator(plan, registry).check
     stage = _stage(plan)
     colliding = _COLLIDING.get(plan.output_layout)
     keep_metadata = not plan.drop_metadata
@@ -249,21 +249,23 @@ def run(
             if type(value) is list:
                 refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
                 continue
-            fields, metadata, errors, warned = check(Item(item.index, item.line, value))
+            checked = check(Item(item.index, item.line, value))
         else:
-            fields, metadata, errors, warned = check(item)
-        if warned:
-            warnings.update(warned)
-        if fields is None:
-            refuse(item, errors)
-            continue
+            checked = check(item)
+        if checked.issues:
+            if not checked.ok:
+                warnings.update(issue.code for issue in checked.issues if issue.severity != ERROR)
+                refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+                continue
+            warnings.update(issue.code for issue in checked.issues)
+        metadata = checked.metadata
         if not keep_metadata:
             metadata = None
         elif metadata and colliding is not None and not colliding.isdisjoint(metadata):
             refuse(item, [_issue(item, p.code, p.field, p.message)
                           for p in layouts.metadata_collisions(plan.output_layout, metadata)])
             continue
-        losses, output_item = stage(*fields, metadata)
+        losses, output_item = stage(*checked.fields, metadata)
         if losses:
             if strict:
                 refuse(item, [_lossy_issue(item, plan, *loss) for loss in losses])
@@ -323,7 +325,6 @@ def _lossy_issue(item: Item, plan: Plan, reason: str, where: str, message: str) 
 
 # -- checks ----------------------------------------------------------------------------------------
 
-Checked = tuple["tuple[str, str, str] | None", "dict[str, Any] | None", list[Issue], list[str]]
 IGNORED_CHECKS = ("unknown-field",)
 """Validation checks convert does not report: metadata keys are carried over, by design."""
 
@@ -340,22 +341,6 @@ def validator(plan: Plan, registry: Any = None) -> Any:
         max_issues=0,
     )
 
-
-def _checker(plan: Plan, registry: Any) -> Callable[[Item], Checked]:
-    """Validation of one item: (fields or None, metadata, error issues, warning codes)."""
-    check_item = validator(plan, registry).check
-
-    def check(item: Item) -> Checked:
-        checked = check_item(item)
-        issues = checked.issues
-        if not issues:
-            return checked.fields, checked.metadata, issues, []
-        if checked.ok:
-            return checked.fields, checked.metadata, [], [issue.code for issue in issues]
-        errors = [issue for issue in issues if issue.severity == ERROR]
-        return None, None, errors, [issue.code for issue in issues if issue.severity != ERROR]
-
-    return check
 
 Loss = tuple[str, str, str]  # (reason, field, message)
 Stage = Callable[[str, str, str, "dict[str, Any] | None"], "tuple[tuple[Loss, ...], dict[str, Any]]"]

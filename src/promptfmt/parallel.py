@@ -1,10 +1,10 @@
 """Converting one JSON Lines file in several processes, in order, losing nothing.
 
 Formatting is embarrassingly parallel (DESIGN.md section 6: two processes scale ~2x on two cores).
-The file is cut at line ends into one byte range per worker; each worker (a forked process, so
-that plugin formats need not be picklable) converts its range with `promptfmt.convert.run` into
-part files next to the output; the parts are then joined, in order, into the output, which is
-written atomically as always. Record indexes and line numbers in the quarantine are those of the
+The file is cut at line ends into one byte range per worker. This process converts the first
+range straight into the output; each other range is converted by a forked process (so that plugin
+formats need not be picklable) with `promptfmt.convert.run` into part files next to the output,
+appended in order at the end. The output is written atomically as always. Record indexes and line numbers in the quarantine are those of the
 whole file. Any failure or interruption stops every worker and removes every part.
 
 Only plain (uncompressed) JSON Lines files can be cut: `can_split` says whether a file can.
@@ -126,7 +126,7 @@ def _work(part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, pos
                 quarantine=lambda item, issues: quarantined.write(item, [issue.as_dict() for issue in issues]),
             )
         stream.close()
-        connection.send(("ok", summary, sink.count))
+        connection.send(("ok", summary, summary.written))
     except KeyboardInterrupt:
         connection.send(("interrupted", None, 0))
     except BaseException as exc:  # everything goes back to the parent, which reports it
@@ -151,12 +151,14 @@ def convert_parts(
 ) -> ConvertSummary:
     """Convert the JSON Lines file ``path`` in ``workers`` processes into ``sink``, in order.
 
-    ``quarantine(item, issues)`` receives the refused items (with the record index and line of the
-    whole file); ``scratch`` is the folder for the part files (default: the
-    system's temporary folder; pass the output's folder to keep the data on one disk).
+    This process converts the first range straight into ``sink`` while forked workers convert the
+    others into part files, appended afterwards. ``quarantine(item, issues)`` receives the refused
+    items (with the record index and line of the whole file); ``scratch`` is the folder for the part
+    files (default: the system's temporary folder; pass the output's folder to stay on one disk).
     """
     context = multiprocessing.get_context("fork")
     cuts = ranges(path, workers)
+    size = os.path.getsize(path)
     folder = tempfile.mkdtemp(prefix=".promptfmt-parts.", suffix=".tmp", dir=scratch)
     counts = context.Array("q", len(cuts), lock=False)
     positions = context.Array("q", len(cuts), lock=False)
@@ -167,7 +169,7 @@ def convert_parts(
     processes = []
     try:
         connections = []
-        for part in parts:
+        for part in parts[1:]:
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
                 target=_work, args=(part, path, plan, json_array, counts, positions, send), daemon=True,
@@ -176,10 +178,19 @@ def convert_parts(
             send.close()
             processes.append(process)
             connections.append(receive)
-        results = _collect(connections, counts, positions, os.path.getsize(path), progress)
-        summary = _join(parts, results, sink, quarantine, path)
+        first = _Range(path, parts[0].start, parts[0].stop)
+
+        def report(read: int) -> None:
+            counts[0], positions[0] = read, first.consumed
+            if progress is not None:
+                progress(sum(counts), sum(positions), size)
+
+        with io.BufferedReader(first, buffer_size=PART_BUFFER) as stream:
+            own = run(plan, DatasetReader(STDIN, stream), sink.write, quarantine=quarantine, progress=report)
+        results = _collect(connections, counts, positions, size, progress)
+        summary = _join(own, parts[1:], results, sink, quarantine, path)
         if progress is not None:
-            progress(summary.read, os.path.getsize(path), os.path.getsize(path))
+            progress(summary.read, size, size)
         return summary
     finally:
         for process in processes:
@@ -191,6 +202,7 @@ def convert_parts(
 
 
 def _collect(connections: list[Any], counts: Any, positions: Any, size: int, progress: Progress | None) -> list[Any]:
+    """The (summary, count) of every worker, in order; raises when one failed or was interrupted."""
     results: dict[int, Any] = {}
     pending = {connection: number for number, connection in enumerate(connections)}
     while pending:
@@ -203,7 +215,7 @@ def _collect(connections: list[Any], counts: Any, positions: Any, size: int, pro
             if status == "interrupted":
                 raise KeyboardInterrupt
             if status == "error":
-                raise WorkerError(f"worker {number + 1} of {len(connections)} failed: {payload}")
+                raise WorkerError(f"worker {number + 2} of {len(connections) + 1} failed: {payload}")
             results[number] = (payload, count)
         if progress is not None:
             progress(sum(counts), sum(positions), size)
@@ -211,24 +223,17 @@ def _collect(connections: list[Any], counts: Any, positions: Any, size: int, pro
 
 
 def _join(
-    parts: list[_Part], results: list[Any], sink: ItemSink,
+    total: ConvertSummary, parts: list[_Part], results: list[Any], sink: ItemSink,
     quarantine: Quarantine | None, path: str,
 ) -> ConvertSummary:
-    """Append the parts to ``sink`` in order and renumber the quarantined items; the merged summary."""
-    total: ConvertSummary | None = None
+    """Append the parts to ``sink`` in order and renumber their quarantined items; the merged summary."""
     for part, (summary, count) in zip(parts, results):
         with open(part.output, "rb") as data:
             sink.write_part(data, count)
         if quarantine is not None and summary.quarantined:
-            lines_before = _lines_before(path, part.start)
-            index_before = total.read if total is not None else 0
-            for item, issues in _quarantined(part.quarantine, index_before, lines_before):
+            for item, issues in _quarantined(part.quarantine, total.read, _lines_before(path, part.start)):
                 quarantine(item, issues)
-        if total is None:
-            total = summary
-        else:
-            total.merge(summary)
-    assert total is not None
+        total.merge(summary)
     if total.read != total.written + total.quarantined:  # DESIGN.md section 3, across the parts
         raise AssertionError(f"read {total.read} != written {total.written} + quarantined {total.quarantined}")
     return total

@@ -69,7 +69,11 @@ def _dumps_fallback(item: Any) -> bytes:
 
 
 class ItemSink:
-    """Items written as JSON Lines, or as a JSON array with one item per line, to a binary stream."""
+    """Items written as JSON Lines, or as a JSON array with one item per line, to a binary stream.
+
+    ``write(item)`` serialises one item. An array sink counts its items (``count``) to place the
+    commas; a JSON Lines sink does not count (the caller does).
+    """
 
     def __init__(self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n") -> None:
         self._stream_write = stream.write
@@ -84,7 +88,6 @@ class ItemSink:
         except TypeError:
             data = _dumps_fallback(item) + b"\n"
         self._stream_write(data)
-        self.count += 1
 
     def _write_array_item(self, item: Any) -> None:
         try:

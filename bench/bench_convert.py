@@ -1,0 +1,189 @@
+"""Benchmark: ``promptfmt convert`` against the tutorial baseline, on the same generated records.
+
+Generates N realistic records (bench/datagen.py; 1,000,000 by default) once, as a JSON array (the
+baseline's input, as in the tutorial) and as JSON Lines, then runs, each in its own process:
+
+* the tutorial baseline (bench/tutorial_baseline.py: load the whole JSON file, loop an f-string
+  formatter, ``json.dump`` the whole list with ``indent=4`` as the course does), and its faster
+  ``--compact`` variant;
+* ``promptfmt convert IN.jsonl -o OUT.jsonl --to alpaca-llmfs`` (validating every record; the same
+  text as the baseline), in one process and with ``--workers 2``;
+* ``promptfmt convert`` on the JSON array too (for honesty: arrays are read through a window).
+
+For each it prints wall time, records/s, peak RSS (of the whole process tree, sampled every 20 ms;
+the largest single process from ``wait4`` in parentheses) and the speed ratio to the baseline.
+First, on a small sample, it checks that promptfmt writes exactly the baseline's texts.
+
+    python bench/bench_convert.py [--records N] [--workdir bench/out] [--keep]
+
+A benchmark, not a test: figures depend on the machine (the README names the one it ran on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from datagen import records  # noqa: E402
+
+PYTHON = sys.executable
+PROMPTFMT = str(Path(sys.executable).with_name("promptfmt"))
+BASELINE = str(HERE / "tutorial_baseline.py")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    tree_rss: int  # bytes, peak of the sum over the process tree
+    max_rss: int  # bytes, peak of the largest single process (wait4)
+
+
+def generate(n: int, seed: int, workdir: Path) -> tuple[Path, Path]:
+    """``N`` records as JSON Lines and as a JSON array (reused when already there)."""
+    jsonl = workdir / f"convert-{n}-seed{seed}.jsonl"
+    array = workdir / f"convert-{n}-seed{seed}.json"
+    if jsonl.exists() and array.exists():
+        return jsonl, array
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(f"{jsonl}.part", "w", encoding="utf-8") as lines, open(f"{array}.part", "w", encoding="utf-8") as whole:
+        whole.write("[\n")
+        for number, record in enumerate(records(n, seed=seed)):
+            text = json.dumps(record, ensure_ascii=False)
+            lines.write(text + "\n")
+            whole.write((",\n" if number else "") + text)
+        whole.write("\n]\n")
+    os.replace(f"{jsonl}.part", jsonl)
+    os.replace(f"{array}.part", array)
+    print(f"generated {n:,} records in {time.perf_counter() - started:.0f} s: "
+          f"{jsonl.stat().st_size / 1e6:,.0f} MB JSONL ({jsonl.stat().st_size / n:.0f} bytes/record)", flush=True)
+    return jsonl, array
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending += children.get(current, [])
+    return found
+
+
+def _rss(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total
+
+
+def measure(name: str, command: list[str]) -> Result:
+    """Run ``command``; wall time, peak RSS of its process tree, and its own peak RSS."""
+    peak = 0
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _rss(_tree(process.pid)))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{name} failed ({process.returncode}): {stderr}")
+    return Result(name, seconds, peak, usage.ru_maxrss * 1024)
+
+
+def check_same_texts(workdir: Path, seed: int) -> int:
+    """On a small sample, promptfmt's texts are exactly the baseline's: the comparison is fair."""
+    n = 2000
+    jsonl, array = generate(n, seed + 1, workdir)
+    baseline_out, promptfmt_out = workdir / "sample-baseline.json", workdir / "sample-promptfmt.jsonl"
+    subprocess.run([PYTHON, BASELINE, str(array), str(baseline_out)], check=True)
+    subprocess.run([PROMPTFMT, "convert", str(jsonl), "-o", str(promptfmt_out), "--to", "alpaca-llmfs", "-q"],
+                   check=True, stderr=subprocess.DEVNULL)
+    expected = [item["text"] for item in json.loads(baseline_out.read_text("utf-8"))]
+    got = [json.loads(line)["text"] for line in promptfmt_out.read_text("utf-8").splitlines()]
+    if expected != got:
+        raise SystemExit("promptfmt and the baseline do not write the same texts: the benchmark would be unfair")
+    for path in (jsonl, array, baseline_out, promptfmt_out):
+        path.unlink()
+    return n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=HERE / "out")
+    parser.add_argument("--keep", action="store_true", help="keep the outputs (the inputs are always kept for reuse)")
+    args = parser.parse_args()
+
+    sample = check_same_texts(args.workdir, args.seed)
+    print(f"checked: promptfmt writes the baseline's exact texts ({sample:,}-record sample)", flush=True)
+    jsonl, array = generate(args.records, args.seed, args.workdir)
+    out = args.workdir / "bench-convert-out"
+    convert = [PROMPTFMT, "convert", "--to", "alpaca-llmfs", "-q"]
+    runs = [
+        ("baseline: tutorial (json.load, f-string, json.dump indent=4)", [PYTHON, BASELINE, str(array), f"{out}.json"]),
+        ("baseline: compact dump (indent=None)", [PYTHON, BASELINE, str(array), f"{out}.json", "--compact"]),
+        ("promptfmt convert JSONL, 1 process", [*convert, str(jsonl), "-o", f"{out}.jsonl"]),
+        ("promptfmt convert JSONL, --workers 2", [*convert, str(jsonl), "-o", f"{out}.jsonl", "--workers", "2"]),
+        ("promptfmt convert JSON array, 1 process", [*convert, str(array), "-o", f"{out}.jsonl"]),
+    ]
+    print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
+          f"input: {args.records:,} records, {jsonl.stat().st_size / 1e6:,.0f} MB JSONL / {array.stat().st_size / 1e6:,.0f} MB JSON",
+          flush=True)
+    results = []
+    for name, command in runs:
+        result = measure(name, command)
+        results.append(result)
+        print(f"  ran {name}: {result.seconds:.1f} s", flush=True)
+    baseline = results[0].seconds
+    width = max(len(r.name) for r in results)
+    print()
+    print(f"{'run':<{width}}  {'wall s':>7}  {'records/s':>10}  {'peak RSS MB (largest process)':>30}  {'vs baseline':>11}")
+    for r in results:
+        rss = f"{r.tree_rss / 2**20:,.0f} ({r.max_rss / 2**20:,.0f})"
+        print(f"{r.name:<{width}}  {r.seconds:>7.1f}  {args.records / r.seconds:>10,.0f}  {rss:>30}  {baseline / r.seconds:>10.2f}x")
+    if not args.keep:
+        for suffix in (".json", ".jsonl"):
+            Path(f"{out}{suffix}").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
