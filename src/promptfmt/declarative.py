@@ -30,7 +30,8 @@ checked against that checked-in schema with ``jsonschema`` (every message names 
 Format files reach the registry as ordinary plugins (`FormatFilePlugin`), one per file, named
 ``file:PATH``: from ``--format-file PATH`` on the command line, ``format_files=`` of
 `promptfmt.load_registry`, and every ``*.toml`` of the folder named by ``PROMPTFMT_FORMATS_DIR``.
-A broken file is reported by that name and the other formats still load.
+A broken file is reported by that name and the other formats still load; a formats folder that
+does not exist is reported as plugin ``dir:FOLDER``.
 """
 
 from __future__ import annotations
