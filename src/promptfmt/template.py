@@ -247,7 +247,7 @@ class TemplateFormat(Format):
         for prefix, mode in candidates:
             if text.startswith(prefix):
                 return mode, len(prefix)
-        expected = " or ".join(repr(prefix[:40]) for prefix, _ in candidates)
+        expected = " or ".join(repr(prefix) for prefix, _ in candidates)
         raise self._error(text, 0, f"the preamble {expected}")
 
     def _instruction_terminators(self, mode: str) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..detect import Match, answer_for
 from ..format import Format
 from ..hookspecs import hookimpl
 from ..template import Template, TemplateFormat
@@ -51,7 +52,15 @@ ALPACA_LLMFS = TemplateFormat(
 )
 
 
+FORMATS = (ALPACA, ALPACA_LLMFS)
+
+
 @hookimpl
 def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    register(ALPACA)
-    register(ALPACA_LLMFS)
+    for fmt in FORMATS:
+        register(fmt)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)

@@ -3,7 +3,8 @@
 * ``phi3``: the official Phi-3-mini chat template (trl's "Original Phi-3 chat template"): a
   ``<|user|>`` turn and an ``<|assistant|>`` turn, each closed by ``<|end|>\\n``, then the
   ``eos_token`` ``<|endoftext|>`` when no generation prompt is asked for. The template does not
-  trim. Instruction and input share the user message, joined by ``"\\n"``.
+  trim. Phi-3.5-mini's template (trl ``phi3_5.jinja``) renders the same for these records, hence
+  the ``phi3.5`` alias. Instruction and input share the user message, joined by ``"\\n"``.
 * ``phi3-llmfs``: the course's Phi-3 variant (LLMs-from-scratch ch. 7, exercise 7.1:
   ``format_input_phi``): ``<|user|>\\n…`` then ``\\n<|assistant|>:\\n`` (with a colon), no ``<|end|>``.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..detect import Match, answer_for
 from ..format import Format
 from ..hookspecs import hookimpl
 from ..template import Template, TemplateFormat
@@ -26,7 +28,7 @@ PHI3 = TemplateFormat(
         chat=True,
         extra_markers=("<|system|>",),
     ),
-    aliases=("phi-3", "phi3-mini"),
+    aliases=("phi-3", "phi3-mini", "phi3.5", "phi-3.5"),
     description="Official Phi-3-mini chat template: <|user|>/<|assistant|> turns closed by <|end|>, then <|endoftext|>.",
     reference="microsoft/Phi-3-mini-4k-instruct chat_template (huggingface/trl chat_templates/phi3.jinja)",
 )
@@ -45,7 +47,15 @@ PHI3_LLMFS = TemplateFormat(
 )
 
 
+FORMATS = (PHI3, PHI3_LLMFS)
+
+
 @hookimpl
 def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    register(PHI3)
-    register(PHI3_LLMFS)
+    for fmt in FORMATS:
+        register(fmt)
+
+
+@hookimpl
+def promptfmt_detect_format(text: str, format: Format) -> Match | None:
+    return answer_for(FORMATS, text, format)
