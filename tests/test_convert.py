@@ -315,3 +315,20 @@ def test_output_files_get_ordinary_permissions(cli, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert outfile.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_profiles_and_maps_read_records_from_other_keys(cli, tmp_path):
+    infile = write_jsonl(tmp_path / "in.jsonl", [
+        {"instruction": "Summarise.", "context": "A long text.", "response": "Short.", "category": "summarization"},
+    ])
+    result = cli("convert", str(infile), "-o", "-", "--profile", "dolly")
+    assert result.exit_code == 0, result
+    assert json.loads(result.stdout) == {"instruction": "Summarise.", "input": "A long text.", "output": "Short.",
+                                         "category": "summarization"}
+    prompts = write_jsonl(tmp_path / "pc.jsonl", [{"prompt": "Why?", "completion": "Because."}])
+    mapped = cli("convert", str(prompts), "-o", "-", "--map", "instruction=prompt", "--map", "output=completion")
+    assert json.loads(mapped.stdout) == {"instruction": "Why?", "input": "", "output": "Because."}
+    refused = cli("convert", str(prompts), "-o", "-", "--profile", "dolly", "--input-layout", "messages")
+    assert refused.exit_code == 2 and "fixed keys" in refused.stderr
+    unknown = cli("convert", str(prompts), "-o", "-", "--profile", "nope")
+    assert unknown.exit_code == 2 and "unknown profile" in unknown.stderr

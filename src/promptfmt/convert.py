@@ -57,6 +57,7 @@ class Plan:
     strict: bool = False
     drop_metadata: bool = False
     null_as_empty: bool = False
+    mapping: Any = None  # a `promptfmt.mapping.FieldMapping` for alpaca items (``--map``, ``--profile``)
     notes: tuple[str, ...] = ()  # warnings for the user about the options (the CLI prints them)
 
 
@@ -120,13 +121,16 @@ def plan(
     strict: bool = False,
     drop_metadata: bool = False,
     null_as_empty: bool = False,
+    mapping: Any = None,
 ) -> tuple[Plan, Iterator[Item]]:
     """The `Plan` for ``items``, and the items again (the ones looked at are not lost).
 
     ``output_layout`` defaults to ``text`` when ``target`` is given, else ``alpaca``. ``input_layout``
     is detected from the first item that is a JSON object unless given. ``source`` is the format of
     rendered input items, or ``"auto"`` to detect it from the first `DETECT_LIMIT` of them (this needs
-    ``registry``). Raises `ConvertUsageError` when the options do not fit.
+    ``registry``). ``mapping`` (a `promptfmt.mapping.FieldMapping`) reads the record fields of alpaca
+    items from other keys; it makes ``alpaca`` the default input layout. Raises `ConvertUsageError`
+    when the options do not fit.
     """
     layout = output_layout or (layouts.TEXT if target is not None else layouts.ALPACA)
     if layout not in layouts.OUTPUT_LAYOUTS:
@@ -140,6 +144,11 @@ def plan(
         )
     if input_layout is not None and input_layout not in layouts.INPUT_LAYOUTS:
         raise ConvertUsageError(f"unknown input layout {input_layout!r}; choose one of {', '.join(layouts.INPUT_LAYOUTS)}")
+    mapped = mapping is not None and not mapping.identity
+    if mapped and input_layout not in (None, layouts.ALPACA):
+        raise ConvertUsageError(f"--map and --profile read records from other keys; the {input_layout} layout has fixed keys")
+    if mapped:
+        input_layout = layouts.ALPACA
     head: list[Item] = []
     if input_layout is None:
         input_layout = _detect_layout(items, head)
@@ -165,6 +174,7 @@ def plan(
         strict=strict,
         drop_metadata=drop_metadata,
         null_as_empty=null_as_empty,
+        mapping=mapping if mapped else None,
         notes=tuple(notes),
     )
     return result, items
@@ -336,6 +346,7 @@ def validator(plan: Plan, registry: Any = None) -> Any:
     return Validator(
         registry=registry if registry is not None else (),
         null_as_empty=plan.null_as_empty,
+        mapping=plan.mapping,
         duplicates=False,
         ignore=IGNORED_CHECKS,
         max_issues=0,

@@ -23,6 +23,7 @@ from ...format import Format
 from ...io import STDIN, DatasetReader, Item, QuarantineWriter, Source
 from ...issues import Issue
 from ...layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
+from ...mapping import PROFILES, FieldMapping, MappingError
 from ...registry import FormatRegistry
 from ...writers import STDOUT, OutputError, open_output, refuse_overwrite
 from ..progress import Progress
@@ -57,6 +58,10 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="Quarantine records the output cannot carry exactly (lossy) instead of writing them."),
     drop_metadata: bool = typer.Option(False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
+    maps: list[str] = typer.Option(
+        [], "--map", metavar="FIELD=KEY", help="Read a record field from another key, e.g. --map output=response (repeatable).",
+    ),
+    profile: str | None = typer.Option(None, "--profile", "-p", help=f"A named field layout of the records: {', '.join(PROFILES)}."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
     workers: int = typer.Option(
         1, "--workers", "-w", min=1, max=64,
@@ -76,6 +81,7 @@ def convert(
 
     try:
         _check_options(file, output, quarantine, as_json)
+        mapping = FieldMapping.build(profile, maps)
         registry, failures = registry_or_exit(format_files)
         target = _format(registry, failures, to) if to else None
         parser: Format | str | None = source if source in (None, "auto") else _format(registry, failures, source)
@@ -83,6 +89,7 @@ def convert(
             chosen, items = plan(
                 iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
                 registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
+                mapping=mapping,
             )
             for note in chosen.notes:
                 warn(f"Warning: {note}")
@@ -90,7 +97,7 @@ def convert(
             if workers > 1:
                 reader.close()
             summary = _run(run, chosen, items, reader, output, quarantine, json_array, workers, quiet)
-    except (ConvertUsageError, OutputError) as exc:
+    except (ConvertUsageError, OutputError, MappingError) as exc:
         warn(f"Error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     _report(summary, Source(file).name, output, quarantine, as_json)
