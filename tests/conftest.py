@@ -33,6 +33,7 @@ def _no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see the built-ins only, unless a test opts back in to entry-point discovery."""
     monkeypatch.setenv("PROMPTFMT_DISABLE_ENTRY_POINTS", "1")
     monkeypatch.delenv("PROMPTFMT_BLOCK_PLUGINS", raising=False)
+    monkeypatch.delenv("PROMPTFMT_FORMATS_DIR", raising=False)
 
 
 class CliResult:

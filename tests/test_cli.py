@@ -116,3 +116,12 @@ def test_every_command_has_help(cli):
     for name in names:
         result = cli(name, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout, name
+
+
+def test_a_broken_format_file_the_user_named_stops_the_command(cli, dataset, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text('name = "broken"\ndescription = "x"\nreference = "y"\n[template]\nprefix = "Q: "\nseparator = ""\n')
+    result = cli("render", str(dataset), "--format", "alpaca", "--format-file", str(broken))
+    assert result.exit_code == 2
+    assert f"{broken}: template.separator: must not be empty" in result.stderr
+    assert result.stdout == ""

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import typer
 
-from ..errors import PluginError, UnknownFormatError
+from ..declarative import FILE_PLUGIN_PREFIX
+from ..errors import PluginError, PromptfmtError, UnknownFormatError
 from ..format import Format
 from ..registry import FormatRegistry, load_registry
 
@@ -29,8 +30,16 @@ FORMAT_FILE_OPTION = typer.Option(
 def registry_or_exit(
     format_files: Sequence[str] = (), *, report_failures: bool = True
 ) -> tuple[FormatRegistry, list[PluginError]]:
-    """Every loadable format; plugins that failed are reported by name on stderr."""
+    """Every loadable format; plugins that failed are reported by name on stderr.
+
+    A format file the user named with ``--format-file`` is not optional: when it is broken the
+    command stops with its error (exit 2) instead of going on without it.
+    """
     registry, failures = load_registry(format_files=tuple(format_files))
+    named = {f"{FILE_PLUGIN_PREFIX}{path}" for path in format_files}
+    for failure in failures:
+        if failure.plugin in named:
+            raise failure.cause if isinstance(failure.cause, PromptfmtError) else failure
     if report_failures:
         for failure in failures:
             warn(f"Warning: {failure}")
