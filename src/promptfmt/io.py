@@ -247,13 +247,36 @@ def _detect(stream: IO[bytes]) -> _Start:
                 first = raw
                 break
             blank += 1
+        if not first:
+            return _Start(NONE)
+        start = first.lstrip()
+        if start.startswith(b"["):
+            ahead = _next_value_line(lines) if _is_json(first) else []
+            if ahead and ahead[-1].strip():  # one JSON value per line, each an array: JSON Lines all the same
+                return _Start(JSONL, first + b"".join(ahead), blank + 1)
+            return _Start(ARRAY, first, blank + 1, itertools.chain(ahead, lines))
     except _IO_ERRORS as exc:
         return _Start(NONE, item=_unreadable(0, blank + 1, exc))
-    if not first:
-        return _Start(NONE)
-    start = first.lstrip()
-    kind = ARRAY if start.startswith(b"[") else DOCUMENTS if _opens_a_document(start) else JSONL
+    kind = DOCUMENTS if _opens_a_document(start) else JSONL
     return _Start(kind, first, blank + 1, lines)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _next_value_line(lines: Iterator[bytes]) -> list[bytes]:
+    """The lines up to the next non-blank one (all of them blank when the stream ends first)."""
+    ahead = []
+    for line in lines:
+        ahead.append(line)
+        if line.strip():
+            break
+    return ahead
 
 
 def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
@@ -314,12 +337,13 @@ class Block:
         return len(self.data) if end < 0 else end + 1
 
 
-def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = _BLOCK) -> Iterator[Block]:
+def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterator[Block]:
     """``first`` (a whole line) and the rest of ``stream``, cut at line ends into blocks of ~``size`` bytes.
 
     Reads with ``read1`` (one decompression step at a time), so that when the stream breaks (a
     truncated gzip file) every whole line before the break is still read.
     """
+    size = size or _BLOCK
     read = getattr(stream, "read1", stream.read)
     pending = first
     error: str | None = None
@@ -432,8 +456,9 @@ class _Window:
         self.bad_pos: int | None = None
         self.bad_byte = 0
 
-    def fill(self, at_least: int = _CHUNK) -> None:
-        """Append at least ``at_least`` more characters (or reach the end of the stream)."""
+    def fill(self, at_least: int = 0) -> None:
+        """Append at least ``at_least`` (default: ``_CHUNK``) more characters, or reach the end of the stream."""
+        at_least = at_least or _CHUNK
         self.advance(self.pos)
         if self._line_start > len(self.text) // 2:
             cut = self._line_start
@@ -498,7 +523,7 @@ class _Window:
                 if cut and not self.eof:
                     self.fill(max(_CHUNK, len(self.text) - self.pos))
                     continue
-                if cut:
+                if exc.msg.startswith("Unterminated string") or exc.pos >= len(self.text.rstrip()):
                     message = f"the file ends before the value is complete ({exc.msg.lower()})"
                     raise _Malformed(message, exc.pos, at_end=True) from None
                 raise _Malformed(exc.msg, exc.pos) from None

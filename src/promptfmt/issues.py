@@ -15,6 +15,7 @@ from pydantic import Field
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
+EMPTY_KEY = '""'  # how an empty key is shown in locations
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ CHECKS: dict[str, Check] = {
         Check("unknown-field", WARNING, "a key that is not a record field: kept as metadata, not rendered"),
         Check("whitespace-only-input", WARNING, "the input is only whitespace: it is rendered as an input block"),
         Check("surrounding-whitespace", WARNING, "a field starts or ends with whitespace (never stripped)"),
-        Check("duplicate-record", WARNING, "same instruction, input and output as an earlier record (named)"),
-        Check("duplicate-prompt", WARNING, "same instruction and input as an earlier record, another output"),
+        Check("duplicate-record", WARNING, "same instruction, input and output as an earlier valid record (named)"),
+        Check("duplicate-prompt", WARNING, "same instruction and input as an earlier valid record, another output"),
         Check("template-marker", WARNING, "a field contains the markers of a registered format (already templated?)"),
         Check("placeholder", WARNING, "an unfilled template variable such as {{name}} or ###eos_token###"),
         Check("control-character", WARNING, "a control character (or a lone surrogate) inside a field"),
@@ -71,7 +72,7 @@ class Issue:
         where = source if self.line is None else f"{source}:{self.line}"
         if self.record is not None:
             where += f": record {self.record}"
-        return f"{where}: {self.field}"
+        return f"{where}: {self.field or EMPTY_KEY}"
 
     def format(self, source: str) -> str:
         """The one-line human form: ``FILE:LINE: record N: field: code: message``."""

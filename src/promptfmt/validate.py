@@ -256,8 +256,8 @@ class Validator:
             for field, text in (("instruction", instruction), ("input", input), ("output", output)):
                 if text:
                     self._scan(issues, item, field, text, checks)
-        if self._duplicates is not None:
-            duplicate = self._duplicates.see(item.index, instruction, input, output)
+        if self._duplicates is not None and not any(issue.severity == ERROR for issue in issues):
+            duplicate = self._duplicates.see(item.index, instruction, input, output)  # among valid records only
             if duplicate is not None:
                 self._duplicate(issues, item, *duplicate)
         metadata = {k: v for k, v in value.items() if k not in RECORD_FIELDS} if extra else {}
@@ -322,7 +322,7 @@ class Validator:
         return message
 
     def _unknown_value_note(self, text: str, fields: tuple[str | None, str | None, str | None]) -> str:
-        for field, value in zip(RECORD_FIELDS, fields):
+        for field, value in (("output", fields[2]), ("instruction", fields[0]), ("input", fields[1])):
             if value and text == value:
                 return f"; its value equals {field}"
         found = self._scanner.find(text)

@@ -41,7 +41,7 @@ def validate(
     strict: bool = typer.Option(False, "--strict", help="Count every warning as an error (exit 1)."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a field as "" instead of wrong-type.'),
     no_duplicates: bool = typer.Option(
-        False, "--no-duplicates", help="Do not look for duplicates (saves ~50 MB per million records)."
+        False, "--no-duplicates", help="Do not look for duplicates (saves ~40 MB per million records)."
     ),
     ignore: list[str] = typer.Option([], "--ignore", metavar="CODE", help=f"Do not report this check (repeatable). Checks: {_CHECKS_HELP}."),
     max_issues: int | None = typer.Option(

@@ -1,0 +1,231 @@
+"""Readers: layouts told apart by content, gzip, BOM, stdin, and every way a file can be broken.
+
+Each broken input gives error items with a line (and a column where one exists), never an exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+
+import pytest
+
+from promptfmt import io as pio
+from promptfmt.errors import DataError
+from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, dumps_line, read_items
+
+
+def items_of(data: bytes) -> list[Item]:
+    return list(read_items("-", stdin=io.BytesIO(data)))
+
+
+def summary(data: bytes) -> list[tuple]:
+    """(index, line, value) for good items, (index, line, column, code) for error items."""
+    return [
+        (item.index, item.line, item.value) if item.error is None else (item.index, item.line, item.column, item.code)
+        for item in items_of(data)
+    ]
+
+
+RECORDS = [{"instruction": "a", "output": "b"}, {"instruction": "c", "input": "d", "output": "e"}]
+
+
+# -- the layouts ---------------------------------------------------------------------------------
+
+
+def test_json_lines_skip_blank_lines_and_keep_line_numbers():
+    data = b'{"a": 1}\n\n   \n{"b": 2}\r\n{"c": 3}'
+    assert summary(data) == [(0, 1, {"a": 1}), (1, 4, {"b": 2}), (2, 5, {"c": 3})]
+
+
+def test_a_pretty_printed_array_gives_the_line_where_each_record_starts():
+    data = json.dumps(RECORDS, indent=2).encode()
+    assert [(item.index, item.line) for item in items_of(data)] == [(0, 2), (1, 6)]
+    assert [item.value for item in items_of(data)] == RECORDS
+
+
+def test_layout_is_told_by_content_not_by_extension(tmp_path):
+    as_array = tmp_path / "data.jsonl"
+    as_array.write_text(json.dumps(RECORDS))
+    as_lines = tmp_path / "data.json"
+    as_lines.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    assert [i.value for i in read_items(as_array)] == RECORDS
+    assert [i.value for i in read_items(as_lines)] == RECORDS
+    assert DatasetReader(as_array).layout == "array"
+    assert DatasetReader(as_lines).layout == "jsonl"
+
+
+def test_pretty_printed_documents_one_after_another_are_read_one_by_one():
+    data = b'{\n  "instruction": "a",\n  "output": "b"\n}\n{\n  "instruction": "c",\n  "output": "d"\n}\n'
+    assert summary(data) == [(0, 1, {"instruction": "a", "output": "b"}), (1, 5, {"instruction": "c", "output": "d"})]
+    assert DatasetReader("-", io.BytesIO(data)).layout == "documents"
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n", b"[]", b"[\n]\n"])
+def test_empty_datasets_have_no_items(data):
+    assert items_of(data) == []
+
+
+def test_gzip_is_detected_by_its_magic_bytes_for_every_layout(tmp_path):
+    for name, text in (("a.json", json.dumps(RECORDS)), ("b.txt", "\n".join(json.dumps(r) for r in RECORDS))):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(text.encode()))
+        assert [i.value for i in read_items(path)] == RECORDS
+
+
+def test_utf8_bom_is_skipped_in_both_layouts():
+    assert [i.value for i in items_of(b"\xef\xbb\xbf" + json.dumps(RECORDS).encode())] == RECORDS
+    assert summary(b'\xef\xbb\xbf{"a": 1}\n{"b": 2}\n') == [(0, 1, {"a": 1}), (1, 2, {"b": 2})]
+
+
+def test_stdin_without_peek_still_detects_gzip():
+    class Plain(io.RawIOBase):  # no peek(), like some pipes wrapped by test runners
+        def __init__(self, data: bytes) -> None:
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            return self._data.readinto(buffer)
+
+    data = gzip.compress(b'{"a": 1}\n')
+    assert [i.value for i in read_items("-", stdin=Plain(data))] == [{"a": 1}]
+
+
+def test_records_spanning_many_windows_and_blocks_are_read_whole(monkeypatch):
+    monkeypatch.setattr(pio, "_CHUNK", 64)
+    monkeypatch.setattr(pio, "_BLOCK", 64)
+    big = [{"instruction": "x" * 500, "output": "é" * 300, "n": 12345678901234}, {"instruction": "y", "output": "z"}]
+    assert [i.value for i in items_of(json.dumps(big, ensure_ascii=False).encode())] == big
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in big * 20).encode()
+    assert [i.value for i in items_of(lines)] == big * 20
+    assert [i.line for i in items_of(lines)] == list(range(1, 41))
+
+
+# -- broken input: issues with locations, never exceptions ---------------------------------------
+
+
+def test_a_malformed_line_is_an_error_item_and_reading_goes_on():
+    got = items_of(b'{"a": 1}\n{"b": \n{"c": 3}\n[1, 2]\n')
+    assert [(i.index, i.line, i.error is None) for i in got] == [(0, 1, True), (1, 2, False), (2, 3, True), (3, 4, True)]
+    assert "line ends before the value is complete" in got[1].error
+    assert got[1].text == '{"b": '
+    assert got[3].value == [1, 2]  # valid JSON: not a record, but validation says so, not the reader
+
+
+def test_invalid_utf8_in_a_line_names_the_byte_and_keeps_the_raw_text():
+    got = items_of(b'{"a": "ok"}\n{"a": "caf\xe9"}\n')
+    assert got[1].line == 2 and got[1].column == 11
+    assert "not UTF-8" in got[1].error and "0xe9" in got[1].error
+    assert got[1].text == '{"a": "caf\\xe9"}'
+
+
+@pytest.mark.parametrize(
+    ("data", "expected", "words"),
+    [
+        (b'[\n {"a": 1},\n {"b": 2},\n]\n', (2, 3, 10), "trailing comma"),
+        (b'[\n {"a": 1},\n {"b": 2}\n', (2, 4, 1), "not closed"),
+        (b'[\n {"a": 1}\n {"b": 2}\n]', (1, 3, 2), "expected ',' or ']' after record 0"),
+        (b'[\n {"a": 1}\n]\n{"b": 2}\n', (1, 4, 1), "extra data"),
+        (b'[\n {"a": NaN}\n]', (0, 2, 2), "NaN is not valid JSON"),
+        (b'[\n {"a": "x\xff"}\n]', (0, 2, 10), "not UTF-8"),
+        (b'[{"a": 1}, {"b": tru}]', (1, 1, 18), "Expecting value"),
+        (b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", (0, 1, 2), "nested too deeply"),
+        (b'{\n  "a": 1,\n', (0, 3, 1), "ends before the value is complete"),
+    ],
+)
+def test_a_malformed_array_or_document_is_one_located_error_after_the_good_items(data, expected, words):
+    got = items_of(data)
+    error = got[-1]
+    assert [i.error for i in got[:-1]] == [None] * (len(got) - 1)
+    assert (error.index, error.line, error.column) == expected, error
+    assert words in error.error
+    assert error.code == "invalid-json"
+
+
+def test_utf16_files_are_named_as_such():
+    (item,) = items_of('[{"a": 1}]'.encode("utf-16"))
+    assert item.line == 1 and "UTF-16" in item.error and "iconv" in item.error
+
+
+def test_a_truncated_gzip_file_keeps_every_whole_line_before_the_break():
+    lines = b"".join(json.dumps({"instruction": os.urandom(8).hex(), "output": "o"}).encode() + b"\n" for _ in range(3000))
+    broken = gzip.compress(lines)[:-5000]
+    got = items_of(broken)
+    last = got[-1]
+    assert last.code == "unreadable" and "truncated" in last.error
+    assert all(item.error is None for item in got[:-1]) and len(got) > 1000
+    assert last.index == len(got) - 1 and last.line == len(got)
+
+
+def test_a_truncated_gzip_array_is_unreadable_at_the_record_it_stopped_in():
+    data = json.dumps([{"instruction": os.urandom(8).hex(), "output": "o"} for _ in range(3000)], indent=1).encode()
+    got = items_of(gzip.compress(data)[:-3000])
+    assert got[-1].code == "unreadable"
+    assert got[-1].index == len(got) - 1
+
+
+def test_missing_files_and_folders_raise_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        DatasetReader(tmp_path / "nope.jsonl")
+    with pytest.raises(DataError, match="folder"):
+        DatasetReader(tmp_path)
+
+
+def test_position_and_size_follow_the_reading(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in RECORDS * 100) + "\n")
+    reader = DatasetReader(path)
+    assert reader.size == path.stat().st_size
+    list(reader)
+    assert reader.position is None or reader.position <= reader.size  # closed at the end
+    assert DatasetReader("-", io.BytesIO(b"{}")).size is None
+
+
+def test_blocks_hold_whole_lines_and_their_first_line_number(monkeypatch, tmp_path):
+    monkeypatch.setattr(pio, "_BLOCK", 100)
+    path = tmp_path / "data.jsonl"
+    lines = [json.dumps({"i": n, "pad": "x" * (n % 7) * 10}) for n in range(50)]
+    path.write_text("\n".join(lines) + "\n")
+    blocks = list(DatasetReader(path).blocks())
+    assert len(blocks) > 5
+    assert [line.decode() for block in blocks for line in block.lines()] == lines
+    numbers = [block.first_line + k for block in blocks for k in range(len(block.lines()))]
+    assert numbers == list(range(1, 51))
+    block = blocks[1]
+    assert block.line_at(0) == block.first_line
+    assert block.line_at(len(block.data) - 1) == block.first_line + len(block.lines()) - 1
+    with pytest.raises(ValueError, match="not JSON Lines"):
+        list(DatasetReader("-", io.BytesIO(b"[1]")).blocks())
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def test_atomic_writer_leaves_no_file_when_the_write_fails(tmp_path):
+    target = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError):
+        with AtomicWriter(target) as out:
+            out.write(b"half")
+            raise RuntimeError("boom")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with AtomicWriter(target) as out:
+        out.write(b"whole\n")
+    assert target.read_bytes() == b"whole\n"
+
+
+def test_quarantine_keeps_items_unchanged_with_their_issues(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    with QuarantineWriter(path) as out:
+        out.write(Item(3, 4, {"instruction": None, "x": [1]}), [{"code": "wrong-type"}])
+        out.write(Item(5, 7, error="invalid JSON", text='{"broken'), [{"code": "invalid-json"}])
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    assert first == {"record": 3, "line": 4, "issues": [{"code": "wrong-type"}], "item": {"instruction": None, "x": [1]}}
+    assert second == {"record": 5, "line": 7, "issues": [{"code": "invalid-json"}], "text": '{"broken'}
+
+
+def test_lone_surrogates_are_written_as_json_escapes():
+    assert json.loads(dumps_line({"a": "x\ud800y"})) == {"a": "x\ud800y"}

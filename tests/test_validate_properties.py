@@ -1,0 +1,156 @@
+"""Properties of validation over generated documents: broken input of any kind gives located issues,
+never a traceback; the bulk JSON Lines path and the item-by-item path always agree.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from promptfmt import Report, Validator, validate
+from promptfmt.formats.alpaca import ALPACA, ALPACA_LLMFS
+from promptfmt.formats.phi3 import PHI3, PHI3_LLMFS
+from promptfmt.io import read_items
+from promptfmt.mapping import FieldMapping
+
+from .strategies import json_documents, record_like
+
+FORMATS = (ALPACA, ALPACA_LLMFS, PHI3, PHI3_LLMFS)
+MARKERS = ["### Input:", "<|user|>", "{{name}}", "\x07", " ", "\n", "", "###eos_token###"]
+
+# Record-ish values with hostile content: markers, placeholders, controls, padding, repeats.
+hostile_text = st.lists(st.sampled_from(MARKERS) | st.text(max_size=5), max_size=4).map("".join)
+hostile_records = st.fixed_dictionaries(
+    {"instruction": hostile_text, "output": hostile_text},
+    optional={"input": hostile_text, "id": st.integers(0, 3)},
+)
+values = st.one_of(hostile_records, record_like, json_documents)
+
+
+def dumps(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def broken_line(draw) -> bytes:
+    """A line that is certainly not JSON."""
+    line = draw(st.one_of(
+        st.binary(min_size=1, max_size=20),
+        st.builds(lambda v, n: dumps(v)[: n], values, st.integers(1, 30)),
+        st.sampled_from([b"{", b'{"instruction": "a",}', b"[1,", b"\xff\xfe", b'{"a": NaN}', b"nul", b"{'a': 1}"]),
+    ))
+    line = line.replace(b"\n", b" ").replace(b"\r", b" ")
+    try:
+        json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return line
+    return line + b" }"  # still valid? then make it invalid
+
+
+@st.composite
+def jsonl_documents(draw):
+    """(bytes, line numbers of the broken lines)."""
+    lines: list[bytes] = []
+    broken: list[int] = []
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["value", "value", "blank", "broken"]))
+        if kind == "value":
+            lines.append(dumps(draw(values)))
+        elif kind == "blank":
+            lines.append(draw(st.sampled_from([b"", b"  ", b"\t"])))
+        else:
+            lines.append(broken_line(draw))
+            broken.append(len(lines))
+    ending = draw(st.sampled_from([b"\n", b"\r\n"]))
+    return ending.join(lines) + draw(st.sampled_from([b"", ending])), broken
+
+
+def run(data: bytes, **options) -> Report:
+    return validate("-", stdin=io.BytesIO(data), registry=FORMATS, **options)
+
+
+def assert_located(report: Report, data: bytes) -> None:
+    lines = data.count(b"\n") + 1
+    assert report.records == report.valid + report.invalid
+    assert sum(report.counts.values()) == report.errors + report.warnings == len(report.issues)
+    for issue in report.issues:
+        if issue.code == "empty-dataset":
+            assert report.records == 0
+            continue
+        assert issue.record is not None and 0 <= issue.record < report.records, issue
+        assert issue.line is not None and 1 <= issue.line <= lines, issue
+        assert issue.message and issue.severity in ("error", "warning")
+        assert issue.field or issue.code == "unknown-field"  # "" is a key like any other
+
+
+@given(jsonl_documents())
+def test_every_broken_json_line_is_an_error_on_its_own_line(document):
+    data, broken = document
+    report = run(data)
+    assert_located(report, data)
+    if data.lstrip().startswith((b"[", b"{")) and report.records and broken and 1 in broken:
+        return  # a broken first line can make the file look like an array or a pretty-printed document
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark: one error for the whole file
+        assert [(i.code, i.line) for i in report.issues] == [("invalid-json", 1)]
+    elif not data.lstrip().startswith(b"["):
+        error_lines = {i.line for i in report.issues if i.code == "invalid-json"}
+        assert set(broken) <= error_lines or data.lstrip().startswith(b"{"), (broken, report.issues)
+
+
+@given(st.lists(values, max_size=6), st.integers(0, 10_000), st.binary(min_size=1, max_size=4), st.booleans())
+def test_a_broken_array_is_an_error_with_a_location_and_never_an_exception(rows, cut, junk, indent):
+    text = json.dumps(rows, ensure_ascii=False, indent=2 if indent else None).encode("utf-8", "surrogatepass")
+    cut %= len(text) + 1
+    data = text[:cut] + junk + text[cut:]
+    report = run(data)
+    assert_located(report, data)
+    try:
+        json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        if data.strip():
+            assert report.errors >= 1
+            assert any(i.severity == "error" for i in report.issues)
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_give_issues_not_exceptions(data):
+    report = run(data)
+    assert_located(report, data)
+
+
+@given(jsonl_documents(), st.integers(1, 400))
+def test_a_truncated_gzip_stream_is_reported_after_what_could_be_read(document, keep):
+    data, _ = document
+    squeezed = gzip.compress(data)
+    report = run(squeezed[: max(1, len(squeezed) - keep)])
+    assert report.records == report.valid + report.invalid
+    for issue in report.issues:
+        assert issue.code == "empty-dataset" or (issue.record is not None and issue.line is not None)
+
+
+@given(jsonl_documents(), st.booleans(), st.booleans(), st.booleans())
+def test_the_bulk_json_lines_path_agrees_with_item_by_item_checks(document, strict, duplicates, mapped):
+    data, _ = document
+    assume(not data.lstrip().startswith(b"["))
+    options = {"strict": strict, "duplicates": duplicates, "registry": FORMATS}
+    if mapped:
+        options["mapping"] = ["output=response"]
+    bulk = validate("-", stdin=io.BytesIO(data), **options)
+    one_by_one = Validator(source="<stdin>", **options)
+    for item in read_items("-", stdin=io.BytesIO(data)):
+        one_by_one.check(item)
+    assert bulk.as_dict() == one_by_one.end().as_dict()
+
+
+@given(st.dictionaries(st.sampled_from(["instruction", "input", "output", "response", "context", "x"]), values),
+       st.sampled_from(list(range(4))))
+def test_mapping_loses_no_key(value, which):
+    mapping = FieldMapping.build(["alpaca", "dolly", "prompt-response", None][which])
+    view, shadowed = mapping.apply(value)
+    read = {mapping.key(field) for field in ("instruction", "input", "output") if field in view}
+    metadata = set(view) - {"instruction", "input", "output"}
+    assert read | metadata | set(shadowed) == set(value)
+    assert not (metadata & set(shadowed))
