@@ -122,6 +122,7 @@ def test_a_broken_format_file_the_user_named_stops_the_command(cli, dataset, tmp
     broken = tmp_path / "broken.toml"
     broken.write_text('name = "broken"\ndescription = "x"\nreference = "y"\n[template]\nprefix = "Q: "\nseparator = ""\n')
     result = cli("render", str(dataset), "--format", "alpaca", "--format-file", str(broken))
-    assert result.exit_code == 2
+    assert result.exit_code == 3
+    assert f"plugin 'file:{broken}' failed to load" in result.stderr
     assert f"{broken}: template.separator: must not be empty" in result.stderr
     assert result.stdout == ""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import typer
 
 from ..declarative import FILE_PLUGIN_PREFIX
-from ..errors import PluginError, PromptfmtError, UnknownFormatError
+from ..errors import PluginError, UnknownFormatError
 from ..format import Format
 from ..registry import FormatRegistry, load_registry
 
@@ -28,18 +28,20 @@ FORMAT_FILE_OPTION = typer.Option(
 
 
 def registry_or_exit(
-    format_files: Sequence[str] = (), *, report_failures: bool = True
+    format_files: Sequence[str] = (), *, report_failures: bool = True, named_files_required: bool = True
 ) -> tuple[FormatRegistry, list[PluginError]]:
     """Every loadable format; plugins that failed are reported by name on stderr.
 
     A format file the user named with ``--format-file`` is not optional: when it is broken the
-    command stops with its error (exit 2) instead of going on without it.
+    command stops with its error (exit 3) instead of going on without it, unless
+    ``named_files_required`` is off (``promptfmt formats`` lists what did load).
     """
     registry, failures = load_registry(format_files=tuple(format_files))
     named = {f"{FILE_PLUGIN_PREFIX}{path}" for path in format_files}
-    for failure in failures:
-        if failure.plugin in named:
-            raise failure.cause if isinstance(failure.cause, PromptfmtError) else failure
+    if named_files_required:
+        for failure in failures:
+            if failure.plugin in named:
+                raise failure
     if report_failures:
         for failure in failures:
             warn(f"Warning: {failure}")

@@ -19,7 +19,7 @@ def formats(
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """List the registered formats (built-in and plugin ones)."""
-    registry, failures = registry_or_exit(format_files)
+    registry, failures = registry_or_exit(format_files, named_files_required=False)
     rows = [
         {
             "name": entry.format.name,
