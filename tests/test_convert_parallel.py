@@ -84,3 +84,26 @@ def test_ranges_start_at_line_starts_and_cover_the_file(tmp_path):
         assert all(stop == start for (_, stop), (start, _) in zip(cuts, cuts[1:]))
         assert all(data[start - 1 : start] == b"\n" for start, _ in cuts[1:])
         assert len(cuts) <= parts
+
+
+def test_auto_uses_one_process_per_cpu_for_big_json_lines_files_only(tmp_path):
+    import os
+
+    from promptfmt.parallel import auto_workers
+
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(dataset(50), encoding="utf-8")
+    array = tmp_path / "in.json"
+    array.write_text("[]", encoding="utf-8")
+    cpus = len(os.sched_getaffinity(0))
+    assert auto_workers(str(lines), min_bytes=1, most=4) == (min(cpus, 4) if cpus > 1 else 1)
+    assert auto_workers(str(lines), min_bytes=lines.stat().st_size + 1, most=4) == 1
+    assert auto_workers(str(array), min_bytes=1, most=4) == 1
+    assert auto_workers("-", min_bytes=1, most=4) == 1
+
+
+def test_workers_must_be_a_number_or_auto(cli, tmp_path):
+    infile = tmp_path / "in.jsonl"
+    infile.write_text(dataset(3), encoding="utf-8")
+    result = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--workers", "0")
+    assert result.exit_code == 2 and "from 1 to 64, or auto" in result.stderr

@@ -57,6 +57,17 @@ def can_split(path: str) -> str | None:
     return None if layout == "jsonl" else f"only JSON Lines files can be cut into parts, not a {layout} file"
 
 
+def auto_workers(path: str, *, min_bytes: int, most: int) -> int:
+    """One process per usable CPU (at most ``most``) for a JSON Lines file of ``min_bytes`` or more, else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if cpus < 2 or path == STDIN or not os.path.isfile(path) or os.path.getsize(path) < min_bytes:
+        return 1
+    return min(cpus, most) if can_split(path) is None else 1
+
+
 def ranges(path: str, parts: int) -> list[tuple[int, int]]:
     """``parts`` byte ranges of about the same size, each starting at the start of a line."""
     size = os.path.getsize(path)

@@ -30,6 +30,8 @@ from ..progress import Progress
 from ..shared import FORMAT_FILE_OPTION, registry_or_exit, warn
 
 SHOWN_QUARANTINED = 20
+AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
+AUTO_MAX_WORKERS = 4
 EXIT_QUARANTINED = 1
 EXIT_USAGE = 2
 
@@ -63,9 +65,10 @@ def convert(
     ),
     profile: str | None = typer.Option(None, "--profile", "-p", help=f"A named field layout of the records: {', '.join(PROFILES)}."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
-    workers: int = typer.Option(
-        1, "--workers", "-w", min=1, max=64,
-        help="Convert a JSON Lines file in this many processes (the output keeps the input order).",
+    workers: str = typer.Option(
+        "auto", "--workers", "-w", metavar="N|auto",
+        help="Convert a JSON Lines file in N processes (the output keeps the input order). "
+        f"auto: one per CPU (at most {AUTO_MAX_WORKERS}) for JSON Lines files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
     format_files: list[str] = FORMAT_FILE_OPTION,
@@ -81,6 +84,7 @@ def convert(
 
     try:
         _check_options(file, output, quarantine, as_json)
+        asked = _workers(workers)
         mapping = FieldMapping.build(profile, maps)
         registry, failures = registry_or_exit(format_files)
         target = _format(registry, failures, to) if to else None
@@ -93,10 +97,10 @@ def convert(
             )
             for note in chosen.notes:
                 warn(f"Warning: {note}")
-            workers = _usable_workers(file, workers)
-            if workers > 1:
+            processes = _usable_workers(file, asked)
+            if processes > 1:
                 reader.close()
-            summary = _run(run, chosen, items, reader, output, quarantine, json_array, workers, quiet)
+            summary = _run(run, chosen, items, reader, output, quarantine, json_array, processes, quiet)
     except (ConvertUsageError, OutputError, MappingError) as exc:
         warn(f"Error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -125,16 +129,28 @@ def _format(registry: FormatRegistry, failures: list[PluginError], name: str) ->
         raise
 
 
-def _usable_workers(file: str, workers: int) -> int:
-    if workers == 1:
-        return 1
-    from ...parallel import can_split
+def _workers(text: str) -> int | None:
+    """The number of processes asked for; None for auto."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise OutputError(f"--workers takes a number of processes from 1 to 64, or auto; got {text!r}")
+    return int(text)
 
+
+def _usable_workers(file: str, asked: int | None) -> int:
+    """How many processes to convert ``file`` in: what was asked for, when the file can be cut."""
+    if asked == 1:
+        return 1
+    from ...parallel import auto_workers, can_split
+
+    if asked is None:
+        return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS)
     reason = can_split(file)
     if reason is not None:
-        warn(f"Warning: --workers {workers} ignored, converting in one process: {reason}.")
+        warn(f"Warning: --workers {asked} ignored, converting in one process: {reason}.")
         return 1
-    return workers
+    return asked
 
 
 def _run(
