@@ -7,7 +7,7 @@ baseline's input, as in the tutorial) and as JSON Lines, then runs, each in its 
   formatter, ``json.dump`` the whole list with ``indent=4`` as the course does), and its faster
   ``--compact`` variant;
 * ``promptfmt convert IN.jsonl -o OUT.jsonl --to alpaca-llmfs`` (validating every record; the same
-  text as the baseline), in one process and with ``--workers 2``;
+  text as the baseline), with ``--workers 1``, ``--workers 2`` and the default (``auto``);
 * ``promptfmt convert`` on the JSON array too (for honesty: arrays are read through a window).
 
 For each it prints wall time, records/s, peak RSS (of the whole process tree, sampled every 20 ms;
@@ -161,9 +161,10 @@ def main() -> None:
     runs = [
         ("baseline: tutorial (json.load, f-string, json.dump indent=4)", [PYTHON, BASELINE, str(array), f"{out}.json"]),
         ("baseline: compact dump (indent=None)", [PYTHON, BASELINE, str(array), f"{out}.json", "--compact"]),
-        ("promptfmt convert JSONL, 1 process", [*convert, str(jsonl), "-o", f"{out}.jsonl"]),
+        ("promptfmt convert JSONL, --workers 1", [*convert, str(jsonl), "-o", f"{out}.jsonl", "--workers", "1"]),
         ("promptfmt convert JSONL, --workers 2", [*convert, str(jsonl), "-o", f"{out}.jsonl", "--workers", "2"]),
-        ("promptfmt convert JSON array, 1 process", [*convert, str(array), "-o", f"{out}.jsonl"]),
+        ("promptfmt convert JSONL, default (--workers auto)", [*convert, str(jsonl), "-o", f"{out}.jsonl"]),
+        ("promptfmt convert JSON array (one process)", [*convert, str(array), "-o", f"{out}.jsonl"]),
     ]
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
           f"input: {args.records:,} records, {jsonl.stat().st_size / 1e6:,.0f} MB JSONL / {array.stat().st_size / 1e6:,.0f} MB JSON",
