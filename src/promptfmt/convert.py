@@ -20,6 +20,7 @@ errors) from the first items; `run` is the per-item loop; `convert` does both.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -428,8 +429,9 @@ def quick_lossless(fmt: Format) -> Callable[[str, str, str, str], bool] | None:
     the longer one on a tie), a record is lossless when no literal the parser looks for while
     reading a field starts inside that field, none longer than the one rendered starts right after
     it, the text does not start with the longer other preamble, and a trimming template has nothing
-    to trim. When this test says False, the exact `Format.check` decides; a property test checks the
-    test against ``check`` for every registered format.
+    to trim. Most records are cleared without looking at the text: a literal can only start inside
+    a field that contains its first character. When this test says False, the exact `Format.check`
+    decides; a property test checks the test against ``check`` for every registered format.
     """
     if not isinstance(fmt, TemplateFormat) or type(fmt).check is not TemplateFormat.check:
         return None
@@ -445,9 +447,18 @@ def quick_lossless(fmt: Format) -> Callable[[str, str, str, str], bool] | None:
     start_input, start_no_input = len(prefix_input), len(prefix_no_input)
     trim, trim_output, chat = t.trim, t.trims_output, t.chat
     sep_len, after_len, end_len = len(separator), len(after), len(end)
-    response_len = len(t.response_prefix)
     after_wins_tie = after_len > sep_len
     separator_wins_tie = sep_len > after_len
+    # What a record's fields must not contain for the fast answer (the first characters of the
+    # literals sought in each field), and whether the preamble or a tie could still go wrong.
+    instruction_input = _any_of(separator[0] + (after[0] if either else ""))
+    instruction_alone = _any_of(after[0] + (separator[0] if either else ""))
+    in_input = _any_of(after[0])
+    in_output = _any_of(end[:1])
+    plain_input = not (shadow_input is not None and shadow_input.startswith(prefix_input)) and not (
+        either and after_wins_tie and after.startswith(separator))
+    plain_alone = not (shadow_no_input is not None and shadow_no_input.startswith(prefix_no_input)) and not (
+        either and separator_wins_tie and separator.startswith(after))
 
     def lossless(instruction: str, input: str, output: str, text: str) -> bool:
         has_input = always or input != ""
@@ -460,6 +471,14 @@ def quick_lossless(fmt: Format) -> Callable[[str, str, str, str], bool] | None:
                 return False
         if trim_output and output != output.strip():
             return False
+        if has_input:
+            if plain_input and not instruction_input(instruction) and not in_input(input) and not in_output(output):
+                return True
+        elif plain_alone and not instruction_alone(instruction) and not in_output(output):
+            return True
+        return _lossless_in_text(instruction, input, output, text, has_input)
+
+    def _lossless_in_text(instruction: str, input: str, output: str, text: str, has_input: bool) -> bool:
         find = text.find
         if has_input:
             if shadow_input is not None and text.startswith(shadow_input):
@@ -489,3 +508,14 @@ def quick_lossless(fmt: Format) -> Callable[[str, str, str, str], bool] | None:
         return True
 
     return lossless
+
+
+def _any_of(chars: str) -> Callable[[str], bool]:
+    """A test whether a string contains any of ``chars`` (single characters)."""
+    chars = "".join(dict.fromkeys(chars))
+    if not chars:
+        return lambda text: False
+    if len(chars) == 1:
+        return lambda text: chars in text
+    pattern = re.compile("[" + re.escape(chars) + "]")
+    return lambda text: pattern.search(text) is not None
