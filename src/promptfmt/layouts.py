@@ -31,6 +31,7 @@ Everything here works on plain dicts and strings: no pydantic per item.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParseError
@@ -195,56 +196,56 @@ def _with_metadata(record: dict[str, Any], value: dict[str, Any], layout: str) -
     return problems or record
 
 
-def _from_messages(value: Any) -> dict[str, Any] | list[Problem]:
-    if not isinstance(value, dict):
-        return _not_an_object(MESSAGES, value)
-    messages = value.get("messages")
-    if not isinstance(messages, list):
-        return [Problem("wrong-type", "messages", f"messages must be an array of {{role, content}} objects, got {kind(messages)}")]
-    turns: list[tuple[str, str]] = []
-    for number, message in enumerate(messages):
-        where = f"messages.{number}"
-        if not isinstance(message, dict):
-            return [Problem("wrong-type", where, f"a message must be an object with role and content, got {kind(message)}")]
-        extra = sorted(set(message) - {"role", "content"})
-        if extra:
-            return [Problem("unsupported-key", f"{where}.{extra[0]}",
-                            f"a message with keys besides role and content ({', '.join(extra)}) cannot become a record without losing them")]
-        role, content = message.get("role"), message.get("content")
-        if role not in ("system", "user", "assistant"):
-            return [Problem("unsupported-role", f"{where}.role",
-                            f"role {role!r} cannot become part of a record: only system, user and assistant can")]
-        if not isinstance(content, str):
-            return [Problem("wrong-type", f"{where}.content", f"content must be a string, got {kind(content)}")]
-        turns.append((role, content))
-    return _from_turns(turns, value, MESSAGES, "messages")
+@dataclass(frozen=True)
+class _Conversation:
+    """How a conversation layout spells its turns: the list key, the two keys of a turn, the roles."""
+
+    layout: str
+    key: str
+    role_key: str
+    content_key: str
+    roles: dict[str, str]  # the role as written -> system, user or assistant
+
+    def turns(self, value: Any) -> list[tuple[str, str]] | list[Problem]:
+        """``(role, content)`` of every turn of ``value``, or the problem with the first bad one."""
+        if not isinstance(value, dict):
+            return _not_an_object(self.layout, value)
+        role_key, content_key = self.role_key, self.content_key
+        turns = value.get(self.key)
+        if not isinstance(turns, list):
+            return [Problem("wrong-type", self.key,
+                            f"{self.key} must be an array of {{{role_key}, {content_key}}} objects, got {kind(turns)}")]
+        found: list[tuple[str, str]] = []
+        for number, turn in enumerate(turns):
+            where = f"{self.key}.{number}"
+            if not isinstance(turn, dict):
+                return [Problem("wrong-type", where, f"a turn must be an object with {role_key} and {content_key}, got {kind(turn)}")]
+            extra = sorted(set(turn) - {role_key, content_key})
+            if extra:
+                return [Problem("unsupported-key", f"{where}.{extra[0]}",
+                                f"a turn with keys besides {role_key} and {content_key} ({', '.join(extra)}) "
+                                "cannot become a record without losing them")]
+            written, content = turn.get(role_key), turn.get(content_key)
+            role = self.roles.get(written) if isinstance(written, str) else None
+            if role is None:
+                return [Problem("unsupported-role", f"{where}.{role_key}",
+                                f"{role_key} {written!r} cannot become part of a record: only {', '.join(self.roles)} can")]
+            if not isinstance(content, str):
+                return [Problem("wrong-type", f"{where}.{content_key}", f"{content_key} must be a string, got {kind(content)}")]
+            found.append((role, content))
+        return found
+
+    def read(self, value: Any) -> dict[str, Any] | list[Problem]:
+        turns = self.turns(value)
+        if turns and isinstance(turns[0], Problem):
+            return turns  # type: ignore[return-value]
+        return _from_turns(turns, value, self.layout, self.key)  # type: ignore[arg-type]
 
 
-def _from_sharegpt(value: Any) -> dict[str, Any] | list[Problem]:
-    if not isinstance(value, dict):
-        return _not_an_object(SHAREGPT, value)
-    conversations = value.get("conversations")
-    if not isinstance(conversations, list):
-        return [Problem("wrong-type", "conversations",
-                        f"conversations must be an array of {{from, value}} objects, got {kind(conversations)}")]
-    turns: list[tuple[str, str]] = []
-    for number, turn in enumerate(conversations):
-        where = f"conversations.{number}"
-        if not isinstance(turn, dict):
-            return [Problem("wrong-type", where, f"a turn must be an object with from and value, got {kind(turn)}")]
-        extra = sorted(set(turn) - {"from", "value"})
-        if extra:
-            return [Problem("unsupported-key", f"{where}.{extra[0]}",
-                            f"a turn with keys besides from and value ({', '.join(extra)}) cannot become a record without losing them")]
-        speaker, content = turn.get("from"), turn.get("value")
-        role = SHAREGPT_ROLES.get(speaker) if isinstance(speaker, str) else None
-        if role is None:
-            return [Problem("unsupported-role", f"{where}.from",
-                            f"from {speaker!r} cannot become part of a record: only human, gpt and system can")]
-        if not isinstance(content, str):
-            return [Problem("wrong-type", f"{where}.value", f"value must be a string, got {kind(content)}")]
-        turns.append((role, content))
-    return _from_turns(turns, value, SHAREGPT, "conversations")
+_MESSAGES = _Conversation(MESSAGES, "messages", "role", "content", {"system": "system", "user": "user", "assistant": "assistant"})
+_SHAREGPT = _Conversation(SHAREGPT, "conversations", "from", "value", SHAREGPT_ROLES)
+_from_messages = _MESSAGES.read
+_from_sharegpt = _SHAREGPT.read
 
 
 def _from_turns(turns: list[tuple[str, str]], value: dict[str, Any], layout: str, key: str) -> dict[str, Any] | list[Problem]:

@@ -82,8 +82,13 @@ def ranges(path: str, parts: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], size]))
 
 
-class _Range(io.RawIOBase):
-    """The bytes ``[start, stop)`` of a file, counting how many were read."""
+def open_range(path: str, start: int, stop: int) -> io.BufferedReader:
+    """A buffered binary stream of the bytes ``[start, stop)`` of ``path`` (see `ranges`)."""
+    return io.BufferedReader(ByteRange(path, start, stop), buffer_size=PART_BUFFER)
+
+
+class ByteRange(io.RawIOBase):
+    """The bytes ``[start, stop)`` of a file, counting how many were read (``consumed``)."""
 
     def __init__(self, path: str, start: int, stop: int) -> None:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
@@ -123,7 +128,7 @@ def _work(part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, pos
     """The body of a worker process: convert one range, send back the summary (or the error)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     try:
-        source = _Range(path, part.start, part.stop)
+        source = ByteRange(path, part.start, part.stop)
         stream = io.BufferedReader(source, buffer_size=PART_BUFFER)
 
         def progress(read: int) -> None:
@@ -189,7 +194,7 @@ def convert_parts(
             send.close()
             processes.append(process)
             connections.append(receive)
-        first = _Range(path, parts[0].start, parts[0].stop)
+        first = ByteRange(path, parts[0].start, parts[0].stop)
 
         def report(read: int) -> None:
             counts[0], positions[0] = read, first.consumed
