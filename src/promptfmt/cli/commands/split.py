@@ -96,6 +96,7 @@ def _report(result: object, source: str, paths: dict[str, str], as_json: bool) -
         document = {"input": source, "read": read, **counts, "refused": refused, "shuffled": seed is not None,
                     "seed": seed, "files": paths}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
     order = "shuffled with seed " + str(seed) if seed is not None else "in file order"
     lines = [f"{source}: {read:,} item(s), {order}"]
     lines += [f"  {name:<5} {count:>9,}  {paths[name]}" for name, count in counts.items()]
