@@ -195,3 +195,17 @@ def test_the_installed_command_runs_with_exit_codes(data, clean):
     bad = subprocess.run([str(exe), "validate", str(data), "--json"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and json.loads(bad.stdout)["invalid"] == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_workers_give_the_same_report_and_reject_nonsense(cli, tmp_path):
+    path = tmp_path / "many.jsonl"
+    rows = [{"instruction": f"task {n % 50}", "output": f"answer {n % 7}" + (" " if n % 11 == 0 else "")}
+            for n in range(400)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows) + "{broken\n")
+    one = cli("validate", str(path), "--json", "--workers", "1")
+    two = cli("validate", str(path), "--json", "--workers", "2", "--quarantine", str(tmp_path / "q.jsonl"))
+    assert one.exit_code == two.exit_code == 1
+    assert json.loads(one.stdout) == json.loads(two.stdout)
+    assert json.loads(one.stdout)["counts"]["duplicate-record"] > 0
+    bad = cli("validate", str(path), "--workers", "many")
+    assert bad.exit_code == 2 and "--workers" in plain(bad.stderr)

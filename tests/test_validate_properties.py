@@ -7,8 +7,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import tempfile
 
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from promptfmt import Report, Validator, validate
@@ -156,3 +158,22 @@ def test_mapping_loses_no_key(value, which):
     metadata = set(view) - {"instruction", "input", "output"}
     assert read | metadata | set(shadowed) == set(value)
     assert not (metadata & set(shadowed))
+
+
+@settings(max_examples=25)
+@given(jsonl_documents(), st.integers(2, 3), st.booleans(), st.booleans(), st.booleans())
+def test_validating_in_parts_gives_the_one_process_report(document, workers, duplicates, strict, with_format):
+    data, _ = document
+    assume(not data.lstrip().startswith((b"[", b"{\n")) and not data.startswith((b"\xff\xfe", b"\xfe\xff")))
+    options = {"duplicates": duplicates, "strict": strict and not duplicates, "registry": FORMATS}
+    if with_format:
+        options["format"] = "alpaca"
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "data.jsonl")
+        with open(path, "wb") as out:
+            out.write(data * 3)  # repeats: duplicates across the parts
+        alone = validate(path, quarantine=os.path.join(folder, "one.jsonl"), **options)
+        parts = validate(path, quarantine=os.path.join(folder, "parts.jsonl"), workers=workers, **options)
+        assert parts.as_dict() == alone.as_dict()
+        with open(os.path.join(folder, "one.jsonl"), "rb") as one, open(os.path.join(folder, "parts.jsonl"), "rb") as two:
+            assert one.read() == two.read()

@@ -36,10 +36,17 @@ class Duplicates:
     def nbytes(self) -> int:
         return 20 * len(self.keys) + 100 * len(self.others)
 
-    def see(self, index: int, instruction: str, input: str, output: str) -> tuple[str, int] | None:
-        """``("duplicate-record", first)``, ``("duplicate-prompt", first)`` or None for a new record."""
-        prompt = hash((instruction, input)) or 1
-        answer = hash(output)
+    def see(
+        self, index: int, instruction: str, input: str, output: str, line: int | None = None, clean: bool = True
+    ) -> tuple[str, int] | None:
+        """``("duplicate-record", first)``, ``("duplicate-prompt", first)`` or None for a new record.
+
+        ``line`` and ``clean`` (the record has no other issue) are for recorders that judge later.
+        """
+        return self.see_hashes(index, hash((instruction, input)) or 1, hash(output))
+
+    def see_hashes(self, index: int, prompt: int, answer: int) -> tuple[str, int] | None:
+        """`see` for a record already reduced to the hashes of its prompt (non-zero) and its output."""
         keys, mask = self.keys, self.mask
         slot = prompt & mask
         found = keys[slot]

@@ -337,6 +337,16 @@ class Block:
         return len(self.data) if end < 0 else end + 1
 
 
+def blocks_of(stream: IO[bytes], *, strip_bom: bool = False, line: int = 1) -> Iterator[Block]:
+    """A stream of JSON Lines (a whole file, or a range of one that starts at a line start) as blocks."""
+    first = b""
+    if strip_bom:
+        first = stream.read(len(UTF8_BOM))
+        if first == UTF8_BOM:
+            first = b""
+    return _blocks(first, stream, line)
+
+
 def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterator[Block]:
     """``first`` (a whole line) and the rest of ``stream``, cut at line ends into blocks of ~``size`` bytes.
 

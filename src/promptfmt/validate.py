@@ -196,10 +196,12 @@ class Validator:
         suspects = self._suspects
         fast = self._map is None and self.format is None
         duplicates = self._duplicates
+        see = duplicates.see if duplicates is not None else None
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         flagged: list[Checked] = []
         index = self.records if first_index is None else first_index
         number = block.first_line - 1
+        clean = 0  # records counted here without `check`: added to the totals at the end
         for raw in block.lines():
             number += 1
             try:
@@ -210,27 +212,37 @@ class Validator:
                     index += 1
                 continue
             if fast and type(value) is dict and number not in suspects:
-                instruction = value.get("instruction")
-                output = value.get("output")
-                input = value.get("input", "")
+                get = value.get
+                instruction, output, input = get("instruction"), get("output"), get("input", "")
                 if (
                     type(instruction) is str and type(output) is str and type(input) is str
                     and len(value) == (3 if "input" in value else 2)
                     and instruction and instruction.strip() is instruction
                     and output and output.strip() is output
                     and (not input or input.strip() is input)
-                    and (duplicates is None or duplicates.see(index, instruction, input, output) is None)
                 ):
-                    self.records += 1
-                    self.valid += 1
-                    self.clean += 1
+                    duplicate = see(index, instruction, input, output, number) if see is not None else None
+                    if duplicate is None:
+                        clean += 1
+                    else:  # its only issue: no need to check it again
+                        flagged.append(self._only_duplicate(Item(index, number, value, None, None, INVALID_JSON,
+                                                                 None, block), duplicate, (instruction, input, output)))
                     index += 1
                     continue
             checked = self.check(Item(index, number, value, None, None, INVALID_JSON, None, block))
             if checked.issues:
                 flagged.append(checked)
             index += 1
+        self.records += clean
+        self.valid += clean
+        self.clean += clean
         return flagged
+
+    def _only_duplicate(self, item: Item, duplicate: tuple[str, int], fields: tuple[str, str, str]) -> Checked:
+        self.records += 1
+        issues: list[Issue] = []
+        self._add_issue(issues, self.duplicate_issue(item, *duplicate))
+        return self._done(item, issues, fields, {})
 
     def _check_record(
         self, item: Item, value: dict[str, Any], shadowed: list[str], instruction: str, input: str, output: str
@@ -256,15 +268,15 @@ class Validator:
             for field, text in (("instruction", instruction), ("input", input), ("output", output)):
                 if text:
                     self._scan(issues, item, field, text, checks)
-        if self._duplicates is not None and not any(issue.severity == ERROR for issue in issues):
-            duplicate = self._duplicates.see(item.index, instruction, input, output)  # among valid records only
-            if duplicate is not None:
-                self._duplicate(issues, item, *duplicate)
         metadata = {k: v for k, v in value.items() if k not in RECORD_FIELDS} if extra else {}
         record = None
         if self.format is not None:
             record = make_record(instruction, input, output, metadata)
             self._lossless(issues, item, self.format, record)
+        if self._duplicates is not None and not any(issue.severity == ERROR for issue in issues):
+            duplicate = self._duplicates.see(item.index, instruction, input, output, item.line, not issues)
+            if duplicate is not None:  # duplicates are judged among valid records only, last
+                self._add_issue(issues, self.duplicate_issue(item, *duplicate))
         checked = self._done(item, issues, (instruction, input, output), metadata)
         checked._record = record
         return checked
@@ -392,13 +404,14 @@ class Validator:
                       f"{label} contains {describe_char(control.group(0))} at offset {control.start()}: remove "
                       f"it, or check the encoding the file was written in")
 
-    def _duplicate(self, issues: list[Issue], item: Item, code: str, first: int) -> None:
+    def duplicate_issue(self, item: Item, code: str, first: int) -> Issue | None:
+        """The (not yet counted) issue of a duplicate of record ``first``; None when the check is ignored."""
         if code == "duplicate-record":
             message = f"same instruction, input and output as record {first}: the pair is trained twice"
         else:
             message = (f"same instruction and input as record {first}, but another output: contradictory or "
                        f"alternative answers")
-        self._add(issues, item, code, "$", message, related=first)
+        return self._issue(item, code, "$", message, related=first)
 
     def _lossless(self, issues: list[Issue], item: Item, fmt: Format, record: Record) -> None:
         try:
@@ -412,18 +425,26 @@ class Validator:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
+    def _issue(
+        self, item: Item, code: str, field: str, message: str, column: int | None = None, related: int | None = None,
+    ) -> Issue | None:
+        if code in self._ignored:
+            return None
+        return Issue(code, self._severity[code], item.index, item.line, field, message, column, related)
+
     def _add(
         self, issues: list[Issue], item: Item, code: str, field: str, message: str,
         column: int | None = None, related: int | None = None,
     ) -> None:
-        if code in self._ignored:
-            return
-        severity = self._severity[code]
-        issue = Issue(code, severity, item.index, item.line, field, message, column, related)
-        issues.append(issue)
-        self._count(issue)
+        self._add_issue(issues, self._issue(item, code, field, message, column, related))
 
-    def _count(self, issue: Issue) -> None:
+    def _add_issue(self, issues: list[Issue], issue: Issue | None) -> None:
+        if issue is not None:
+            issues.append(issue)
+            self.count(issue)
+
+    def count(self, issue: Issue) -> None:
+        """Count ``issue`` in the report (and pass it to ``on_issue``)."""
         self.counts[issue.code] = self.counts.get(issue.code, 0) + 1
         if issue.severity == ERROR:
             self.errors += 1
@@ -457,7 +478,7 @@ class Validator:
         if not self._ended:
             self._ended = True
             if self.records == 0 and "empty-dataset" not in self._ignored:
-                self._count(Issue("empty-dataset", self._severity["empty-dataset"], None, None, "$",
+                self.count(Issue("empty-dataset", self._severity["empty-dataset"], None, None, "$",
                                   "the file holds no records: is it the right file?"))
         return self.report()
 
@@ -495,6 +516,7 @@ def validate(
     quarantine: str | os.PathLike[str] | None = None,
     on_progress: ProgressCallback | None = None,
     progress_every: int = 1024,
+    workers: int = 1,
     **options: Any,
 ) -> Report:
     """Validate a dataset and return its `Report`.
@@ -506,6 +528,9 @@ def validate(
     (``position`` and ``size`` in bytes of the file, None when unknown). The other ``options`` are
     those of `Validator` (``format``, ``mapping``, ``profile``, ``strict``, ``null_as_empty``,
     ``duplicates``, ``ignore``, ``max_issues``, ``registry``, ``on_issue``).
+
+    ``workers`` > 1 validates a plain JSON Lines file in that many processes (cut at line ends), with
+    the same report; other inputs, and ``strict`` with duplicates, are validated in this process.
 
     Raises `promptfmt.errors.DataError` when the file cannot be opened at all, and
     `promptfmt.mapping.MappingError` (a ``ValueError``) for unusable options; problems inside the
@@ -521,14 +546,24 @@ def validate(
     else:
         items = _items_of(source)
     try:
+        if options.get("registry") is None:
+            options["registry"], _ = load_registry()
         validator = Validator(**options)
+        ranges = _ranges(reader, workers, options) if reader is not None else []
     except BaseException:
         if reader is not None:
             reader.close()
         raise
     writer = QuarantineWriter(quarantine) if quarantine is not None else None
     try:
-        if reader is not None and reader.layout == JSONL:
+        if len(ranges) > 1:
+            from .validate_parts import validate_in_parts  # multiprocessing: imported when used
+
+            assert reader is not None
+            reader.close()
+            worker_options = {k: v for k, v in options.items() if k not in ("on_issue", "max_issues")}
+            validate_in_parts(reader.path, ranges, validator, worker_options, writer, on_progress)
+        elif reader is not None and reader.layout == JSONL:
             _run_blocks(validator, reader, writer, on_progress)
         else:
             _run_items(validator, items, reader, writer, on_progress, progress_every)
@@ -542,6 +577,17 @@ def validate(
     if writer is not None:
         writer.close()
     return validator.end()
+
+
+def _ranges(reader: DatasetReader, workers: int, options: dict[str, Any]) -> list[tuple[int, int]]:
+    """The byte ranges to validate in parallel (none when the file or the options do not allow it)."""
+    if workers < 2 or (options.get("strict") and options.get("duplicates", True)):
+        return []
+    from .parallel import can_split, ranges  # the same cutting as convert --workers
+
+    if can_split(reader.path) is not None:
+        return []
+    return ranges(reader.path, workers)
 
 
 def _run_blocks(

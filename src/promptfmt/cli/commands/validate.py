@@ -23,6 +23,8 @@ from ..progress import Progress
 from ..shared import FORMAT_FILE_OPTION, format_or_exit, registry_or_exit, warn
 
 HUMAN_MAX_ISSUES = 200
+AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
+AUTO_MAX_WORKERS = 4
 
 _CHECKS_HELP = "; ".join(f"{c.code} ({c.severity})" for c in CHECKS.values())
 _PROFILES_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
@@ -53,6 +55,11 @@ def validate(
         None, "--quarantine", metavar="FILE",
         help="Write every record with an error, unchanged, with its issues, to this JSON Lines file.",
     ),
+    workers: str = typer.Option(
+        "auto", "--workers", "-w", metavar="N|auto",
+        help="Validate a plain JSON Lines file in N processes (same report). auto: one per CPU (at most "
+        f"{AUTO_MAX_WORKERS}) for files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
@@ -64,6 +71,7 @@ def validate(
     from ...validate import validate as run  # the library, imported when the command runs
 
     _check_paths(file, quarantine)
+    processes = _processes(file, workers)
     try:
         mapping = FieldMapping.build(profile, maps)
     except MappingError as exc:
@@ -80,7 +88,7 @@ def validate(
         report = run(
             file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
             duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
-            on_issue=printer.issue, on_progress=progress.update,
+            on_issue=printer.issue, on_progress=progress.update, workers=processes,
         )
     except MappingError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -105,6 +113,17 @@ def _check_paths(file: str, quarantine: str | None) -> None:
         if file != STDIN and os.path.exists(quarantine) and os.path.samefile(file, quarantine):
             raise typer.BadParameter("the quarantine file is the input file; choose another name",
                                      param_hint="--quarantine")
+
+
+def _processes(file: str, workers: str) -> int:
+    if workers == "auto":
+        from ...parallel import auto_workers
+
+        return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS)
+    if not workers.isdigit() or not 1 <= int(workers) <= 64:
+        raise typer.BadParameter(f"takes a number of processes from 1 to 64, or auto; got {workers!r}",
+                                 param_hint="--workers")
+    return int(workers)
 
 
 class _HumanIssues:

@@ -1,0 +1,223 @@
+"""Validating one JSON Lines file in several processes, with exactly the report of one process.
+
+The file is cut at line ends into one byte range per process (`promptfmt.parallel.ranges`). This
+process validates the first range itself; each other range goes to a forked process (plugin
+formats need not be picklable, and Python's string hashes agree because the hash secret is
+inherited). A worker checks everything but duplicates: for each record without an error it sends
+back the record's two 64-bit hashes, and this process runs them through its own duplicate table,
+in file order. Indexes and line numbers are counted from the start of each range and shifted once
+the ranges before it are known; issues are merged in file order. A property test proves the result
+equal to the one-process report. ``--strict`` with duplicates stays in one process (a duplicate
+would then be an error, changing which records are quarantined).
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+from .errors import PluginError, PromptfmtError
+from .io import Item, QuarantineWriter, blocks_of
+from .issues import Issue
+from .validate import Validator
+
+POLL_SECONDS = 0.25
+ProgressCallback = Callable[[int, "int | None", "int | None"], None]
+
+
+@dataclass
+class _Candidates:
+    """Records of a range that may repeat earlier ones: where they are, their hashes, whether clean."""
+
+    indexes: array = field(default_factory=lambda: array("q"))
+    lines: array = field(default_factory=lambda: array("q"))
+    prompts: array = field(default_factory=lambda: array("q"))
+    outputs: array = field(default_factory=lambda: array("q"))
+    clean: array = field(default_factory=lambda: array("b"))
+
+    def see(self, index: int, instruction: str, input: str, output: str, line: int | None = None,
+            clean: bool = True) -> None:
+        """Stands in for `promptfmt.dedup.Duplicates.see` in a worker: remember, judge nothing."""
+        self.indexes.append(index)
+        self.lines.append(line or 0)
+        self.prompts.append(hash((instruction, input)) or 1)
+        self.outputs.append(hash(output))
+        self.clean.append(clean)
+
+
+@dataclass
+class _Part:
+    """What validating one range gave, numbered from the start of the range."""
+
+    records: int = 0
+    lines: int = 0
+    valid: int = 0
+    invalid: int = 0
+    clean: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    quarantine: list[tuple[Item, list[dict[str, Any]]]] = field(default_factory=list)
+    candidates: _Candidates = field(default_factory=_Candidates)
+
+
+def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], keep_items: bool,
+                    progress: Any = None) -> _Part:
+    validator = Validator(**{**options, "duplicates": False, "max_issues": None, "on_issue": None})
+    candidates = validator._duplicates = _Candidates()  # type: ignore[assignment]
+    part = _Part(candidates=candidates)
+    with _open_range(path, start, stop) as stream:
+        for block in blocks_of(stream, strip_bom=start == 0):
+            for checked in validator.check_block(block):
+                if keep_items and not checked.ok:
+                    part.quarantine.append((checked.item, [issue.as_dict() for issue in checked.issues]))
+            part.lines = block.first_line - 1 + block.data.count(b"\n")
+            if progress is not None:
+                progress.value = validator.records
+    part.records, part.valid, part.invalid, part.clean = (
+        validator.records, validator.valid, validator.invalid, validator.clean)
+    part.issues = validator.issues
+    return part
+
+
+def _open_range(path: str, start: int, stop: int) -> io.BufferedReader:
+    return io.BufferedReader(_Range(path, start, stop), buffer_size=1 << 20)
+
+
+class _Range(io.RawIOBase):
+    """The bytes ``[start, stop)`` of a file."""
+
+    def __init__(self, path: str, start: int, stop: int) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._file.seek(start)
+        self._left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)
+        got = self._file.readinto(view[: min(len(view), self._left)]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _worker(path: str, start: int, stop: int, options: dict[str, Any], keep_items: bool, progress: Any,
+            connection: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and stops workers with SIGTERM
+    try:
+        connection.send(("ok", _validate_range(path, start, stop, options, keep_items, progress)))
+    except PluginError as exc:
+        connection.send(("plugin", (exc.plugin, str(exc.cause))))
+    except BaseException as exc:  # sent to the parent, which raises it as a PromptfmtError
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        connection.close()
+
+
+def validate_in_parts(
+    path: str,
+    ranges: list[tuple[int, int]],
+    validator: Validator,
+    options: dict[str, Any],
+    writer: QuarantineWriter | None,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Validate ``path`` cut into ``ranges``; ``validator`` ends up holding the report of the whole file."""
+    context = multiprocessing.get_context("fork")
+    size = os.path.getsize(path)
+    workers = []
+    try:
+        for start, stop in ranges[1:]:
+            receiver, sender = context.Pipe(duplex=False)
+            progress = context.Value("q", 0, lock=False)
+            process = context.Process(target=_worker, daemon=True,
+                                      args=(path, start, stop, options, writer is not None, progress, sender))
+            process.start()
+            sender.close()
+            workers.append((process, receiver, progress))
+        first = _validate_range(path, *ranges[0], options, writer is not None)
+        parts = [first]
+        for process, receiver, _ in workers:
+            parts.append(_receive(process, receiver, lambda: first.records + sum(p.value for _, _, p in workers),
+                                  size, on_progress))
+    finally:
+        for process, receiver, _ in workers:
+            if process.is_alive():
+                process.terminate()
+            process.join(timeout=5)
+            receiver.close()
+    _merge(validator, parts, writer)
+
+
+def _receive(process: Any, receiver: Any, done: Callable[[], int], size: int,
+             on_progress: ProgressCallback | None) -> _Part:
+    while not wait([receiver], timeout=POLL_SECONDS):
+        if on_progress is not None:
+            on_progress(done(), None, size)
+    try:
+        kind, payload = receiver.recv()
+    except EOFError:
+        raise PromptfmtError(f"a validation worker stopped unexpectedly (exit code {process.exitcode})") from None
+    if kind == "plugin":
+        raise PluginError(*payload)
+    if kind == "error":
+        raise PromptfmtError(f"a validation worker failed: {payload}")
+    return payload
+
+
+def _merge(validator: Validator, parts: list[_Part], writer: QuarantineWriter | None) -> None:
+    """Shift every part's numbers, judge the duplicates in file order, and count as one run would."""
+    index_before = line_before = 0
+    merged: list[tuple[int, int, Issue]] = []  # (record, rank, issue): a duplicate after its record's other issues
+    for part in parts:
+        for issue in part.issues:
+            if issue.record is not None:
+                issue.record += index_before
+            if issue.line is not None:
+                issue.line += line_before
+            merged.append((issue.record or 0, 0, issue))
+        if writer is not None:
+            for item, issues in part.quarantine:
+                item.index += index_before
+                item.line = None if item.line is None else item.line + line_before
+                writer.write(item, [{**issue, "record": item.index, "line": item.line} for issue in issues])
+        validator.records += part.records
+        validator.valid += part.valid
+        validator.invalid += part.invalid
+        validator.clean += part.clean
+        _judge_duplicates(validator, part.candidates, index_before, line_before, merged)
+        index_before += part.records
+        line_before += part.lines
+    merged.sort(key=lambda entry: (entry[0], entry[1]))
+    for _, _, issue in merged:
+        validator.count(issue)
+
+
+def _judge_duplicates(validator: Validator, candidates: _Candidates, index_before: int, line_before: int,
+                      merged: list[tuple[int, int, Issue]]) -> None:
+    table = validator._duplicates
+    if table is None:
+        return
+    see = table.see_hashes
+    for index, line, prompt, output, clean in zip(candidates.indexes, candidates.lines, candidates.prompts,
+                                                  candidates.outputs, candidates.clean):
+        duplicate = see(index + index_before, prompt, output)
+        if duplicate is None:
+            continue
+        issue = validator.duplicate_issue(Item(index + index_before, line + line_before), *duplicate)
+        if issue is not None:
+            merged.append((issue.record or 0, 1, issue))
+            if clean:
+                validator.clean -= 1
