@@ -10,7 +10,7 @@ from .errors import (
     UnknownFormatError,
 )
 from .batch import BatchError, messages_batch, parse_batch, render_batch
-from .convert import ConvertSummary, ConvertUsageError
+from .convert import ConvertSummary, ConvertUsageError, convert
 from .declarative import dumps_format, load_format_file
 from .detect import Detection, Match, detect_format
 from .format import Format
@@ -22,7 +22,7 @@ from .models import Loss, LossReason, Query, Record, Rendered, Verdict
 from .plugins import make_plugin_manager
 from .registry import FormatRegistry, build_registry, load_registry
 from .report import Report
-from .split import Fractions
+from .split import Fractions, split
 from .template import Template, TemplateFormat
 from .validate import Checked, Validator, validate
 
@@ -58,6 +58,7 @@ __all__ = [
     "Validator",
     "Verdict",
     "build_registry",
+    "convert",
     "detect_format",
     "dumps_format",
     "hookimpl",
@@ -69,5 +70,6 @@ __all__ = [
     "messages_batch",
     "parse_batch",
     "render_batch",
+    "split",
     "validate",
 ]
