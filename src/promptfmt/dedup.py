@@ -36,6 +36,14 @@ class Duplicates:
     def nbytes(self) -> int:
         return 20 * len(self.keys) + 100 * len(self.others)
 
+    def reserve(self, records: int) -> None:
+        """Make room for about ``records`` distinct prompts at once (growing rehashes in Python, slowly)."""
+        size = len(self.keys)
+        while size < 2 * records + 2:
+            size <<= 1
+        if size > len(self.keys):
+            self._grow(size)
+
     def see(
         self, index: int, instruction: str, input: str, output: str, line: int | None = None, clean: bool = True
     ) -> tuple[str, int] | None:
@@ -67,12 +75,11 @@ class Duplicates:
         self.values[slot] = index
         self.used += 1
         if self.used * 2 > mask:
-            self._grow()
+            self._grow(2 * len(keys))
         return None
 
-    def _grow(self) -> None:
+    def _grow(self, size: int) -> None:
         old = zip(self.keys, self.outputs, self.values)
-        size = 2 * len(self.keys)
         keys = self.keys = array("q", bytes(8 * size))
         outputs = self.outputs = array("q", bytes(8 * size))
         values = self.values = array("I", bytes(4 * size))

@@ -238,6 +238,11 @@ class Validator:
         self.clean += clean
         return flagged
 
+    def expect(self, records: int) -> None:
+        """A hint: about ``records`` records are coming (sizes the duplicate table once, up front)."""
+        if self._duplicates is not None:
+            self._duplicates.reserve(records)
+
     def _only_duplicate(self, item: Item, duplicate: tuple[str, int], fields: tuple[str, str, str]) -> Checked:
         self.records += 1
         issues: list[Issue] = []
@@ -593,7 +598,9 @@ def _ranges(reader: DatasetReader, workers: int, options: dict[str, Any]) -> lis
 def _run_blocks(
     validator: Validator, reader: DatasetReader, writer: QuarantineWriter | None, on_progress: ProgressCallback | None
 ) -> None:
-    for block in reader.blocks():
+    for number, block in enumerate(reader.blocks()):
+        if number == 0 and reader.size:
+            validator.expect(reader.size * max(len(block.lines()), 1) // max(len(block.data), 1))
         for checked in validator.check_block(block):
             if writer is not None and not checked.ok:
                 writer.write(checked.item, [issue.as_dict() for issue in checked.issues])

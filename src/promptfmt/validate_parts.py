@@ -13,6 +13,7 @@ would then be an error, changing which records are quarantined).
 
 from __future__ import annotations
 
+import heapq
 import io
 import multiprocessing
 import os
@@ -148,17 +149,20 @@ def validate_in_parts(
             sender.close()
             workers.append((process, receiver, progress))
         first = _validate_range(path, *ranges[0], options, writer is not None)
-        parts = [first]
+        validator.expect(len(first.candidates.indexes) * len(ranges))
+        shift = _merge(validator, first, writer, (0, 0))
+        del first
         for process, receiver, _ in workers:
-            parts.append(_receive(process, receiver, lambda: first.records + sum(p.value for _, _, p in workers),
-                                  size, on_progress))
+            part = _receive(process, receiver, lambda: validator.records + sum(p.value for _, _, p in workers),
+                            size, on_progress)
+            shift = _merge(validator, part, writer, shift)
+            del part
     finally:
         for process, receiver, _ in workers:
             if process.is_alive():
                 process.terminate()
             process.join(timeout=5)
             receiver.close()
-    _merge(validator, parts, writer)
 
 
 def _receive(process: Any, receiver: Any, done: Callable[[], int], size: int,
@@ -177,39 +181,41 @@ def _receive(process: Any, receiver: Any, done: Callable[[], int], size: int,
     return payload
 
 
-def _merge(validator: Validator, parts: list[_Part], writer: QuarantineWriter | None) -> None:
-    """Shift every part's numbers, judge the duplicates in file order, and count as one run would."""
-    index_before = line_before = 0
-    merged: list[tuple[int, int, Issue]] = []  # (record, rank, issue): a duplicate after its record's other issues
-    for part in parts:
-        for issue in part.issues:
-            if issue.record is not None:
-                issue.record += index_before
-            if issue.line is not None:
-                issue.line += line_before
-            merged.append((issue.record or 0, 0, issue))
-        if writer is not None:
-            for item, issues in part.quarantine:
-                item.index += index_before
-                item.line = None if item.line is None else item.line + line_before
-                writer.write(item, [{**issue, "record": item.index, "line": item.line} for issue in issues])
-        validator.records += part.records
-        validator.valid += part.valid
-        validator.invalid += part.invalid
-        validator.clean += part.clean
-        _judge_duplicates(validator, part.candidates, index_before, line_before, merged)
-        index_before += part.records
-        line_before += part.lines
-    merged.sort(key=lambda entry: (entry[0], entry[1]))
-    for _, _, issue in merged:
+def _merge(validator: Validator, part: _Part, writer: QuarantineWriter | None, shift: tuple[int, int]) -> tuple[int, int]:
+    """Count one part (the parts come in file order) as one run would: its numbers shifted by the
+    (items, lines) before it, its duplicates judged against everything before. Returns the next shift."""
+    index_before, line_before = shift
+    for issue in part.issues:
+        if issue.record is not None:
+            issue.record += index_before
+        if issue.line is not None:
+            issue.line += line_before
+    if writer is not None:
+        for item, issues in part.quarantine:
+            item.index += index_before
+            item.line = None if item.line is None else item.line + line_before
+            writer.write(item, [{**issue, "record": item.index, "line": item.line} for issue in issues])
+    validator.records += part.records
+    validator.valid += part.valid
+    validator.invalid += part.invalid
+    validator.clean += part.clean
+    duplicates = _judge_duplicates(validator, part.candidates, index_before, line_before)
+    # In file order; a record's duplicate issue comes after its other issues (merge keeps ties in order).
+    for issue in heapq.merge(part.issues, duplicates, key=_record_of):
         validator.count(issue)
+    return index_before + part.records, line_before + part.lines
 
 
-def _judge_duplicates(validator: Validator, candidates: _Candidates, index_before: int, line_before: int,
-                      merged: list[tuple[int, int, Issue]]) -> None:
+def _record_of(issue: Issue) -> int:
+    return -1 if issue.record is None else issue.record
+
+
+def _judge_duplicates(validator: Validator, candidates: _Candidates, index_before: int,
+                      line_before: int) -> list[Issue]:
     table = validator._duplicates
     if table is None:
-        return
+        return []
+    found: list[Issue] = []
     see = table.see_hashes
     for index, line, prompt, output, clean in zip(candidates.indexes, candidates.lines, candidates.prompts,
                                                   candidates.outputs, candidates.clean):
@@ -218,6 +224,7 @@ def _judge_duplicates(validator: Validator, candidates: _Candidates, index_befor
             continue
         issue = validator.duplicate_issue(Item(index + index_before, line + line_before), *duplicate)
         if issue is not None:
-            merged.append((issue.record or 0, 1, issue))
+            found.append(issue)
             if clean:
                 validator.clean -= 1
+    return found
