@@ -209,3 +209,36 @@ def test_workers_give_the_same_report_and_reject_nonsense(cli, tmp_path):
     assert json.loads(one.stdout)["counts"]["duplicate-record"] > 0
     bad = cli("validate", str(path), "--workers", "many")
     assert bad.exit_code == 2 and "--workers" in plain(bad.stderr)
+
+
+README = (ROOT / "README.md").read_text("utf-8")
+README_DATA = [
+    '{"instruction": "Name a colour.", "output": "Blue."}',
+    '{"instruction": "Name a colour.", "output": "Blue."}',
+    '{"instruction": "", "input": "What is 2 + 2?", "output": "4"}',
+    '{"instruction": "Greet the user.", "input": "  ", "output": "Hello!"}',
+    '{"instruction": "Summarise.", "output": null}',
+    '{"instruction": "Translate.", "input": "Hallo"',
+]
+
+
+def test_readme_example_output_is_what_the_command_prints(cli, tmp_path, monkeypatch):
+    section = README.split("## Validating datasets", 1)[1].split("\n## ", 1)[0]
+    expected = section.split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    Path("data.jsonl").write_text("\n".join(README_DATA) + "\n")
+    result = cli("validate", "data.jsonl")
+    assert result.exit_code == 1
+    assert result.stdout == expected
+
+
+def test_readme_checks_table_lists_every_code_with_its_severity():
+    from promptfmt.issues import CHECKS
+
+    section = README.split("## Validating datasets", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", section, flags=re.M))
+    assert rows == {code: check.severity for code, check in CHECKS.items()}
+    profiles = re.findall(r"^\| `([a-z-]+)` \| `", section, flags=re.M)
+    from promptfmt.mapping import PROFILES
+
+    assert profiles == list(PROFILES)

@@ -412,8 +412,8 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         column = len(raw[: bad.start].decode("utf-8", "replace")) + 1
-        return Item(index, number, error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}): {_FIX_UTF8}",
-                    column=column, text=text)
+        return Item(index, number, column=column, text=text,
+                    error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}, column {column}): {_FIX_UTF8}")
     if text.startswith("\ufeff"):
         message = "the line starts with a byte-order mark (U+FEFF); remove it"
     elif text.lstrip().startswith("["):
@@ -422,7 +422,9 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
         message = "the line ends before the value is complete (a truncated line, or a record split over lines?)"
     else:
         message = _orjson_message(exc)
-    return Item(index, number, error=f"invalid JSON: {message}", column=getattr(exc, "colno", None), text=text)
+    column = getattr(exc, "colno", None)
+    where = f" (column {column})" if column else ""
+    return Item(index, number, error=f"invalid JSON: {message}{where}", column=column, text=text)
 
 
 def _orjson_message(exc: json.JSONDecodeError) -> str:
