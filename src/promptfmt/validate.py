@@ -348,26 +348,20 @@ class Validator:
         return ""
 
     def _instruction_whitespace(self, issues: list[Issue], item: Item, instruction: str, input: str) -> None:
-        key, label = self._key["instruction"], self._label["instruction"]
-        if not instruction:
-            hint = f"; the input holds text: {_SWAP_HINT}" if input.strip() else ""
-            self._add(issues, item, "empty-instruction", key, f"{label} is empty: every record needs a task{hint}")
-        elif instruction.isspace():
-            self._add(issues, item, "empty-instruction", key,
-                      f"{label} is only whitespace ({shown(instruction)}): every record needs a task")
-        else:
-            self._surrounding(issues, item, "instruction", instruction)
+        hint = f"; the input holds text: {_SWAP_HINT}" if not instruction and input.strip() else ""
+        self._required_text(issues, item, "instruction", instruction, "every record needs a task" + hint)
 
     def _output_whitespace(self, issues: list[Issue], item: Item, output: str) -> None:
-        key, label = self._key["output"], self._label["output"]
-        if not output:
-            self._add(issues, item, "empty-output", key,
-                      f"{label} is empty: the model would learn to answer nothing; fill it in or drop the record")
-        elif output.isspace():
-            self._add(issues, item, "empty-output", key,
-                      f"{label} is only whitespace ({shown(output)}): fill it in or drop the record")
+        self._required_text(issues, item, "output", output,
+                            "the model would learn to answer nothing; fill it in or drop the record")
+
+    def _required_text(self, issues: list[Issue], item: Item, field: str, text: str, why: str) -> None:
+        """``empty-instruction`` / ``empty-output`` for an empty or blank field, else its padding."""
+        if not text or text.isspace():
+            what = "is empty" if not text else f"is only whitespace ({shown(text)})"
+            self._add(issues, item, f"empty-{field}", self._key[field], f"{self._label[field]} {what}: {why}")
         else:
-            self._surrounding(issues, item, "output", output)
+            self._surrounding(issues, item, field, text)
 
     def _input_whitespace(self, issues: list[Issue], item: Item, input: str) -> None:
         if input.isspace():

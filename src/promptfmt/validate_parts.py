@@ -14,7 +14,6 @@ would then be an error, changing which records are quarantined).
 from __future__ import annotations
 
 import heapq
-import io
 import multiprocessing
 import os
 import signal
@@ -25,7 +24,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from .errors import PluginError, PromptfmtError
-from .io import Item, QuarantineWriter, blocks_of
+from .io import Item, QuarantineWriter, blocks_of, open_range
 from .issues import Issue
 from .validate import Validator
 
@@ -72,7 +71,7 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
     validator = Validator(**{**options, "duplicates": False, "max_issues": None, "on_issue": None})
     candidates = validator._duplicates = _Candidates()  # type: ignore[assignment]
     part = _Part(candidates=candidates)
-    with _open_range(path, start, stop) as stream:
+    with open_range(path, start, stop) as stream:
         for block in blocks_of(stream, strip_bom=start == 0):
             for checked in validator.check_block(block):
                 if keep_items and not checked.ok:
@@ -84,34 +83,6 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
         validator.records, validator.valid, validator.invalid, validator.clean)
     part.issues = validator.issues
     return part
-
-
-def _open_range(path: str, start: int, stop: int) -> io.BufferedReader:
-    return io.BufferedReader(_Range(path, start, stop), buffer_size=1 << 20)
-
-
-class _Range(io.RawIOBase):
-    """The bytes ``[start, stop)`` of a file."""
-
-    def __init__(self, path: str, start: int, stop: int) -> None:
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._file.seek(start)
-        self._left = stop - start
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer)
-        got = self._file.readinto(view[: min(len(view), self._left)]) or 0
-        self._left -= got
-        return got
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
 
 
 def _worker(path: str, start: int, stop: int, options: dict[str, Any], keep_items: bool, progress: Any,
