@@ -77,7 +77,9 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
                 if keep_items and not checked.ok:
                     part.quarantine.append((checked.item, [issue.as_dict() for issue in checked.issues]))
             part.lines = block.first_line - 1 + block.data.count(b"\n")
-            if progress is not None:
+            if callable(progress):
+                progress(validator.records)
+            elif progress is not None:  # a shared counter the parent reads
                 progress.value = validator.records
     part.records, part.valid, part.invalid, part.clean = (
         validator.records, validator.valid, validator.invalid, validator.clean)
@@ -119,7 +121,11 @@ def validate_in_parts(
             process.start()
             sender.close()
             workers.append((process, receiver, progress))
-        first = _validate_range(path, *ranges[0], options, writer is not None)
+        def tick(records: int) -> None:
+            if on_progress is not None:
+                on_progress(records + sum(progress.value for _, _, progress in workers), None, size)
+
+        first = _validate_range(path, *ranges[0], options, writer is not None, tick)
         validator.expect(len(first.candidates.indexes) * len(ranges))
         shift = _merge(validator, first, writer, (0, 0))
         del first
