@@ -107,7 +107,7 @@ def test_read_equals_written_plus_quarantined_and_the_quarantine_keeps_items_unc
     assert result.exit_code == 1, result
     summary = json.loads(result.stdout)
     assert (summary["read"], summary["written"], summary["quarantined"]) == (7, 2, 5)
-    assert summary["invalid"] == {"empty-output": 1, "invalid-json": 1, "missing-field": 1, "not-an-object": 1, "wrong-type": 1}
+    assert summary["quarantined_by_code"] == {"empty-output": 1, "invalid-json": 1, "missing-field": 1, "not-an-object": 1, "wrong-type": 1}
     assert read_jsonl(outfile) == [
         {"instruction": "Good.", "input": "", "output": "Yes."},
         {"instruction": "Also good.", "input": "with input", "output": "Yes.", "id": 9},
@@ -150,8 +150,8 @@ def test_multi_turn_sharegpt_conversations_are_quarantined_single_turn_ones_conv
     summary = json.loads(result.stdout)
     assert summary["input_layout"] == "sharegpt"
     assert summary["read"] == len(items) == summary["written"] + summary["quarantined"]
-    assert summary["written"] == len(single) - summary["invalid"].get("empty-output", 0) - summary["invalid"].get("empty-instruction", 0)
-    assert summary["invalid"]["not-single-turn"] == len(items) - len(single)
+    assert summary["written"] == len(single) - summary["quarantined_by_code"].get("empty-output", 0) - summary["quarantined_by_code"].get("empty-instruction", 0)
+    assert summary["quarantined_by_code"]["not-single-turn"] == len(items) - len(single)
     assert all(e["issues"][0]["code"] in ("not-single-turn", "empty-output", "empty-instruction") for e in read_jsonl(quarantine))
 
 

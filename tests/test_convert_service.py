@@ -95,7 +95,7 @@ def test_read_is_always_written_plus_quarantined(layout, values, strict):
     assert summary.read == len(items) == summary.written + summary.quarantined
     assert len(written) == summary.written and len(refused) == summary.quarantined
     assert all(issues and all(issue.severity == "error" for issue in issues) for _, issues in refused)
-    assert sum(summary.invalid.values()) >= summary.quarantined
+    assert sum(summary.quarantined_by_code.values()) >= summary.quarantined
 
 
 def test_plan_keeps_the_items_it_looked_at():

@@ -76,7 +76,7 @@ class ConvertSummary:
     quarantined: int = 0
     lossy_records: int = 0
     lossy: Counter[str] = field(default_factory=Counter)  # records per loss reason
-    invalid: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
+    quarantined_by_code: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings per code
 
     @property
@@ -88,7 +88,7 @@ class ConvertSummary:
         """Add the counts of ``other`` (a part of the same conversion) to these."""
         for name in ("read", "written", "quarantined", "lossy_records"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("lossy", "invalid", "warnings"):
+        for name in ("lossy", "quarantined_by_code", "warnings"):
             getattr(self, name).update(getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class ConvertSummary:
             "read": self.read,
             "written": self.written,
             "quarantined": self.quarantined,
-            "invalid": dict(sorted(self.invalid.items())),
+            "quarantined_by_code": dict(sorted(self.quarantined_by_code.items())),
             "lossy": {"records": self.lossy_records, "by_reason": dict(sorted(self.lossy.items()))},
             "warnings": dict(sorted(self.warnings.items())),
             "ok": self.ok,
@@ -313,12 +313,12 @@ _COLLIDING = {layout: keys for layout, keys in layouts.LAYOUT_KEYS.items() if la
 
 
 def _refuser(summary: ConvertSummary, quarantine: Quarantine | None) -> Quarantine:
-    invalid = summary.invalid
+    by_code = summary.quarantined_by_code
 
     def refuse(item: Item, issues: list[Issue]) -> None:
         summary.quarantined += 1
         for code in {issue.code for issue in issues}:
-            invalid[code] += 1
+            by_code[code] += 1
         if quarantine is not None:
             quarantine(item, issues)
 

@@ -242,11 +242,11 @@ def _report(summary: Any, source: str, output: str, quarantine: str | None, as_j
     ]
     if summary.quarantined:
         kept = f" -> {quarantine}" if quarantine else ""
-        lines.append(f"quarantined by reason: {_counts(summary.invalid)}{kept}")
+        lines.append(f"quarantined by reason: {_counts(summary.quarantined_by_code)}{kept}")
     if summary.lossy_records:
         lines.append(f"lossy, written anyway: {summary.lossy_records:,} record(s): {_counts(summary.lossy)}"
                      " (--strict quarantines them)")
-    elif summary.strict and summary.invalid.get("lossy-in-format"):
+    elif summary.strict and summary.quarantined_by_code.get("lossy-in-format"):
         lines.append("lossy records were quarantined (--strict)")
     if summary.warnings:
         lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
