@@ -19,6 +19,7 @@ from promptfmt.io import Item, read_items
 from promptfmt.issues import CHECKS
 from promptfmt.mapping import PROFILES, MappingError
 from promptfmt.records import to_record
+from promptfmt.validate import ValidateUsageError
 
 FORMATS = (ALPACA, ALPACA_LLMFS, PHI3, PHI3_LLMFS)
 
@@ -186,9 +187,9 @@ def test_null_as_empty_is_opt_in():
 def test_ignore_drops_a_check_but_not_the_structural_ones():
     rows = [{"instruction": "a", "output": "b", "id": 1}]
     assert run(rows, ignore=["unknown-field"]).issues == []
-    with pytest.raises(MappingError, match="cannot be ignored"):
+    with pytest.raises(ValidateUsageError, match="cannot be ignored"):
         run(rows, ignore=["missing-field"])
-    with pytest.raises(MappingError, match="unknown check"):
+    with pytest.raises(ValidateUsageError, match="unknown check"):
         run(rows, ignore=["no-such-check"])
 
 
@@ -313,7 +314,7 @@ def test_quarantine_gets_every_record_with_an_error_unchanged(tmp_path):
     assert entries[0]["item"] == rows[1]
     assert [i["code"] for i in entries[0]["issues"]] == ["unknown-field", "empty-output"]
     assert entries[2]["text"] == "{oops"
-    with pytest.raises(MappingError, match="is the input file"):
+    with pytest.raises(ValidateUsageError, match="is the input file"):
         validate(str(source), registry=FORMATS, quarantine=str(source))
 
 

@@ -7,8 +7,9 @@ Two ways in:
   that stream records and need each verdict as they go (``convert`` sends the records with an
   error to quarantine); `Validator.end` gives the report.
 
-The checks and their codes are listed in `promptfmt.issues.CHECKS`. A valid record costs no pydantic
-and no regex: the raw JSON Lines bytes go through a cheap `Gate` first, the strings are tested with
+The checks and their codes are listed in `promptfmt.issues.CHECKS`. A clean record costs no pydantic
+and no regex: each block of JSON Lines is scanned once by a `Gate` (C-speed byte searches) for the
+lines that might hold a marker, a placeholder or a control character, the fields are tested with
 ``str`` methods, and duplicates are found through 64-bit hashes (`promptfmt.dedup`).
 """
 
@@ -35,7 +36,7 @@ from .content import (
     whitespace_ends,
 )
 from .dedup import Duplicates
-from .errors import PluginError
+from .errors import PluginError, PromptfmtError
 from .format import Format
 from .io import INVALID_JSON, JSONL, STDIN, UNREADABLE, Block, DatasetReader, Item, QuarantineWriter, line_error
 from .issues import CHECKS, ERROR, Issue
@@ -47,6 +48,10 @@ from .report import Report
 
 IssueCallback = Callable[[Issue], None]
 ProgressCallback = Callable[[int, "int | None", "int | None"], None]
+
+class ValidateUsageError(PromptfmtError, ValueError):
+    """Options that cannot be used together or at all (an unknown check, the quarantine over the input)."""
+
 
 _SWAP_HINT = "if the task is in input, swap the two with --map instruction=input --map input=instruction"
 
@@ -93,7 +98,7 @@ class Validator:
     * ``mapping`` / ``profile``: where the record fields are read from (`FieldMapping`, a dict
       field -> key, or ``FIELD=KEY`` strings);
     * ``strict``: every warning becomes an error; ``null_as_empty``: null fields count as "";
-    * ``duplicates``: track duplicate records (~24 bytes per distinct record and hash table);
+    * ``duplicates``: track duplicate records (a hash table of ~20-40 bytes per distinct prompt);
     * ``ignore``: codes not to report (structural codes cannot be ignored);
     * ``max_issues``: how many issues the report lists (all are counted); ``on_issue`` is called
       for every issue as it is found.
@@ -123,14 +128,14 @@ class Validator:
         self.format = format
         self.mapping = mapping if isinstance(mapping, FieldMapping) else FieldMapping.build(profile, mapping or ())
         if isinstance(mapping, FieldMapping) and profile is not None:
-            raise MappingError("give either a FieldMapping or a profile, not both")
+            raise ValidateUsageError("give either a FieldMapping or a profile, not both")
         self._ignored = frozenset(ignore)
         for code in self._ignored:
             check = CHECKS.get(code)
             if check is None:
-                raise MappingError(f"unknown check {code!r}; the checks are: {', '.join(CHECKS)}")
+                raise ValidateUsageError(f"unknown check {code!r}; the checks are: {', '.join(CHECKS)}")
             if check.structural:
-                raise MappingError(f"{code} cannot be ignored: such an item is not a record at all")
+                raise ValidateUsageError(f"{code} cannot be ignored: such an item is not a record at all")
         self.strict = strict
         self.null_as_empty = null_as_empty
         self.max_issues = max_issues
@@ -532,13 +537,13 @@ def validate(
     the same report; other inputs, and ``strict`` with duplicates, are validated in this process.
 
     Raises `promptfmt.errors.DataError` when the file cannot be opened at all, and
-    `promptfmt.mapping.MappingError` (a ``ValueError``) for unusable options; problems inside the
+    `ValidateUsageError` or `promptfmt.mapping.MappingError` (both ``ValueError``) for unusable options; problems inside the
     file are issues in the report, never exceptions.
     """
     reader: DatasetReader | None = None
     if isinstance(source, (str, os.PathLike)):
         if quarantine is not None and os.fspath(source) != STDIN and _same_file(source, quarantine):
-            raise MappingError(f"the quarantine file {os.fspath(quarantine)!r} is the input file; choose another name")
+            raise ValidateUsageError(f"the quarantine file {os.fspath(quarantine)!r} is the input file; choose another name")
         reader = DatasetReader(source, stdin)
         items: Iterable[Item] = reader
         options.setdefault("source", reader.name)

@@ -68,7 +68,7 @@ def validate(
     Prints FILE:LINE: record N: field: code: message for each issue, then counts per code.
     Exit 0 when there is no error, 1 when there is, 2 for usage errors.
     """
-    from ...validate import validate as run  # the library, imported when the command runs
+    from ...validate import ValidateUsageError, validate as run  # the library, imported when the command runs
 
     _check_paths(file, quarantine)
     processes = _processes(file, workers)
@@ -90,7 +90,7 @@ def validate(
             duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
             on_issue=printer.issue, on_progress=progress.update, workers=processes,
         )
-    except MappingError as exc:
+    except (MappingError, ValidateUsageError) as exc:
         raise typer.BadParameter(str(exc)) from None
     finally:
         progress.close()
