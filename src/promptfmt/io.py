@@ -337,35 +337,6 @@ class Block:
         return len(self.data) if end < 0 else end + 1
 
 
-class _Range(io.RawIOBase):
-    """The bytes ``[start, stop)`` of a file."""
-
-    def __init__(self, path: str, start: int, stop: int) -> None:
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
-        self._file.seek(start)
-        self._left = stop - start
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer)
-        got = self._file.readinto(view[: min(len(view), self._left)]) or 0
-        self._left -= got
-        return got
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def open_range(path: str, start: int, stop: int) -> io.BufferedReader:
-    """A buffered binary stream of the bytes ``[start, stop)`` of ``path`` (for work cut into parts)."""
-    return io.BufferedReader(_Range(path, start, stop), buffer_size=_BLOCK)
-
-
 def blocks_of(stream: IO[bytes], *, strip_bom: bool = False, line: int = 1) -> Iterator[Block]:
     """A stream of JSON Lines (a whole file, or a range of one that starts at a line start) as blocks."""
     first = b""

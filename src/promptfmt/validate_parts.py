@@ -24,8 +24,9 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from .errors import PluginError, PromptfmtError
-from .io import Item, QuarantineWriter, blocks_of, open_range
+from .io import Item, QuarantineWriter, blocks_of
 from .issues import Issue
+from .parallel import open_range
 from .validate import Validator
 
 POLL_SECONDS = 0.25
