@@ -4,14 +4,15 @@ Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON document
 not, UTF-8 with or without BOM, from a path or ``-`` (standard input). The layout is told apart by
 content, not by extension:
 
-* the first non-blank character ``[`` means a JSON array;
+* the first non-blank character ``[`` means a JSON array (unless that line is a whole array and
+  another line follows: JSON Lines whose items are arrays);
 * a first line that is a JSON value by itself means JSON Lines;
 * a first line that opens a value it does not close (``{`` alone, as ``json.dump(indent=2)`` and
   ``jq`` write them) means a sequence of JSON documents, usually a single object.
 
-Everything is streamed: JSON Lines line by line with orjson, arrays and documents through a sliding
-window of text with the standard library's decoder, so memory stays flat as the file grows (apart
-from one record at a time). Every decoded value comes out as an `Item` that knows its index and the
+Everything is streamed: JSON Lines in `Block` objects of whole lines (~1 MiB) decoded with orjson,
+arrays and documents through a sliding window of text with the standard library's decoder, so
+memory stays flat as the file grows (apart from one record at a time). Every decoded value comes out as an `Item` that knows its index and the
 line where it starts. A malformed line is an `Item` with an ``error``, not the end of the run; a
 malformed array or document is one error item with line and column, after the items decoded before
 it, and ends the reading (what follows cannot be located reliably). A file that stops being readable
