@@ -76,6 +76,7 @@ class ItemSink:
     """
 
     def __init__(self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n") -> None:
+        self._stream = stream
         self._stream_write = stream.write
         self.json_array = json_array
         self.opening = opening  # written before the first item of an array (b"" for a part of one)
@@ -103,9 +104,37 @@ class ItemSink:
             return
         if self.json_array:
             self._stream_write(b",\n" if self.count else self.opening)
-        for chunk in iter(lambda: part.read(_BUFFER), b""):
-            self._stream_write(chunk)
+        if not self._copy_in_kernel(part):
+            for chunk in iter(lambda: part.read(_BUFFER), b""):
+                self._stream_write(chunk)
         self.count += count
+
+    def _copy_in_kernel(self, part: IO[bytes]) -> bool:
+        """Append the rest of ``part`` with ``os.copy_file_range`` (no copy through Python); False when
+        the streams do not allow it (a pipe, another platform) and nothing was copied."""
+        copy = getattr(os, "copy_file_range", None)
+        try:
+            target = self._stream.fileno()
+            source = part.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        if copy is None:
+            return False
+        self._stream.flush()
+        left = os.fstat(source).st_size - part.tell()
+        copied = 0
+        while left > 0:
+            try:
+                done = copy(source, target, left)
+            except OSError:
+                if copied:
+                    raise
+                return False
+            if not done:
+                break
+            copied += done
+            left -= done
+        return True
 
     def write_raw_line(self, data: bytes) -> None:
         """Append one already serialised item (``data`` ends with a newline in JSON Lines)."""
