@@ -332,3 +332,16 @@ def test_profiles_and_maps_read_records_from_other_keys(cli, tmp_path):
     assert refused.exit_code == 2 and "fixed keys" in refused.stderr
     unknown = cli("convert", str(prompts), "-o", "-", "--profile", "nope")
     assert unknown.exit_code == 2 and "unknown profile" in unknown.stderr
+
+
+def test_the_input_layout_can_be_named_instead_of_detected(cli, tmp_path):
+    phi3 = REGISTRY.get("phi3")
+    rendered = phi3.render(Record(instruction="Hi.", output="Yo."))
+    item = {"prompt": rendered.prompt, "completion": rendered.completion, "text": rendered.text}
+    infile = write_jsonl(tmp_path / "in.jsonl", [item])
+    detected = cli("convert", str(infile), "-o", "-", "--from", "phi3", "--layout", "alpaca")
+    assert json.loads(detected.stdout) == {"instruction": "Hi.", "input": "", "output": "Yo.", "text": rendered.text}
+    named = cli("convert", str(infile), "-o", "-", "--from", "phi3", "--layout", "alpaca", "--input-layout", "text")
+    assert json.loads(named.stdout) == {"instruction": "Hi.", "input": "", "output": "Yo.",
+                                        "prompt": rendered.prompt, "completion": rendered.completion}
+    assert "(text, phi3)" in named.stderr
