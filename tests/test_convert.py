@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptfmt import Record, load_registry
-from promptfmt.writers import ItemSink
+from promptfmt import writers
 
 REGISTRY, _ = load_registry(entry_points=False)
 COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
@@ -290,16 +290,21 @@ def test_an_interrupted_conversion_leaves_no_output_and_no_temporary_file(cli, t
     outfile = tmp_path / "out.jsonl"
     outfile.write_text("the previous result\n", encoding="utf-8")
     quarantine = tmp_path / "q.jsonl"
-    write_line = ItemSink._write_line
+    line_writer = writers._line_writer
     calls = []
 
-    def interrupted(self, item):
-        calls.append(item)
-        if len(calls) == 20:
-            raise KeyboardInterrupt
-        write_line(self, item)
+    def interrupted(write):
+        write_line = line_writer(write)
 
-    monkeypatch.setattr(ItemSink, "_write_line", interrupted)
+        def interrupting(item):
+            calls.append(item)
+            if len(calls) == 20:
+                raise KeyboardInterrupt
+            write_line(item)
+
+        return interrupting
+
+    monkeypatch.setattr(writers, "_line_writer", interrupted)
     result = cli("convert", str(infile), "-o", str(outfile), "--to", "phi3", "--quarantine", str(quarantine))
     assert result.exit_code == 130
     assert len(calls) == 20

@@ -11,7 +11,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from promptfmt import Record, load_registry
+from promptfmt import Format, Loss, LossReason, Record, Rendered, Verdict, load_registry
 from promptfmt.convert import ConvertUsageError, convert, plan, quick_lossless, run
 from promptfmt.io import Item
 from promptfmt.testing import record_strategy
@@ -118,3 +118,35 @@ def test_run_reports_progress():
     chosen, rest = plan(iter(items), output_layout="alpaca")
     summary = run(chosen, rest, lambda item: None, progress=seen.append)
     assert seen == [1024, 2048, 2500] and summary.written == 2500
+
+
+class Bracketed(Format):
+    """A format written by hand (no Template, no render_fields): ``[instruction|input]output``."""
+
+    name = "bracketed"
+    description = "test format"
+    reference = "this test"
+
+    def render(self, record):
+        prompt = f"[{record.instruction}|{record.input}]"
+        return Rendered(prompt, getattr(record, "output", "") or "")
+
+    def parse(self, text):
+        head, _, output = text.partition("]")
+        instruction, _, input = head[1:].partition("|")
+        return Record(instruction=instruction, input=input, output=output)
+
+    def check(self, record):
+        bad = [f for f in ("instruction", "input") if any(c in getattr(record, f) for c in "[]|")]
+        bad += ["output"] if "]" in record.output else []
+        return Verdict(tuple(Loss(LossReason.MARKER_IN_CONTENT, f, "a bracket") for f in bad))
+
+
+def test_formats_without_the_template_fast_paths_convert_through_render_and_check():
+    fmt = Bracketed()
+    assert quick_lossless(fmt) is None
+    out: list[dict] = []
+    items = items_of([{"instruction": "a", "input": "b", "output": "c"}, {"instruction": "x]", "output": "y"}])
+    summary = convert(items, out.append, target=fmt, output_layout="prompt-completion")
+    assert out == [{"prompt": "[a|b]", "completion": "c"}, {"prompt": "[x]|]", "completion": "y"}]
+    assert summary.lossy_records == 1 and summary.lossy == {"marker-in-content": 1}

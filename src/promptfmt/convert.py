@@ -377,33 +377,36 @@ def _stage(plan: Plan) -> Stage:
 def _rendered_stage(plan: Plan) -> Stage:
     fmt = plan.target
     assert fmt is not None
-    quick = quick_lossless(fmt)
-    render_fields = getattr(fmt, "render_fields", None)
+    quick = quick_lossless(fmt) or (lambda instruction, input, output, text: False)
+    render = getattr(fmt, "render_fields", None) or _render_record(fmt)
     as_text = plan.output_layout == layouts.TEXT
+    system_message = layouts.system_message
     where = (" and --drop-metadata drops it" if plan.drop_metadata
              else f"; it stays in the metadata key {layouts.SYSTEM_KEY!r}")
     system_loss = (layouts.SYSTEM_NOT_RENDERED, layouts.SYSTEM_KEY,
                    f"the record has a system message, which {fmt.name} text rendered from a record does not hold{where}")
 
     def rendered(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-        if render_fields is not None:
-            prompt, completion = render_fields(instruction, input, output)
-        else:
-            result = fmt.render(make_record(instruction, input, output, {}))
-            prompt, completion = result.prompt, result.completion
+        prompt, completion = render(instruction, input, output)
         text = prompt + completion
-        if quick is not None and quick(instruction, input, output, text):
-            losses: tuple[Loss, ...] = ()
-        else:
-            losses = format_losses(fmt, instruction, input, output)
+        losses = () if quick(instruction, input, output, text) else format_losses(fmt, instruction, input, output)
         item: dict[str, Any] = {"text": text} if as_text else {"prompt": prompt, "completion": completion}
         if metadata:
-            if layouts.system_message(metadata) is not None:
+            if system_message(metadata) is not None:
                 losses += (system_loss,)
             item.update(metadata)
         return losses, item
 
     return rendered
+
+
+def _render_record(fmt: Format) -> Callable[[str, str, str], tuple[str, str]]:
+    """``(prompt, completion)`` through `Format.render`, for formats without a ``render_fields`` fast path."""
+    def render(instruction: str, input: str, output: str) -> tuple[str, str]:
+        rendered = fmt.render(make_record(instruction, input, output, {}))
+        return rendered.prompt, rendered.completion
+
+    return render
 
 
 def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -68,6 +68,20 @@ def _dumps_fallback(item: Any) -> bytes:
     return json.dumps(item, ensure_ascii=True).encode("ascii")
 
 
+def _line_writer(write: Callable[[bytes], Any]) -> Callable[[Any], None]:
+    """``write_line(item)``: one JSON Lines line (a closure: this runs once per record)."""
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+
+    def write_line(item: Any) -> None:
+        try:
+            data = dumps(item, option=newline)
+        except TypeError:
+            data = _dumps_fallback(item) + b"\n"
+        write(data)
+
+    return write_line
+
+
 class ItemSink:
     """Items written as JSON Lines, or as a JSON array with one item per line, to a binary stream.
 
@@ -81,14 +95,7 @@ class ItemSink:
         self.json_array = json_array
         self.opening = opening  # written before the first item of an array (b"" for a part of one)
         self.count = 0
-        self.write = self._write_array_item if json_array else self._write_line
-
-    def _write_line(self, item: Any) -> None:
-        try:
-            data = orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
-        except TypeError:
-            data = _dumps_fallback(item) + b"\n"
-        self._stream_write(data)
+        self.write = self._write_array_item if json_array else _line_writer(stream.write)
 
     def _write_array_item(self, item: Any) -> None:
         try:
