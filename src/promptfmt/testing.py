@@ -30,7 +30,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 from hypothesis import given, strategies as st
 
 from .errors import ParseError

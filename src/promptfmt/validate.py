@@ -40,7 +40,7 @@ from .errors import PluginError, PromptfmtError
 from .format import Format
 from .io import INVALID_JSON, JSONL, STDIN, UNREADABLE, Block, DatasetReader, Item, QuarantineWriter, line_error
 from .issues import CHECKS, ERROR, Issue
-from .mapping import FieldMapping, MappingError
+from .mapping import FieldMapping
 from .models import RECORD_FIELDS, Record
 from .records import make_record, not_an_object, problems
 from .registry import FormatRegistry, load_registry

@@ -14,11 +14,7 @@ user message, joined by ``"\\n"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 USER_TURN = "<|im_start|>user\n"
@@ -66,14 +62,4 @@ QWEN2_5 = TemplateFormat(
 )
 
 FORMATS = (CHATML, QWEN2, QWEN2_5)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    for fmt in FORMATS:
-        register(fmt)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

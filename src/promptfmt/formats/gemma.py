@@ -9,11 +9,7 @@ conversation without a system message identically, hence the ``gemma3`` alias.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 GEMMA = TemplateFormat(
@@ -36,13 +32,4 @@ GEMMA = TemplateFormat(
 )
 
 FORMATS = (GEMMA,)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    register(GEMMA)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

@@ -16,11 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 LLAMA3_MARKERS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
@@ -84,14 +80,4 @@ LLAMA3_1 = TemplateFormat(
 )
 
 FORMATS = (LLAMA2, LLAMA3, LLAMA3_1)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    for fmt in FORMATS:
-        register(fmt)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

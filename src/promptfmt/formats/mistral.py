@@ -18,11 +18,7 @@ message); promptfmt sends none. BOS ``<s>`` is template text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 MARKERS = ("[INST]", "[/INST]")
@@ -77,14 +73,4 @@ MISTRAL_V3 = TemplateFormat(
 )
 
 FORMATS = (MISTRAL, MISTRAL_V0_1, MISTRAL_V3)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    for fmt in FORMATS:
-        register(fmt)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

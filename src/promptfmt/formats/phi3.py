@@ -11,11 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 PHI3 = TemplateFormat(
@@ -48,14 +44,4 @@ PHI3_LLMFS = TemplateFormat(
 
 
 FORMATS = (PHI3, PHI3_LLMFS)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    for fmt in FORMATS:
-        register(fmt)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

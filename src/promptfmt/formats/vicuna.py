@@ -12,11 +12,7 @@ the answer is still trained) and an empty user message as ``"USER:  ASSISTANT:"`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 SYSTEM = (
@@ -43,13 +39,4 @@ VICUNA = TemplateFormat(
 )
 
 FORMATS = (VICUNA,)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    register(VICUNA)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

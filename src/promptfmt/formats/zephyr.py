@@ -8,11 +8,7 @@ the user message, joined by ``"\\n"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..detect import Match, answer_for
-from ..format import Format
-from ..hookspecs import hookimpl
+from ..pluginhooks import format_hooks
 from ..template import Template, TemplateFormat
 
 ZEPHYR = TemplateFormat(
@@ -34,13 +30,4 @@ ZEPHYR = TemplateFormat(
 )
 
 FORMATS = (ZEPHYR,)
-
-
-@hookimpl
-def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
-    register(ZEPHYR)
-
-
-@hookimpl
-def promptfmt_detect_format(text: str, format: Format) -> Match | None:
-    return answer_for(FORMATS, text, format)
+promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)
