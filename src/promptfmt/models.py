@@ -25,7 +25,7 @@ RECORD_FIELDS = ("instruction", "input", "output")
 class Query(BaseModel):
     """An instruction with its optional input and no output: what parsing a prompt alone gives."""
 
-    model_config = ConfigDict(strict=True, extra="allow", title="Query")
+    model_config = ConfigDict(strict=True, extra="allow", title="Query", defer_build=True)
 
     instruction: str = Field(description="The task for the model.")
     input: str = Field(
@@ -54,6 +54,7 @@ class Record(Query):
         strict=True,
         extra="allow",
         title="Record",
+        defer_build=True,
         json_schema_extra={
             "description": (
                 "One promptfmt instruction record. Keys other than instruction, input and output are "
