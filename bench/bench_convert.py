@@ -175,6 +175,8 @@ def main() -> None:
     best: dict[str, Result] = {}
     for round in range(args.repeat):  # interleaved, so that a busy moment does not hit one run only
         for name, command in runs:
+            for suffix in (".json", ".jsonl"):  # every run writes a new file (replacing one costs time)
+                Path(f"{out}{suffix}").unlink(missing_ok=True)
             result = measure(name, command)
             if name not in best or result.seconds < best[name].seconds:
                 best[name] = result
