@@ -229,3 +229,20 @@ def test_quarantine_keeps_items_unchanged_with_their_issues(tmp_path):
 
 def test_lone_surrogates_are_written_as_json_escapes():
     assert json.loads(dumps_line({"a": "x\ud800y"})) == {"a": "x\ud800y"}
+
+
+def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):
+    """Temporary files are private (mkstemp); the committed file is not."""
+    import os
+
+    from promptfmt.io import AtomicWriter
+
+    umask = os.umask(0o022)
+    try:
+        with AtomicWriter(tmp_path / "out.jsonl") as writer:
+            writer.write(b"{}\n")
+        plain = tmp_path / "plain"
+        plain.write_bytes(b"")
+        assert (tmp_path / "out.jsonl").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

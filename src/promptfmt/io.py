@@ -680,7 +680,14 @@ class AtomicWriter:
         self.file.write(data)
 
     def commit(self) -> None:
+        """Close, give the file the permissions a plain ``open`` would (mkstemp makes it private), rename."""
         self.file.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            os.chmod(self._tmp, 0o666 & ~umask)
+        except OSError:
+            pass
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:

@@ -196,7 +196,6 @@ def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[
         raise
     for writer in writers:
         writer.commit()
-        _set_default_mode(writer.path)
 
 
 def _open_atomic(path: str) -> AtomicWriter:
@@ -204,13 +203,3 @@ def _open_atomic(path: str) -> AtomicWriter:
         return AtomicWriter(path)
     except PromptfmtError as exc:
         raise OutputError(str(exc)) from None
-
-
-def _set_default_mode(path: Path) -> None:
-    """Give a new file the permissions a plain ``open`` would (temporary files are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(path, 0o666 & ~umask)
-    except OSError:
-        pass
