@@ -49,8 +49,13 @@ def registry_or_exit(
 
 
 def format_or_exit(name: str, format_files: Sequence[str] = ()) -> Format:
-    """The format called ``name``; when it is unknown and a plugin failed, blame the plugin (exit 3)."""
+    """The format called ``name``, loading the registry first (see `lookup_format`)."""
     registry, failures = registry_or_exit(format_files)
+    return lookup_format(registry, failures, name)
+
+
+def lookup_format(registry: FormatRegistry, failures: Sequence[PluginError], name: str) -> Format:
+    """The format called ``name``; when it is unknown and a plugin failed, blame the plugin (exit 3)."""
     try:
         return registry.get(name)
     except UnknownFormatError as exc:

@@ -18,16 +18,14 @@ from typing import Any
 import orjson
 import typer
 
-from ...errors import PluginError, UnknownFormatError
 from ...format import Format
 from ...io import STDIN, DatasetReader, Item, QuarantineWriter, Source
 from ...issues import Issue
 from ...layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
 from ...mapping import PROFILES, FieldMapping, MappingError
-from ...registry import FormatRegistry
 from ...writers import STDOUT, OutputError, open_output, refuse_overwrite
 from ..progress import Progress
-from ..shared import FORMAT_FILE_OPTION, registry_or_exit, warn
+from ..shared import FORMAT_FILE_OPTION, lookup_format, registry_or_exit, warn
 
 SHOWN_QUARANTINED = 20
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
@@ -87,8 +85,8 @@ def convert(
         asked = _workers(workers)
         mapping = FieldMapping.build(profile, maps)
         registry, failures = registry_or_exit(format_files)
-        target = _format(registry, failures, to) if to else None
-        parser: Format | str | None = source if source in (None, "auto") else _format(registry, failures, source)
+        target = lookup_format(registry, failures, to) if to else None
+        parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
         with _terminated_as_interrupt(), DatasetReader(file) as reader:
             chosen, items = plan(
                 iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
@@ -118,15 +116,6 @@ def _check_options(file: str, output: str, quarantine: str | None, as_json: bool
     if quarantine == STDOUT:
         raise OutputError("the quarantine must be a file, not -")
     refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
-
-
-def _format(registry: FormatRegistry, failures: list[PluginError], name: str) -> Format:
-    try:
-        return registry.get(name)
-    except UnknownFormatError as exc:
-        if failures:
-            raise PluginError(", ".join(f.plugin for f in failures), f"{exc} (a plugin failed to load; see above)") from None
-        raise
 
 
 def _workers(text: str) -> int | None:
