@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from promptfmt import Format, Loss, LossReason, Record, Rendered, Verdict, load_registry
-from promptfmt.convert import ConvertUsageError, convert, plan, quick_lossless, run
+from promptfmt.convert import ConvertUsageError, convert, plan, run
 from promptfmt.io import Item
+from promptfmt.template import TemplateFormat
 from promptfmt.testing import record_strategy
 
 REGISTRY, _ = load_registry(entry_points=False)
@@ -29,22 +30,20 @@ def items_of(values):
 @pytest.mark.parametrize("fmt", FORMATS, ids=NAMES)
 @given(data=st.data())
 def test_the_fast_test_never_calls_a_lossy_record_lossless(fmt, data):
-    quick = quick_lossless(fmt)
-    assert quick is not None, f"{fmt.name} is a TemplateFormat: it gets a fast test"
+    assert isinstance(fmt, TemplateFormat), f"{fmt.name} is a TemplateFormat: it gets a fast test"
     record = data.draw(record_strategy(fmt))
-    text = fmt.render(record).text
-    if quick(record.instruction, record.input, record.output, text):
+    if fmt.clearly_lossless(record.instruction, record.input, record.output):
+        assert fmt.parse(fmt.render(record).text) == record, (fmt.name, record)
         assert fmt.check(record).lossless, (fmt.name, record)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=NAMES)
 def test_the_fast_test_clears_ordinary_records(fmt, shared_data):
     """It is a fast path only if it clears the common case: the course records lossless in ``fmt``."""
-    quick = quick_lossless(fmt)
     records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))]
     for record in records:
         verdict = fmt.check(record).lossless
-        fast = quick(record.instruction, record.input, record.output, fmt.render(record).text)
+        fast = fmt.clearly_lossless(record.instruction, record.input, record.output)
         assert fast == verdict, (fmt.name, record)
 
 
@@ -144,7 +143,7 @@ class Bracketed(Format):
 
 def test_formats_without_the_template_fast_paths_convert_through_render_and_check():
     fmt = Bracketed()
-    assert quick_lossless(fmt) is None
+    assert not isinstance(fmt, TemplateFormat)
     out: list[dict] = []
     items = items_of([{"instruction": "a", "input": "b", "output": "c"}, {"instruction": "x]", "output": "y"}])
     summary = convert(items, out.append, target=fmt, output_layout="prompt-completion")

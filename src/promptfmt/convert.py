@@ -20,7 +20,6 @@ errors) from the first items; `run` is the per-item loop; `convert` does both.
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,8 +30,8 @@ from .errors import PromptfmtError
 from .format import Format
 from .io import Item
 from .issues import ERROR, Issue
+from .models import Verdict
 from .records import make_record
-from .template import TemplateFormat
 
 DETECT_LIMIT = 200
 """How many leading texts ``--from auto`` examines to detect the format."""
@@ -377,8 +376,8 @@ def _stage(plan: Plan) -> Stage:
 def _rendered_stage(plan: Plan) -> Stage:
     fmt = plan.target
     assert fmt is not None
-    quick = quick_lossless(fmt) or (lambda instruction, input, output, text: False)
     render = getattr(fmt, "render_fields", None) or _render_record(fmt)
+    check = fmt.check_fields
     as_text = plan.output_layout == layouts.TEXT
     system_message = layouts.system_message
     where = (" and --drop-metadata drops it" if plan.drop_metadata
@@ -389,7 +388,8 @@ def _rendered_stage(plan: Plan) -> Stage:
     def rendered(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
         prompt, completion = render(instruction, input, output)
         text = prompt + completion
-        losses = () if quick(instruction, input, output, text) else format_losses(fmt, instruction, input, output)
+        verdict = check(instruction, input, output)
+        losses = () if verdict.lossless else _losses(verdict)
         item: dict[str, Any] = {"text": text} if as_text else {"prompt": prompt, "completion": completion}
         if metadata:
             if system_message(metadata) is not None:
@@ -418,107 +418,6 @@ def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:
     )
 
 
-def format_losses(fmt: Format, instruction: str, input: str, output: str) -> tuple[Loss, ...]:
-    """``(reason, field, message)`` for every loss of the record in ``fmt`` (`Format.check`)."""
-    verdict = fmt.check(make_record(instruction, input, output, {}))
+def _losses(verdict: Verdict) -> tuple[Loss, ...]:
+    """``(reason, field, message)`` for every loss of a verdict."""
     return tuple((str(getattr(loss.reason, "value", loss.reason)), loss.field, loss.message) for loss in verdict.losses)
-
-
-def quick_lossless(fmt: Format) -> Callable[[str, str, str, str], bool] | None:
-    """A fast test, ``(instruction, input, output, text) -> bool``, True only for records that
-    ``fmt.check`` calls lossless; ``text`` is the record's rendered text. None: no fast test.
-
-    For a `TemplateFormat` (whose parser ends each field at the first literal it looks for there,
-    the longer one on a tie), a record is lossless when no literal the parser looks for while
-    reading a field starts inside that field, none longer than the one rendered starts right after
-    it, the text does not start with the longer other preamble, and a trimming template has nothing
-    to trim. Most records are cleared without looking at the text: a literal can only start inside
-    a field that contains its first character. When this test says False, the exact `Format.check`
-    decides; a property test checks the test against ``check`` for every registered format.
-    """
-    if not isinstance(fmt, TemplateFormat) or type(fmt).check is not TemplateFormat.check:
-        return None
-    t = fmt.template
-    separator, after, end = t.separator, t.after_prompt, t.end
-    prefix_input = t.prefix
-    prefix_no_input = t.prefix if t.prefix_no_input is None else t.prefix_no_input
-    always = t.input_block == "always"
-    either = not always and prefix_input == prefix_no_input  # one preamble: the instruction ends at either literal
-    # the parser tries the longer preamble first: a text must not start with a longer other one
-    shadow_input = prefix_no_input if not always and len(prefix_no_input) > len(prefix_input) else None
-    shadow_no_input = prefix_input if not always and len(prefix_input) > len(prefix_no_input) else None
-    start_input, start_no_input = len(prefix_input), len(prefix_no_input)
-    trim, trim_output, chat = t.trim, t.trims_output, t.chat
-    sep_len, after_len, end_len = len(separator), len(after), len(end)
-    after_wins_tie = after_len > sep_len
-    separator_wins_tie = sep_len > after_len
-    # What a record's fields must not contain for the fast answer (the first characters of the
-    # literals sought in each field), and whether the preamble or a tie could still go wrong.
-    instruction_input = _any_of(separator[0] + (after[0] if either else ""))
-    instruction_alone = _any_of(after[0] + (separator[0] if either else ""))
-    in_input = _any_of(after[0])
-    in_output = _any_of(end[:1])
-    plain_input = not (shadow_input is not None and shadow_input.startswith(prefix_input)) and not (
-        either and after_wins_tie and after.startswith(separator))
-    plain_alone = not (shadow_no_input is not None and shadow_no_input.startswith(prefix_no_input)) and not (
-        either and separator_wins_tie and separator.startswith(after))
-
-    def lossless(instruction: str, input: str, output: str, text: str) -> bool:
-        has_input = always or input != ""
-        if trim:
-            if chat:
-                message = instruction + separator + input if has_input else instruction
-                if message[:1].isspace() or message[-1:].isspace():
-                    return False
-            elif instruction != instruction.strip() or input != input.strip():
-                return False
-        if trim_output and output != output.strip():
-            return False
-        if has_input:
-            if plain_input and not instruction_input(instruction) and not in_input(input) and not in_output(output):
-                return True
-        elif plain_alone and not instruction_alone(instruction) and not in_output(output):
-            return True
-        return _lossless_in_text(instruction, input, output, text, has_input)
-
-    def _lossless_in_text(instruction: str, input: str, output: str, text: str, has_input: bool) -> bool:
-        find = text.find
-        if has_input:
-            if shadow_input is not None and text.startswith(shadow_input):
-                return False
-            start = start_input
-            stop = start + len(instruction)
-            if find(separator, start, stop + sep_len - 1) >= 0:
-                return False
-            if either and (find(after, start, stop + after_len - 1) >= 0 or (after_wins_tie and text.startswith(after, stop))):
-                return False
-            start = stop + sep_len
-            stop = start + len(input)
-        else:
-            if shadow_no_input is not None and text.startswith(shadow_no_input):
-                return False
-            start = start_no_input
-            stop = start + len(instruction)
-            if either and (find(separator, start, stop + sep_len - 1) >= 0
-                           or (separator_wins_tie and text.startswith(separator, stop))):
-                return False
-        if find(after, start, stop + after_len - 1) >= 0:
-            return False
-        if end_len:
-            start = stop + after_len
-            if find(end, start, start + len(output) + end_len - 1) >= 0:
-                return False
-        return True
-
-    return lossless
-
-
-def _any_of(chars: str) -> Callable[[str], bool]:
-    """A test whether a string contains any of ``chars`` (single characters)."""
-    chars = "".join(dict.fromkeys(chars))
-    if not chars:
-        return lambda text: False
-    if len(chars) == 1:
-        return lambda text: chars in text
-    pattern = re.compile("[" + re.escape(chars) + "]")
-    return lambda text: pattern.search(text) is not None

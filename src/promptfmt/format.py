@@ -39,6 +39,12 @@ class Format(ABC):
     def check(self, record: Query) -> Verdict:
         """Say whether `render` then `parse` gives this record back, and if not, why."""
 
+    def check_fields(self, instruction: str, input: str = "", output: str | None = None) -> Verdict:
+        """`check` on plain strings (``output=None`` for a prompt alone); formats may make it faster."""
+        if output is None:
+            return self.check(Query(instruction=instruction, input=input))
+        return self.check(Record(instruction=instruction, input=input, output=output))
+
     @property
     def markers(self) -> tuple[str, ...]:
         """Substrings that betray text already rendered in this format (used by validation)."""

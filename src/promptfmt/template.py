@@ -24,6 +24,7 @@ conformance kit proves the prediction right.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import FormatDefinitionError, ParseError
@@ -276,13 +277,16 @@ class TemplateFormat(Format):
         return self.check_fields(record.instruction, record.input, getattr(record, "output", None))
 
     def check_fields(self, instruction: str, input: str = "", output: str | None = None) -> Verdict:
-        """`check` on plain strings (``output=None`` for a prompt alone): the fast path for batches."""
+        """`check` on plain strings (``output=None`` for a prompt alone): the fast path for batches.
+
+        `check` delegates here, so a subclass that changes the verdict overrides this method.
+        """
         t = self.template
+        if output is not None and self.clearly_lossless(instruction, input, output):
+            return LOSSLESS
         losses = self._trim_losses(instruction, input, output)
         if losses:
             return Verdict(tuple(losses))
-        if output is not None and self._clearly_lossless(instruction, input, output):
-            return LOSSLESS
         has_input = self._always or input != ""
         prompt = self.render_prompt(instruction, input)
         text = prompt if output is None else prompt + t.response_prefix + output + t.end
@@ -344,18 +348,19 @@ class TemplateFormat(Format):
                     losses.append(_trim_loss(name, "surrounding"))
         return losses
 
-    def _probes(self) -> dict[bool, tuple[tuple[int, str, frozenset[str]], ...]] | None:
-        """Per has-input case: (field index, literal, the literal's characters but its last) to probe.
+    def _probes(self) -> dict[bool, tuple[tuple[str, ...], tuple[tuple[int, str | re.Pattern[str], tuple[tuple[str, frozenset[str]], ...]], ...]]] | None:
+        """Per has-input case: the longer literals that could tie with the one that ends the
+        instruction, and per field (field index, its first-character filter, (literal, the literal's
+        characters but its last) for every literal the parser looks for in the field).
 
-        A field proves it parses back when no probed literal can start inside it. None when the
-        literals can tie at a field's end or the preambles overlap: such formats always take the full
-        analysis.
+        None when the preambles overlap: such formats always take the full analysis.
         """
         t = self.template
-        overlap = self._prefix_input != self._prefix_no_input and (
+        if self._prefix_input != self._prefix_no_input and (
             self._prefix_input.startswith(self._prefix_no_input) or self._prefix_no_input.startswith(self._prefix_input)
-        )
-        cases: dict[bool, tuple[tuple[int, str, frozenset[str]], ...]] = {}
+        ):
+            return None
+        cases = {}
         for has_input in (True, False):
             if not has_input and self._always:
                 continue
@@ -366,31 +371,69 @@ class TemplateFormat(Format):
                 fields.append((1, (t.after_prompt,), t.after_prompt))
             if t.end:
                 fields.append((2, (t.end,), t.end))
-            if any(len(other) > len(used) and other.startswith(used) for _, sought, used in fields for other in sought):
-                return None
-            cases[has_input] = tuple(
-                (index, literal, frozenset(literal[:-1])) for index, sought, _ in fields for literal in sought
-            )
-        return None if overlap else cases
+            sought, used = fields[0][1], fields[0][2]  # only the instruction is sought with two literals
+            ties = tuple(other for other in sought if len(other) > len(used) and other.startswith(used))
+            cases[has_input] = (ties, tuple(
+                (
+                    index,
+                    _first_characters(sought),
+                    tuple((literal, frozenset(literal[:-1])) for literal in sought),
+                )
+                for index, sought, _ in fields
+            ))
+        return cases
 
-    def _clearly_lossless(self, instruction: str, input: str, output: str) -> bool:
+    def clearly_lossless(self, instruction: str, input: str, output: str) -> bool:
         """True when no literal the parser looks for can start inside a field: a cheap, exact sufficient test.
 
-        An occurrence of literal ``L`` that starts inside a field either lies wholly in it, or the field
-        ends with a proper prefix of ``L``; when neither holds for any probed literal, the parser ends
-        every field where the renderer put it.
+        An occurrence of literal ``L`` that starts inside a field holds ``L``'s first character and
+        either lies wholly in the field, or the field ends with a proper prefix of ``L``; when that
+        holds for no sought literal, the parser ends every field where the renderer put it. False
+        means "look closer" (`check_fields` then runs the full analysis), not "lossy". A trimming
+        template must also have nothing to trim.
         """
         probes = self._quick_probes
         if probes is None:
             return False
+        t = self.template
+        if t.trim:
+            if t.chat:
+                message = instruction + t.separator + input if self._always or input != "" else instruction
+                if message[:1].isspace() or message[-1:].isspace():
+                    return False
+            elif instruction != instruction.strip() or input != input.strip():
+                return False
+        if t.trims_output and output != output.strip():
+            return False
+        has_input = self._always or input != ""
+        ties, fields = probes[has_input]
+        # a longer literal starting right after the instruction would win the tie there
+        if ties and self._following(0, has_input, input, output).startswith(ties):
+            return False
         values = (instruction, input, output)
-        for index, literal, tail_chars in probes[self._always or input != ""]:
+        for index, first, literals in fields:
             value = values[index]
-            if literal in value:
-                return False
-            if value[-1:] in tail_chars and value.endswith(self._proper_prefixes[literal]):
-                return False
+            if (first not in value) if type(first) is str else (first.search(value) is None):
+                continue
+            for literal, tail_chars in literals:
+                if literal in value:
+                    return False
+                if value[-1:] in tail_chars and value.endswith(self._proper_prefixes[literal]):
+                    # the field ends with the start of the literal: does the text after it complete it?
+                    tail = value[1 - len(literal):]
+                    following = self._following(index, has_input, input, output)[: len(literal) - 1]
+                    if 0 <= (tail + following).find(literal) < len(tail):
+                        return False
         return True
+
+    def _following(self, index: int, has_input: bool, input: str, output: str) -> str:
+        """The rendered text after field ``index`` (0 instruction, 1 input, 2 output) of a full record."""
+        t = self.template
+        if index == 0 and has_input:
+            return t.separator + input + t.after_prompt + output + t.end
+        if index < 2:
+            return t.after_prompt + output + t.end
+        return t.end
 
     def _intrusions(
         self, text: str, field: str, start: int, stop: int, sought: tuple[str, ...], used: str,
@@ -414,6 +457,12 @@ class TemplateFormat(Format):
         reason = LossReason.SEPARATOR_IN_INSTRUCTION if separator else LossReason.MARKER_IN_CONTENT
         where = f"at offset {at - start} of the {field}" if at < stop else f"right after the {field}"
         return [Loss(reason, field, f"{literal!r} of format {self.name} occurs {where}")]
+
+
+def _first_characters(literals: tuple[str, ...]) -> str | re.Pattern[str]:
+    """What finds the first character of any of ``literals``: the character itself when they share it."""
+    characters = "".join(dict.fromkeys(literal[0] for literal in literals))
+    return characters if len(characters) == 1 else re.compile("[" + re.escape(characters) + "]")
 
 
 def _trim_loss(field: str, side: str) -> Loss:
