@@ -9,6 +9,7 @@ import typer
 from ..declarative import FILE_PLUGIN_PREFIX
 from ..errors import PluginError, UnknownFormatError
 from ..format import Format
+from ..mapping import PROFILES
 from ..registry import FormatRegistry, load_registry
 
 
@@ -25,6 +26,16 @@ FORMAT_FILE_OPTION = typer.Option(
         "Every *.toml in the folder named by PROMPTFMT_FORMATS_DIR is loaded too."
     ),
 )
+
+
+MAP_OPTION = typer.Option(
+    [], "--map", metavar="FIELD=KEY", help="Read a record field from another key, e.g. --map output=response (repeatable).",
+)
+PROFILE_OPTION = typer.Option(
+    None, "--profile", "-p",
+    help="A named field layout. " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + ".",
+)
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
 
 
 def registry_or_exit(

@@ -22,10 +22,10 @@ from ...format import Format
 from ...io import STDIN, DatasetReader, Item, QuarantineWriter, Source
 from ...issues import Issue
 from ...layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
-from ...mapping import PROFILES, FieldMapping, MappingError
+from ...mapping import FieldMapping, MappingError
 from ...writers import STDOUT, OutputError, open_output, refuse_overwrite
 from ..progress import Progress
-from ..shared import FORMAT_FILE_OPTION, lookup_format, registry_or_exit, warn
+from ..shared import FORMAT_FILE_OPTION, MAP_OPTION, PROFILE_OPTION, QUIET_OPTION, lookup_format, registry_or_exit, warn
 
 SHOWN_QUARANTINED = 20
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
@@ -58,17 +58,15 @@ def convert(
     strict: bool = typer.Option(False, "--strict", help="Quarantine records the output cannot carry exactly (lossy) instead of writing them."),
     drop_metadata: bool = typer.Option(False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
-    maps: list[str] = typer.Option(
-        [], "--map", metavar="FIELD=KEY", help="Read a record field from another key, e.g. --map output=response (repeatable).",
-    ),
-    profile: str | None = typer.Option(None, "--profile", "-p", help=f"A named field layout of the records: {', '.join(PROFILES)}."),
+    maps: list[str] = MAP_OPTION,
+    profile: str | None = PROFILE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
     workers: str = typer.Option(
         "auto", "--workers", "-w", metavar="N|auto",
         help="Convert a JSON Lines file in N processes (the output keeps the input order). "
         f"auto: one per CPU (at most {AUTO_MAX_WORKERS}) for JSON Lines files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
+    quiet: bool = QUIET_OPTION,
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """Convert a dataset between layouts and prompt styles: records, rendered text, chat messages.

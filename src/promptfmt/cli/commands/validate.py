@@ -17,29 +17,23 @@ import typer
 
 from ...io import STDIN, Source
 from ...issues import CHECKS, Issue
-from ...mapping import PROFILES, FieldMapping, MappingError
+from ...mapping import FieldMapping, MappingError
 from ...report import Report, issue_json
 from ..progress import Progress
-from ..shared import FORMAT_FILE_OPTION, format_or_exit, registry_or_exit, warn
+from ..shared import FORMAT_FILE_OPTION, MAP_OPTION, PROFILE_OPTION, QUIET_OPTION, format_or_exit, registry_or_exit, warn
 
 HUMAN_MAX_ISSUES = 200
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
 AUTO_MAX_WORKERS = 4
 
 _CHECKS_HELP = "; ".join(f"{c.code} ({c.severity})" for c in CHECKS.values())
-_PROFILES_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
-
-
 def validate(
     file: str = typer.Argument(..., help="A JSON array or JSON Lines file (gzip allowed), or - for stdin."),
     format_name: str | None = typer.Option(
         None, "--format", "-f", help="Also report records this format cannot render losslessly (lossy-in-format)."
     ),
-    maps: list[str] = typer.Option(
-        [], "--map", metavar="FIELD=KEY",
-        help="Read a record field from another key, e.g. --map output=response (repeatable).",
-    ),
-    profile: str | None = typer.Option(None, "--profile", "-p", help=f"A named field layout. {_PROFILES_HELP}."),
+    maps: list[str] = MAP_OPTION,
+    profile: str | None = PROFILE_OPTION,
     strict: bool = typer.Option(False, "--strict", help="Count every warning as an error (exit 1)."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a field as "" instead of wrong-type.'),
     no_duplicates: bool = typer.Option(
@@ -60,7 +54,7 @@ def validate(
         help="Validate a plain JSON Lines file in N processes (same report). auto: one per CPU (at most "
         f"{AUTO_MAX_WORKERS}) for files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway)."),
+    quiet: bool = QUIET_OPTION,
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """Check a dataset: JSON syntax, record schema, empty and padded fields, duplicates, templated text.
