@@ -14,7 +14,8 @@ import pytest
 
 from promptfmt import io as pio
 from promptfmt.errors import DataError
-from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, dumps_line, read_items
+from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, read_items
+from promptfmt.jsonout import encode_line
 
 
 def items_of(data: bytes) -> list[Item]:
@@ -227,8 +228,9 @@ def test_quarantine_keeps_items_unchanged_with_their_issues(tmp_path):
     assert second == {"record": 5, "line": 7, "issues": [{"code": "invalid-json"}], "text": '{"broken'}
 
 
-def test_lone_surrogates_are_written_as_json_escapes():
-    assert json.loads(dumps_line({"a": "x\ud800y"})) == {"a": "x\ud800y"}
+def test_what_msgspec_refuses_is_written_by_the_standard_library():
+    assert json.loads(encode_line({"a": "x\ud800y"})) == {"a": "x\ud800y"}  # a lone surrogate
+    assert encode_line({"big": 2**70, "text": "café 🙂\n"}) == '{"big":1180591620717411303424,"text":"café 🙂\\n"}\n'.encode()
 
 
 def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):

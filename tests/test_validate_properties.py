@@ -177,3 +177,26 @@ def test_validating_in_parts_gives_the_one_process_report(document, workers, dup
         assert parts.as_dict() == alone.as_dict()
         with open(os.path.join(folder, "one.jsonl"), "rb") as one, open(os.path.join(folder, "parts.jsonl"), "rb") as two:
             assert one.read() == two.read()
+
+
+@given(jsonl_documents(), st.booleans())
+def test_quick_proves_clean_only_what_check_finds_clean(document, strict):
+    """`Validator.quick` (convert's shortcut) returns fields only for items `check` finds without an
+    issue, and then the same fields; it counts them as clean records."""
+    data, _ = document
+    quick = Validator(registry=FORMATS, duplicates=False, strict=strict)
+    full = Validator(registry=FORMATS, duplicates=False, strict=strict)
+    shortcut = 0
+    for item in read_items("-", io.BytesIO(data)):
+        fields = quick.quick(item)
+        checked = full.check(item)
+        if fields is None:
+            quick.check(item)
+        else:
+            shortcut += 1
+            assert checked.issues == [] and checked.fields == fields and checked.metadata == {}
+    assert quick.end().as_dict() == full.end().as_dict()
+    plain = b'{"instruction": "a", "input": "", "output": "b"}\n{"instruction": "c", "output": "d"}\n'
+    items = list(read_items("-", io.BytesIO(plain)))
+    assert [Validator(registry=FORMATS, duplicates=False).quick(item) for item in items] == [("a", "", "b"), ("c", "", "d")]
+    assert Validator(registry=FORMATS).quick(items[0]) is None  # duplicates tracked: never a shortcut

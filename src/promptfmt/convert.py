@@ -243,7 +243,9 @@ def run(
     )
     refuse = _refuser(summary, quarantine)
     read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
-    check = validator(plan, registry).check
+    checker = validator(plan, registry)
+    check = checker.check
+    quick = checker.quick if read_fields is None else None  # clean records skip the full check
     stage = _stage(plan)
     colliding = _COLLIDING.get(plan.output_layout)
     keep_metadata = not plan.drop_metadata
@@ -254,28 +256,32 @@ def run(
         read += 1
         if progress is not None and not read % PROGRESS_EVERY:
             progress(read)
-        if read_fields is not None and item.error is None:
-            value = read_fields(item.value)
-            if type(value) is list:
-                refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
-                continue
-            checked = check(Item(item.index, item.line, value))
+        fields = quick(item) if quick is not None else None
+        if fields is not None:  # a clean record without metadata
+            losses, output_item = stage(*fields, None)
         else:
-            checked = check(item)
-        if checked.issues:
-            if not checked.ok:
-                warnings.update(issue.code for issue in checked.issues if issue.severity != ERROR)
-                refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+            if read_fields is not None and item.error is None:
+                value = read_fields(item.value)
+                if type(value) is list:
+                    refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
+                    continue
+                checked = check(Item(item.index, item.line, value))
+            else:
+                checked = check(item)
+            if checked.issues:
+                if not checked.ok:
+                    warnings.update(issue.code for issue in checked.issues if issue.severity != ERROR)
+                    refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+                    continue
+                warnings.update(issue.code for issue in checked.issues)
+            metadata = checked.metadata
+            if not keep_metadata:
+                metadata = None
+            elif metadata and colliding is not None and not colliding.isdisjoint(metadata):
+                refuse(item, [_issue(item, p.code, p.field, p.message)
+                              for p in layouts.metadata_collisions(plan.output_layout, metadata)])
                 continue
-            warnings.update(issue.code for issue in checked.issues)
-        metadata = checked.metadata
-        if not keep_metadata:
-            metadata = None
-        elif metadata and colliding is not None and not colliding.isdisjoint(metadata):
-            refuse(item, [_issue(item, p.code, p.field, p.message)
-                          for p in layouts.metadata_collisions(plan.output_layout, metadata)])
-            continue
-        losses, output_item = stage(*checked.fields, metadata)
+            losses, output_item = stage(*checked.fields, metadata)
         if losses:
             if strict:
                 refuse(item, [_lossy_issue(item, plan, *loss) for loss in losses])

@@ -40,6 +40,7 @@ from typing import IO, Any
 import orjson
 
 from .errors import DataError
+from .jsonout import encode_line
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -707,21 +708,6 @@ class AtomicWriter:
             self.abort()
 
 
-def dumps_line(document: Any) -> bytes:
-    """One JSON Lines line; falls back to escaped ASCII for strings orjson refuses (lone surrogates)."""
-    try:
-        return orjson.dumps(document) + b"\n"
-    except TypeError:
-        return json.dumps(document, ensure_ascii=True, default=_as_dict).encode("ascii") + b"\n"
-
-
-def _as_dict(value: Any) -> Any:
-    slots = getattr(type(value), "__slots__", None)
-    if slots:
-        return {name: getattr(value, name) for name in slots}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 class QuarantineWriter:
     """Records that failed validation, unchanged, with their issues: one JSON object per line.
 
@@ -741,7 +727,7 @@ class QuarantineWriter:
             entry["item"] = item.value
         elif item.text is not None:
             entry["text"] = item.text
-        self._out.write(dumps_line(entry))
+        self._out.write(encode_line(entry))
         self.count += 1
 
     def close(self) -> None:

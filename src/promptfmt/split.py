@@ -12,17 +12,14 @@ JSON are refused (there is nothing to copy), and ``read == train + test + val + 
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
 
 from .errors import PromptfmtError
 from .io import Item
+from .jsonout import encode
 
 PARTS = ("train", "test", "val")
 COURSE_FRACTIONS = (0.85, 0.10, 0.05)
@@ -87,7 +84,7 @@ def split(items: Iterable[Item], fractions: Fractions | None = None, *, seed: in
         if item.error is not None:
             result.refused.append(item)
             continue
-        kept.append(_dumps(item.value))
+        kept.append(encode(item.value))
     if seed is not None:
         random.Random(seed).shuffle(kept)
     train, test, _ = fractions.counts(len(kept))
@@ -97,10 +94,3 @@ def split(items: Iterable[Item], fractions: Fractions | None = None, *, seed: in
     if result.read != sum(result.counts().values()) + len(result.refused):  # DESIGN.md section 3
         raise AssertionError("split lost items")
     return result
-
-
-def _dumps(value: Any) -> bytes:
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # integers beyond 64 bits, lone surrogates from a JSON array
-        return json.dumps(value, ensure_ascii=True).encode("ascii")

@@ -147,6 +147,7 @@ class Validator:
         self._suspects: dict[int, int] = {}  # ... and the checks its lines need
         self._duplicates = Duplicates() if duplicates else None
         self._map = None if self.mapping.identity else self.mapping
+        self._quick = self._map is None and self.format is None and not duplicates
         self._key = {field: self.mapping.key(field) for field in RECORD_FIELDS}
         self._label = {f: f if k == f else f"{k!r} ({f})" for f, k in self._key.items()}
         self._unknown_messages: dict[str, str] = {}
@@ -217,21 +218,14 @@ class Validator:
                     index += 1
                 continue
             if fast and type(value) is dict and number not in suspects:
-                get = value.get
-                instruction, output, input = get("instruction"), get("output"), get("input", "")
-                if (
-                    type(instruction) is str and type(output) is str and type(input) is str
-                    and len(value) == (3 if "input" in value else 2)
-                    and instruction and instruction.strip() is instruction
-                    and output and output.strip() is output
-                    and (not input or input.strip() is input)
-                ):
-                    duplicate = see(index, instruction, input, output, number) if see is not None else None
+                fields = clean_fields(value)
+                if fields is not None:
+                    duplicate = see(index, *fields, number) if see is not None else None
                     if duplicate is None:
                         clean += 1
                     else:  # its only issue: no need to check it again
                         flagged.append(self._only_duplicate(Item(index, number, value, None, None, INVALID_JSON,
-                                                                 None, block), duplicate, (instruction, input, output)))
+                                                                 None, block), duplicate, fields))
                     index += 1
                     continue
             checked = self.check(Item(index, number, value, None, None, INVALID_JSON, None, block))
@@ -242,6 +236,28 @@ class Validator:
         self.valid += clean
         self.clean += clean
         return flagged
+
+    def quick(self, item: Item) -> tuple[str, str, str] | None:
+        """The fields of ``item`` when the cheap test of `check_block` proves it clean, else None.
+
+        For services that stream JSON Lines items and want a clean record's fields without the cost
+        of `check`: a clean item is counted as checked, and None means "call `check`" (for any item
+        that is not a plain record from a JSON Lines block, and always when duplicates are tracked,
+        a field mapping or a format is set).
+        """
+        block = item.block
+        if block is None or not self._quick or type(item.value) is not dict:
+            return None
+        if block is not self._block:
+            self._block, self._suspects = block, self._gate.lines(block)
+        if item.line in self._suspects:
+            return None
+        fields = clean_fields(item.value)
+        if fields is not None:
+            self.records += 1
+            self.valid += 1
+            self.clean += 1
+        return fields
 
     def expect(self, records: int) -> None:
         """A hint: about ``records`` records are coming (sizes the duplicate table once, up front)."""
@@ -504,6 +520,26 @@ class Validator:
             issues_omitted=self.issues_omitted,
             ok=self.errors == 0,
         )
+
+
+def clean_fields(value: dict[str, Any]) -> tuple[str, str, str] | None:
+    """``(instruction, input, output)`` of a record with nothing for the field checks to report, else None.
+
+    Clean means: the three fields are strings (``input`` may be absent), no other key, instruction
+    and output not empty, no field padded with whitespace. The content checks (markers,
+    placeholders, control characters) are the `Gate`'s, on the raw line; duplicates are not looked at.
+    """
+    get = value.get
+    instruction, output, input = get("instruction"), get("output"), get("input", "")
+    if (
+        type(instruction) is str and type(output) is str and type(input) is str
+        and len(value) == (3 if "input" in value else 2)
+        and instruction and instruction.strip() is instruction
+        and output and output.strip() is output
+        and (not input or input.strip() is input)
+    ):
+        return instruction, input, output
+    return None
 
 
 def _registry_of(formats: Iterable[Format]) -> FormatRegistry:

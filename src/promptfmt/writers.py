@@ -11,7 +11,6 @@ is read: `refuse_overwrite`.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -19,10 +18,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from .errors import PromptfmtError
 from .io import STDIN, AtomicWriter
+from .jsonout import ENCODE_ERRORS, encode, encode_fast
 
 STDOUT = "-"
 _BUFFER = 1 << 20
@@ -63,21 +61,17 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> 
         seen.append((option, path))
 
 
-def _dumps_fallback(item: Any) -> bytes:
-    """JSON for what orjson refuses (integers beyond 64 bits, lone surrogates from a JSON array)."""
-    return json.dumps(item, ensure_ascii=True).encode("ascii")
-
-
 def _line_writer(write: Callable[[bytes], Any]) -> Callable[[Any], None]:
     """``write_line(item)``: one JSON Lines line (a closure: this runs once per record)."""
-    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    fast, newline = encode_fast, b"\n"
 
     def write_line(item: Any) -> None:
         try:
-            data = dumps(item, option=newline)
-        except TypeError:
-            data = _dumps_fallback(item) + b"\n"
+            data = fast(item)
+        except ENCODE_ERRORS:
+            data = encode(item)
         write(data)
+        write(newline)
 
     return write_line
 
@@ -98,11 +92,7 @@ class ItemSink:
         self.write = self._write_array_item if json_array else _line_writer(stream.write)
 
     def _write_array_item(self, item: Any) -> None:
-        try:
-            data = orjson.dumps(item)
-        except TypeError:
-            data = _dumps_fallback(item)
-        self._stream_write((b",\n" if self.count else self.opening) + data)
+        self._stream_write((b",\n" if self.count else self.opening) + encode(item))
         self.count += 1
 
     def write_part(self, part: IO[bytes], count: int) -> None:
