@@ -200,3 +200,42 @@ def test_quick_proves_clean_only_what_check_finds_clean(document, strict):
     items = list(read_items("-", io.BytesIO(plain)))
     assert [Validator(registry=FORMATS, duplicates=False).quick(item) for item in items] == [("a", "", "b"), ("c", "", "d")]
     assert Validator(registry=FORMATS).quick(items[0]) is None  # duplicates tracked: never a shortcut
+
+
+def _escape_slashes(line: bytes) -> bytes:
+    return line.replace(b"/", b"\\/")  # as some JSON encoders write "/" (also inside escapes: still JSON)
+
+
+gate_text = st.lists(
+    st.sampled_from([*MARKERS, "[INST]", "</s>", "[1, 2]", "|", "<", "#", "{", "/", "\x7f", "\x85", "é", "🙂"])
+    | st.text(max_size=4),
+    max_size=5,
+).map("".join)
+
+
+@given(st.lists(st.fixed_dictionaries({"instruction": gate_text, "input": gate_text, "output": gate_text}), min_size=1,
+                max_size=5),
+       st.sampled_from(["utf-8", "ascii", "slashes"]))
+def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
+    """The block gate is sound: a line it does not flag for a check has no finding of that check,
+    whatever escapes the JSON writer chose (ensure_ascii, ``\\/``)."""
+    from promptfmt.content import CONTROL_FLAG, MARKER, PLACEHOLDER_FLAG, Gate, MarkerScanner, control_character, placeholders
+    from promptfmt.io import Block
+    from promptfmt.registry import load_registry
+
+    registry, _ = load_registry()
+    scanner = MarkerScanner(registry)
+    lines = [json.dumps(row, ensure_ascii=encoding == "ascii").encode("utf-8", "surrogatepass") for row in rows]
+    if encoding == "slashes":
+        lines = [_escape_slashes(line) for line in lines]
+    assert [json.loads(line) for line in lines] == rows
+    flagged = Gate(scanner).lines(Block(b"\n".join(lines) + b"\n", 1))
+    for number, row in enumerate(rows, start=1):
+        flags = flagged.get(number, 0)
+        for text in row.values():
+            if scanner.find(text) is not None:
+                assert flags & MARKER, (number, text)
+            if placeholders(text):
+                assert flags & PLACEHOLDER_FLAG, (number, text)
+            if control_character(text) is not None:
+                assert flags & CONTROL_FLAG, (number, text)
