@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from promptfmt import Report, Validator, validate
@@ -216,6 +216,8 @@ gate_text = st.lists(
 @given(st.lists(st.fixed_dictionaries({"instruction": gate_text, "input": gate_text, "output": gate_text}), min_size=1,
                 max_size=5),
        st.sampled_from(["utf-8", "ascii", "slashes"]))
+@example([{"instruction": "a</s>", "input": "", "output": "x"}], "slashes")
+@example([{"instruction": "[1, 2] [INST]", "input": "", "output": "<|user|>"}], "utf-8")
 def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
     """The block gate is sound: a line it does not flag for a check has no finding of that check,
     whatever escapes the JSON writer chose (ensure_ascii, ``\\/``)."""
@@ -239,3 +241,16 @@ def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
                 assert flags & PLACEHOLDER_FLAG, (number, text)
             if control_character(text) is not None:
                 assert flags & CONTROL_FLAG, (number, text)
+
+
+def test_a_marker_with_a_character_json_escapes_is_probed_by_its_sentinel_alone():
+    """``"`` is written ``\\"``: the needle ``say "hi"|`` would never be found in raw bytes."""
+    from types import SimpleNamespace
+
+    from promptfmt.content import MARKER, Gate, MarkerScanner
+    from promptfmt.io import Block
+
+    scanner = MarkerScanner([SimpleNamespace(name="quoted", markers=('say "hi"|',))])
+    line = json.dumps({"instruction": 'x say "hi"| y', "output": "z"}).encode()
+    assert scanner.find('x say "hi"| y') is not None
+    assert Gate(scanner).lines(Block(line + b"\n", 1)) == {1: MARKER}
