@@ -14,6 +14,7 @@ from promptfmt.testing import (
     content_strategy,
     prop_conversion,
     prop_empty_input,
+    prop_fast_paths_agree,
     prop_lossless_round_trip,
     prop_lossy_verdict_is_right,
     prop_prompt_is_prefix,
@@ -59,6 +60,12 @@ def test_prompt_is_prefix_and_ignores_output(fmt, data):
 def test_empty_input(fmt, data):
     content = content_strategy(fmt)
     prop_empty_input(fmt, data.draw(content), data.draw(content), data.draw(content))
+
+
+@by_format
+@given(data=st.data())
+def test_fast_paths_agree_with_render_and_check(fmt, data):
+    prop_fast_paths_agree(fmt, data.draw(record_strategy(fmt)))
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{a.name}->{b.name}" for a, b in PAIRS])

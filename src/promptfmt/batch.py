@@ -70,22 +70,12 @@ def render_batch(
         raise BatchError(f"render_batch writes the {TEXT} or {PROMPT_COMPLETION} layout, not {layout!r}")
     fmt = resolve_format(format)
     instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
-    render_fields = getattr(fmt, "render_fields", None)
-    prompts: list[str] = []
-    completions: list[str] = []
-    for i, x, o in zip(instructions, inputs, outputs):
-        if render_fields is not None:
-            prompt, completion = render_fields(i, x, o)
-        else:
-            rendered = fmt.render(make_record(i, x, o, {}))
-            prompt, completion = rendered.prompt, rendered.completion
-        prompts.append(prompt)
-        completions.append(completion)
     columns: dict[str, list[Any]]
     if layout == TEXT:
-        columns = {"text": [p + c for p, c in zip(prompts, completions)]}
+        columns = {"text": list(map(fmt.render_text_fields, instructions, inputs, outputs))}
     else:
-        columns = {"prompt": prompts, "completion": completions}
+        pairs = list(map(fmt.render_fields, instructions, inputs, outputs))
+        columns = {"prompt": [prompt for prompt, _ in pairs], "completion": [completion for _, completion in pairs]}
     if lossless:
         reasons = [
             sorted({str(getattr(loss.reason, "value", loss.reason)) for loss in fmt.check(make_record(i, x, o, {})).losses})

@@ -31,7 +31,6 @@ from .format import Format
 from .io import Item
 from .issues import ERROR, Issue
 from .models import Verdict
-from .records import make_record
 
 DETECT_LIMIT = 200
 """How many leading texts ``--from auto`` examines to detect the format."""
@@ -382,37 +381,37 @@ def _stage(plan: Plan) -> Stage:
 def _rendered_stage(plan: Plan) -> Stage:
     fmt = plan.target
     assert fmt is not None
-    render = getattr(fmt, "render_fields", None) or _render_record(fmt)
     check = fmt.check_fields
-    as_text = plan.output_layout == layouts.TEXT
     system_message = layouts.system_message
     where = (" and --drop-metadata drops it" if plan.drop_metadata
              else f"; it stays in the metadata key {layouts.SYSTEM_KEY!r}")
     system_loss = (layouts.SYSTEM_NOT_RENDERED, layouts.SYSTEM_KEY,
                    f"the record has a system message, which {fmt.name} text rendered from a record does not hold{where}")
 
-    def rendered(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-        prompt, completion = render(instruction, input, output)
-        text = prompt + completion
+    def finish(item: dict[str, Any], instruction: str, input: str, output: str,
+               metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
         verdict = check(instruction, input, output)
         losses = () if verdict.lossless else _losses(verdict)
-        item: dict[str, Any] = {"text": text} if as_text else {"prompt": prompt, "completion": completion}
         if metadata:
             if system_message(metadata) is not None:
                 losses += (system_loss,)
             item.update(metadata)
         return losses, item
 
-    return rendered
+    if plan.output_layout == layouts.TEXT:
+        text_of = fmt.render_text_fields
 
+        def text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+            return finish({"text": text_of(instruction, input, output)}, instruction, input, output, metadata)
 
-def _render_record(fmt: Format) -> Callable[[str, str, str], tuple[str, str]]:
-    """``(prompt, completion)`` through `Format.render`, for formats without a ``render_fields`` fast path."""
-    def render(instruction: str, input: str, output: str) -> tuple[str, str]:
-        rendered = fmt.render(make_record(instruction, input, output, {}))
-        return rendered.prompt, rendered.completion
+        return text
+    render = fmt.render_fields
 
-    return render
+    def prompt_completion(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+        prompt, completion = render(instruction, input, output)
+        return finish({"prompt": prompt, "completion": completion}, instruction, input, output, metadata)
+
+    return prompt_completion
 
 
 def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:

@@ -39,6 +39,16 @@ class Format(ABC):
     def check(self, record: Query) -> Verdict:
         """Say whether `render` then `parse` gives this record back, and if not, why."""
 
+    def render_fields(self, instruction: str, input: str, output: str) -> tuple[str, str]:
+        """``(prompt, completion)`` of a record given as plain strings; formats may make it faster."""
+        rendered = self.render(Record(instruction=instruction, input=input, output=output))
+        return rendered.prompt, rendered.completion
+
+    def render_text_fields(self, instruction: str, input: str, output: str) -> str:
+        """The text (``prompt + completion``) of a record given as plain strings."""
+        prompt, completion = self.render_fields(instruction, input, output)
+        return prompt + completion
+
     def check_fields(self, instruction: str, input: str = "", output: str | None = None) -> Verdict:
         """`check` on plain strings (``output=None`` for a prompt alone); formats may make it faster."""
         if output is None:

@@ -312,25 +312,32 @@ class Block:
     A block whose ``error`` is set ends a stream that could not be read further.
     """
 
-    __slots__ = ("data", "first_line", "error", "_starts")
+    __slots__ = ("data", "first_line", "error", "_lines", "_starts")
 
     def __init__(self, data: bytes, first_line: int, error: str | None = None) -> None:
         self.data = data
         self.first_line = first_line
         self.error = error
+        self._lines: list[bytes] | None = None
         self._starts: list[int] | None = None
 
     def lines(self) -> list[bytes]:
-        """The lines, without their line ends (a block holds whole lines)."""
-        lines = self.data.split(b"\n")
-        if self.data.endswith(b"\n"):
-            lines.pop()
-        return lines
+        """The lines, without their line ends (a block holds whole lines). Split once, then kept."""
+        if self._lines is None:
+            lines = self.data.split(b"\n")
+            if self.data.endswith(b"\n"):
+                lines.pop()
+            self._lines = lines
+        return self._lines
+
+    def line_ends(self) -> int:
+        """How many line ends the block holds (the next block starts that many lines further)."""
+        return len(self.lines()) - (0 if self.data.endswith(b"\n") else 1)
 
     def line_at(self, offset: int) -> int:
         """The line number of the byte at ``offset``."""
         if self._starts is None:
-            self._starts = [0, *itertools.accumulate(len(line) + 1 for line in self.data.split(b"\n"))]
+            self._starts = [0, *itertools.accumulate(len(line) + 1 for line in self.lines())]
         return self.first_line + bisect.bisect_right(self._starts, offset) - 1
 
     def next_line(self, offset: int) -> int:
@@ -379,8 +386,8 @@ def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterat
         cut = data.rfind(b"\n") + 1
         if cut:
             block = Block(data[:cut] if cut < len(data) else data, line)
-            line += block.data.count(b"\n")
             yield block
+            line += block.line_ends()  # after the reader split the block: the lines are counted once
         pending = data[cut:]
     yield Block(b"", line, error=error)
 

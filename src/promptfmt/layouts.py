@@ -383,11 +383,7 @@ def _split_system(metadata: dict[str, Any] | None) -> tuple[str | None, dict[str
 def _render(fmt: Format | None, instruction: str, input: str, output: str) -> tuple[str, str]:
     if fmt is None:
         raise ValueError("the text and prompt-completion layouts need a format to render in")
-    render_fields = getattr(fmt, "render_fields", None)
-    if render_fields is not None:
-        return render_fields(instruction, input, output)
-    rendered = fmt.render(Record(instruction=instruction, input=input, output=output))
-    return rendered.prompt, rendered.completion
+    return fmt.render_fields(instruction, input, output)
 
 
 WRITERS: dict[str, Writer] = {

@@ -124,6 +124,11 @@ class TemplateFormat(Format):
         self._prefix_no_input = t.prefix if t.prefix_no_input is None else t.prefix_no_input
         self._always = t.input_block == "always"
         self._quick_probes = self._probes()
+        self._trims_output = t.trims_output
+        # render_text_fields in one join when nothing is trimmed (a chat message has one preamble)
+        self._joinable = not (t.trim or t.trims_output)
+        self._text_prefixes = (t.prefix, t.prefix) if t.chat else (self._prefix_input, self._prefix_no_input)
+        self._separator, self._after_prompt, self._end = t.separator, t.after_prompt, t.end
         literals = {t.separator, t.after_prompt, t.end} - {""}
         self._proper_prefixes = {literal: tuple(literal[:k] for k in range(1, len(literal))) for literal in literals}
 
@@ -139,7 +144,7 @@ class TemplateFormat(Format):
         if output is None:
             return Rendered(prompt, "")
         t = self.template
-        return Rendered(prompt, t.response_prefix + (output.strip() if t.trims_output else output) + t.end)
+        return Rendered(prompt, t.response_prefix + (output.strip() if self._trims_output else output) + t.end)
 
     def render_prompt(self, instruction: str, input: str = "") -> str:
         t = self.template
@@ -160,8 +165,18 @@ class TemplateFormat(Format):
         t = self.template
         return (
             self.render_prompt(instruction, input),
-            t.response_prefix + (output.strip() if t.trims_output else output) + t.end,
+            t.response_prefix + (output.strip() if self._trims_output else output) + t.end,
         )
+
+    def render_text_fields(self, instruction: str, input: str, output: str) -> str:
+        """The text from plain strings, built in one join (the fast path for text output)."""
+        if not self._joinable:
+            prompt, completion = self.render_fields(instruction, input, output)
+            return prompt + completion
+        if self._always or input != "":
+            return "".join((self._text_prefixes[0], instruction, self._separator, input, self._after_prompt, output,
+                            self._end))
+        return "".join((self._text_prefixes[1], instruction, self._after_prompt, output, self._end))
 
     # -- parse ----------------------------------------------------------------------------
 
@@ -322,7 +337,7 @@ class TemplateFormat(Format):
                 padded = instruction != instruction.strip() or input != input.strip()
             if padded:
                 losses = self._prompt_trim_losses(instruction, input)
-        if t.trims_output and output is not None and output != output.strip():
+        if self._trims_output and output is not None and output != output.strip():
             losses.append(_trim_loss("output", "surrounding"))
         return losses
 
@@ -403,7 +418,7 @@ class TemplateFormat(Format):
                     return False
             elif instruction != instruction.strip() or input != input.strip():
                 return False
-        if t.trims_output and output != output.strip():
+        if self._trims_output and output != output.strip():
             return False
         has_input = self._always or input != ""
         ties, fields = probes[has_input]

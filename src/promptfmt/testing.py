@@ -46,6 +46,7 @@ __all__ = [
     "content_strategy",
     "prop_conversion",
     "prop_empty_input",
+    "prop_fast_paths_agree",
     "prop_golden",
     "prop_lossless_round_trip",
     "prop_lossy_verdict_is_right",
@@ -187,6 +188,18 @@ def prop_empty_input(fmt: Format, instruction: str, input: str, output: str) -> 
             assert input in fmt.render(record).prompt, f"{fmt.name}: the input {input!r} is not in the prompt"
 
 
+def prop_fast_paths_agree(fmt: Format, record: Record) -> None:
+    """The plain-string fast paths (`Format.render_fields`, ``render_text_fields``, ``check_fields``)
+    give exactly what `Format.render` and `Format.check` give on the record."""
+    fields = (record.instruction, record.input, record.output)
+    rendered = fmt.render(record)
+    assert fmt.render_fields(*fields) == (rendered.prompt, rendered.completion), f"{fmt.name}: render_fields differs"
+    assert fmt.render_text_fields(*fields) == rendered.text, f"{fmt.name}: render_text_fields differs"
+    assert fmt.check_fields(*fields) == fmt.check(record), f"{fmt.name}: check_fields differs from check"
+    query = Query(instruction=record.instruction, input=record.input)
+    assert fmt.check_fields(record.instruction, record.input) == fmt.check(query), f"{fmt.name}: check_fields (prompt)"
+
+
 def prop_conversion(source: Format, target: Format, record: Record) -> None:
     """Property 6: text converted A -> B -> A is the original text when the record is lossless in both."""
     if not (source.check(record).lossless and target.check(record).lossless):
@@ -292,6 +305,10 @@ class FormatConformance:
     def test_empty_input(self, data: st.DataObject) -> None:
         content = content_strategy(self.format)
         prop_empty_input(self.format, data.draw(content), data.draw(content), data.draw(content))
+
+    @given(data=st.data())
+    def test_fast_paths_agree(self, data: st.DataObject) -> None:
+        prop_fast_paths_agree(self.format, data.draw(record_strategy(self.format)))
 
     def test_plain_records_are_lossless_and_round_trip(self) -> None:
         """A record without markers or padding is lossless, with and without input."""

@@ -77,7 +77,7 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
             for checked in validator.check_block(block):
                 if keep_items and not checked.ok:
                     part.quarantine.append((checked.item, [issue.as_dict() for issue in checked.issues]))
-            part.lines = block.first_line - 1 + block.data.count(b"\n")
+            part.lines = block.first_line - 1 + block.line_ends()
             if callable(progress):
                 progress(validator.records)
             elif progress is not None:  # a shared counter the parent reads
