@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from promptfmt import io as pio
 from promptfmt.errors import DataError
@@ -248,3 +251,76 @@ def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):
         assert (tmp_path / "out.jsonl").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(umask)
+
+
+# -- the fast JSON array reader agrees with the window reader -------------------------------------
+
+_array_strings = st.sampled_from(["}, {", "},", "}]", "{", "]", '"', "\\", "\n", "é", "🙂", "x"]) | st.text(max_size=4)
+_array_values = st.one_of(
+    st.fixed_dictionaries({"instruction": _array_strings, "output": _array_strings},
+                          optional={"input": _array_strings, "meta": st.recursive(
+                              st.none() | st.booleans() | st.integers() | _array_strings,
+                              lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_array_strings, inner, max_size=2),
+                              max_leaves=4)}),
+    st.integers(), st.just([]), st.just({}), st.just(2**70), st.just({"instruction": "a", "output": "b", "id": 2**70}),
+)
+
+
+@st.composite
+def _array_documents(draw):
+    """A JSON array as some writer lays it out, sometimes damaged."""
+    values = draw(st.lists(_array_values, max_size=6))
+    indent = draw(st.sampled_from([None, 0, 2, 4]))
+    text = json.dumps(values, ensure_ascii=draw(st.booleans()), indent=indent).encode("utf-8", "surrogatepass")
+    if indent is None and draw(st.booleans()):  # one record per line, as datagen writes
+        text = b"[\n" + b",\n".join(json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass") for v in values) + b"\n]\n"
+    damage = draw(st.sampled_from(["none", "none", "cut", "insert", "trailing-comma"]))
+    if damage == "cut":
+        text = text[: draw(st.integers(1, max(1, len(text) - 1)))]
+    elif damage == "insert":
+        at = draw(st.integers(1, len(text)))
+        text = text[:at] + draw(st.sampled_from([b"}", b",", b"]", b"NaN", b"\xff", b" x", b'"'])) + text[at:]
+    elif damage == "trailing-comma" and text.rstrip().endswith(b"]") and values:
+        cut = text.rstrip().rfind(b"]")
+        text = text[:cut].rstrip() + b",\n" + text[cut:]
+    return text
+
+
+def _fields(items):
+    return [(i.index, i.line, i.value, i.error, i.column, i.code) for i in items]
+
+
+def _array_items_both_ways(data: bytes) -> tuple[list, list]:
+    """The items of the array ``data`` read by the fast reader, and by the window reader alone."""
+    fast_reader, window_reader = DatasetReader("-", io.BytesIO(data)), DatasetReader("-", io.BytesIO(data))
+    if fast_reader.layout != "array":
+        return [], []
+    start, other = fast_reader._detect(), window_reader._detect()
+    fast = list(pio._read_array_fast(start.first, fast_reader._stream, start.line))
+    window = list(pio._read_values(itertools.chain([other.first], window_reader._stream), line=other.line, array=True))
+    return fast, window
+
+
+@given(_array_documents(), st.sampled_from([7, 64, 1 << 20]))
+def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch):
+    """Same items, values, lines, errors and columns, whatever the layout, the damage and where the
+    batches of bytes end: the window reader, which decodes the whole text itself, is the reference."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pio, "_ARRAY_BATCH", batch)
+        fast, window = _array_items_both_ways(data)
+    assert _fields(fast) == _fields(window)
+
+
+def test_the_fast_array_reader_reads_records_with_braces_in_strings_and_gives_them_a_block():
+    data = b'[\n  {"instruction": "a}, {b", "output": "c},"},\n  {"instruction": "d", "output": "e"}\n]\n'
+    fast, window = _array_items_both_ways(data)
+    assert _fields(fast) == _fields(window) and [i.line for i in fast] == [2, 3]
+    assert fast[0].block is fast[1].block is not None  # read fast, not by the window
+    assert fast[0].block.line_at(len(fast[0].block.lines()[0]) + 1) == 3
+
+
+def test_integers_beyond_64_bits_are_read_exactly_in_every_layout():
+    """orjson would read them as floats (1.2345678901234568e+29): metadata would change silently."""
+    big = 123456789012345678901234567890
+    for data in (b'{"id": %d}\n' % big, b'[{"id": %d}]' % big, b'[\n  {"id": %d}\n]\n' % big):
+        assert [i.value for i in items_of(data)] == [{"id": big}], data

@@ -10,9 +10,11 @@ content, not by extension:
 * a first line that opens a value it does not close (``{`` alone, as ``json.dump(indent=2)`` and
   ``jq`` write them) means a sequence of JSON documents, usually a single object.
 
-Everything is streamed: JSON Lines in `Block` objects of whole lines (~1 MiB) decoded with orjson,
-arrays and documents through a sliding window of text with the standard library's decoder, so
-memory stays flat as the file grows (apart from one record at a time). Every decoded value comes out as an `Item` that knows its index and the
+Everything is streamed, so memory stays flat as the file grows (apart from one record at a time):
+JSON Lines in `Block` objects of whole lines (~1 MiB) decoded with msgspec; the object records of
+a JSON array cut out of its bytes and decoded the same way; anything else in an array, and
+documents, through a sliding window of text with the standard library's decoder (which also
+locates every error). Every decoded value comes out as an `Item` that knows its index and the
 line where it starts. A malformed line is an `Item` with an ``error``, not the end of the run; a
 malformed array or document is one error item with line and column, after the items decoded before
 it, and ends the reading (what follows cannot be located reliably). A file that stops being readable
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import orjson
 
 from .errors import DataError
@@ -256,7 +259,7 @@ def _detect(stream: IO[bytes]) -> _Start:
             ahead = _next_value_line(lines) if _is_json(first) else []
             if ahead and ahead[-1].strip():  # one JSON value per line, each an array: JSON Lines all the same
                 return _Start(JSONL, first + b"".join(ahead), blank + 1)
-            return _Start(ARRAY, first, blank + 1, itertools.chain(ahead, lines))
+            return _Start(ARRAY, first + b"".join(ahead), blank + 1, lines)
     except _IO_ERRORS as exc:
         return _Start(NONE, item=_unreadable(0, blank + 1, exc))
     kind = DOCUMENTS if _opens_a_document(start) else JSONL
@@ -286,6 +289,8 @@ def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
         return iter(() if start.item is None else (start.item,))
     if start.kind == JSONL:
         return _read_lines(_blocks(start.first, stream, start.line))
+    if start.kind == ARRAY:
+        return _read_array_fast(start.first, stream, start.line)
     chained = itertools.chain((start.first,), start.lines or ())
     return _read_values(chained, line=start.line, array=start.kind == ARRAY)
 
@@ -310,14 +315,19 @@ class Block:
     Validation scans a block once, at C speed, for what a record might contain (markers, escapes)
     instead of scanning each line in Python; `line_at` maps an offset back to its line number.
     A block whose ``error`` is set ends a stream that could not be read further.
+
+    The records of a JSON array are given blocks too: one row per record (its raw JSON, the
+    structural line ends inside it turned into spaces), with ``numbers`` the line where each record
+    starts in the file.
     """
 
-    __slots__ = ("data", "first_line", "error", "_lines", "_starts")
+    __slots__ = ("data", "first_line", "error", "numbers", "_lines", "_starts")
 
-    def __init__(self, data: bytes, first_line: int, error: str | None = None) -> None:
+    def __init__(self, data: bytes, first_line: int, error: str | None = None, numbers: list[int] | None = None) -> None:
         self.data = data
         self.first_line = first_line
         self.error = error
+        self.numbers = numbers
         self._lines: list[bytes] | None = None
         self._starts: list[int] | None = None
 
@@ -338,7 +348,8 @@ class Block:
         """The line number of the byte at ``offset``."""
         if self._starts is None:
             self._starts = [0, *itertools.accumulate(len(line) + 1 for line in self.lines())]
-        return self.first_line + bisect.bisect_right(self._starts, offset) - 1
+        row = bisect.bisect_right(self._starts, offset) - 1
+        return self.first_line + row if self.numbers is None else self.numbers[row]
 
     def next_line(self, offset: int) -> int:
         """The offset where the line after the one holding ``offset`` starts."""
@@ -392,10 +403,24 @@ def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterat
     yield Block(b"", line, error=error)
 
 
+decode = msgspec.json.Decoder().decode
+"""Decode one JSON value from bytes. msgspec, not orjson, decodes records: orjson reads integers
+beyond 64 bits as floats (1.2345678901234568e+29), which would change metadata silently."""
+DECODE_ERRORS = (ValueError, RecursionError)
+"""What `decode` raises for bytes that are not one JSON value (`undecodable` then says why)."""
+
+
+def undecodable(index: int, number: int, raw: bytes) -> Item:
+    """The item of a JSON Lines line that `decode` refused: its error, located by orjson's decoder."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return line_error(index, number, raw, exc)
+    return Item(index, number, value)  # refused by msgspec only (never seen): orjson's value
+
+
 def _read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
     index = 0
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
     for block in blocks:
         number = block.first_line
         if block.error is not None:
@@ -403,10 +428,10 @@ def _read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
             return
         for raw in block.lines():
             try:
-                value = loads(raw)
-            except decode_error as exc:
+                value = decode(raw)
+            except DECODE_ERRORS:
                 if raw.strip():
-                    yield line_error(index, number, raw, exc)
+                    yield undecodable(index, number, raw)
                     index += 1
             else:
                 yield Item(index, number, value, None, None, INVALID_JSON, None, block)
@@ -464,8 +489,9 @@ class _Window:
     error at that point is reported as an encoding error.
     """
 
-    def __init__(self, lines: Iterator[bytes], line: int) -> None:
+    def __init__(self, lines: Iterator[bytes], line: int, column: int = 1) -> None:
         self._lines = lines
+        self._column = column - 1  # characters of the first line before the window's text
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.text = ""
         self.pos = 0
@@ -511,6 +537,7 @@ class _Window:
         if newlines:
             self.line += newlines
             self._line_start = text.rfind("\n", self._counted, pos) + 1
+            self._column = 0
         self._counted = self.pos = pos
 
     def skip_whitespace(self) -> bool:
@@ -531,8 +558,9 @@ class _Window:
         """(line, column) of ``pos`` (at or after the current position)."""
         text = self.text
         newlines = text.count("\n", self._counted, pos)
-        start = text.rfind("\n", self._counted, pos) + 1 if newlines else self._line_start
-        return self.line + newlines, pos - start + 1
+        if newlines:
+            return self.line + newlines, pos - text.rfind("\n", self._counted, pos)
+        return self.line, pos - self._line_start + 1 + self._column
 
     def decode_value(self) -> Any:
         """Decode the JSON value at the current position and move past it; raises `_Malformed`."""
@@ -585,11 +613,17 @@ def _curable(exc: json.JSONDecodeError, length: int) -> bool:
     return exc.msg.startswith("Unterminated string") or exc.pos >= length - _LOOKAHEAD
 
 
-def _read_values(lines: Iterator[bytes], *, line: int, array: bool) -> Iterator[Item]:
-    window = _Window(lines, line)
+def _read_values(
+    lines: Iterator[bytes], *, line: int, array: bool, index: int = 0, resume: bool = False, column: int = 1,
+) -> Iterator[Item]:
+    """The items of an array or of concatenated documents, through the window. ``resume``: the text
+    starts right after record ``index - 1`` of an array, at ``line`` and ``column`` (where
+    `_read_array_fast` handed over)."""
+    window = _Window(lines, line, column)
+    window.index = index
     try:
         window.fill()
-        yield from (_read_array(window) if array else _read_documents(window))
+        yield from (_read_array(window, resume=resume) if array else _read_documents(window))
     except _IO_ERRORS as exc:
         yield _unreadable(window.index, window.line, exc)
 
@@ -610,21 +644,26 @@ def _unclosed(window: _Window, expected: str) -> Item:
                         at_end=True, rest_unchecked=False)
 
 
-def _read_array(window: _Window) -> Iterator[Item]:
-    window.skip_whitespace()
-    window.advance(window.pos + 1)  # past "["
-    if not window.skip_whitespace():
-        yield _unclosed(window, "']'")
-        return
-    if window.peek() == "]":
-        window.advance(window.pos + 1)
-        yield from _trailing(window)
-        return
-    while True:
-        item = _decode_item(window)
-        yield item
-        if item.error is not None:
+def _read_array(window: _Window, *, resume: bool = False) -> Iterator[Item]:
+    if not resume:
+        window.skip_whitespace()
+        window.advance(window.pos + 1)  # past "["
+        if not window.skip_whitespace():
+            yield _unclosed(window, "']'")
             return
+        if window.peek() == "]":
+            window.advance(window.pos + 1)
+            yield from _trailing(window)
+            return
+    while True:
+        if resume:  # the record before was read by _read_array_fast
+            resume = False
+            item = Item(window.index - 1, window.line)
+        else:
+            item = _decode_item(window)
+            yield item
+            if item.error is not None:
+                return
         if not window.skip_whitespace():
             yield _unclosed(window, "',' or ']'")
             return
@@ -645,6 +684,128 @@ def _read_array(window: _Window) -> Iterator[Item]:
             yield window.error(window.pos, "a trailing comma before ']' is not allowed in JSON; remove it",
                                rest_unchecked=False, location=comma)
             return
+
+
+# -- JSON arrays, fast: each record decoded from its own bytes ---------------------------------------
+
+_RECORD_END = re.compile(rb"\}[ \t\r\n]*[,\]]")  # a "}" that may close a record of the array
+_BYTES_WS = re.compile(rb"[ \t\r\n]*")
+_ARRAY_BATCH = 1 << 20  # bytes read at a time
+_ARRAY_RECORD_LIMIT = 64 << 20  # a record still open after this many bytes is left to the window
+_RECORD_TRIES = 8  # candidate ends tried per record before the window reads it
+
+
+def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item]:
+    """The records of a JSON array (``head`` holds its first line or lines, the rest is in ``stream``).
+
+    Each record that is an object is cut out of the bytes and decoded (`decode`): the candidate ends
+    are the ``}`` followed by ``,`` or ``]``, and the first candidate whose bytes decode as one value
+    is the record's end (JSON decodes left to right, so a prefix that decodes whole cannot end inside
+    a string or inside a nested value). The records read from one batch of bytes share a `Block` of
+    their raw JSON, so that validation gates them as it gates JSON Lines.
+
+    Anything else (a value that is not an object, a record `decode` refuses, broken JSON, the end of
+    the array) is handed over to the window reader right after the last record read here; it then
+    reports exactly what it reports when it reads the whole array itself.
+    """
+    read = getattr(stream, "read1", stream.read)
+    buffer = head
+    counted, counted_line = 0, line  # line number of buffer[counted]
+    resume = 0  # offset right after the last record read here (0 while none was)
+    carried = 0  # characters of the current line in bytes dropped before buffer[0]
+    index = 0
+    eof = False
+    failure: BaseException | None = None
+    while True:
+        records: list[tuple[int, int, int, Any]] = []  # (start, end, line, value)
+        pos = resume if index else _BYTES_WS.match(buffer).end() + 1  # after the last record, or "["
+        done = False
+        while True:
+            pos = _BYTES_WS.match(buffer, pos).end()
+            if pos >= len(buffer):
+                break
+            if index or records:  # a "," before the next record ("]" or anything else: the window decides)
+                if buffer[pos] != 0x2C:
+                    done = True
+                    break
+                pos = _BYTES_WS.match(buffer, pos + 1).end()
+                if pos >= len(buffer):
+                    break
+            if buffer[pos] != 0x7B:  # not an object: the window decides
+                done = True
+                break
+            found = _record_at(buffer, pos)
+            if found is None:  # its end is not in the buffer yet
+                break
+            if found is False:
+                done = True
+                break
+            counted_line += buffer.count(b"\n", counted, pos)
+            counted = pos
+            records.append((pos, found[0], counted_line, found[1]))
+            resume = pos = found[0]
+        if records:
+            yield from _array_items(buffer, records, index)
+            index += len(records)
+        if done or eof or failure is not None or len(buffer) - resume > _ARRAY_RECORD_LIMIT:
+            break
+        if index:  # keep the bytes after the last record read
+            counted_line += buffer.count(b"\n", counted, resume)
+            carried = _chars_on_last_line(buffer[:resume], carried)
+            buffer, counted, resume = buffer[resume:], 0, 0
+        try:
+            chunk = read(_ARRAY_BATCH)
+        except _IO_ERRORS as exc:
+            failure, chunk = exc, b""
+        if chunk:
+            buffer += chunk
+        else:
+            eof = True
+    if index:
+        counted_line += buffer.count(b"\n", counted, resume)
+        carried = _chars_on_last_line(buffer[:resume], carried)
+    yield from _read_values(_rest(buffer[resume:], read, failure, eof), line=counted_line if index else line,
+                            array=True, index=index, resume=index > 0, column=carried + 1 if index else 1)
+
+
+def _chars_on_last_line(data: bytes, carried: int) -> int:
+    """How many characters the line that ``data`` ends in has up to its end (``carried`` of them
+    came before ``data``). ``data`` is whole UTF-8 characters."""
+    newline = data.rfind(b"\n")
+    if newline >= 0:
+        return len(data[newline + 1:].decode("utf-8"))
+    return carried + len(data.decode("utf-8"))
+
+
+def _record_at(buffer: bytes, pos: int) -> tuple[int, Any] | bool | None:
+    """``(end, value)`` of the object at ``pos``; None when no candidate end is in ``buffer`` yet;
+    False when the candidates failed (broken JSON, or JSON `decode` refuses: the window reads it)."""
+    match = _RECORD_END.search(buffer, pos)
+    for _ in range(_RECORD_TRIES):
+        if match is None:
+            return None
+        end = match.start() + 1
+        try:
+            return end, decode(buffer[pos:end])
+        except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
+            match = _RECORD_END.search(buffer, end)
+    return False
+
+
+def _array_items(buffer: bytes, records: list[tuple[int, int, int, Any]], index: int) -> Iterator[Item]:
+    rows = [buffer[start:end].replace(b"\n", b" ") for start, end, _, _ in records]  # "\n" is only structural here
+    block = Block(b"\n".join(rows), 0, numbers=[line for _, _, line, _ in records])
+    for offset, (_, _, line, value) in enumerate(records):
+        yield Item(index + offset, line, value, None, None, INVALID_JSON, None, block)
+
+
+def _rest(tail: bytes, read: Any, failure: BaseException | None, eof: bool) -> Iterator[bytes]:
+    """``tail`` and the rest of the stream (re-raising the read error that stopped the fast reader)."""
+    yield tail
+    if failure is not None:
+        raise failure
+    if not eof:
+        yield from iter(lambda: read(_ARRAY_BATCH), b"")
 
 
 def _trailing(window: _Window) -> Iterator[Item]:

@@ -20,8 +20,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import orjson
-
 from .content import (
     ALL_CHECKS,
     CONTROL_FLAG,
@@ -38,7 +36,19 @@ from .content import (
 from .dedup import Duplicates
 from .errors import PluginError, PromptfmtError
 from .format import Format
-from .io import INVALID_JSON, JSONL, STDIN, UNREADABLE, Block, DatasetReader, Item, QuarantineWriter, line_error
+from .io import (
+    DECODE_ERRORS,
+    INVALID_JSON,
+    JSONL,
+    STDIN,
+    UNREADABLE,
+    Block,
+    DatasetReader,
+    Item,
+    QuarantineWriter,
+    decode,
+    undecodable,
+)
 from .issues import CHECKS, ERROR, Issue
 from .mapping import FieldMapping
 from .models import RECORD_FIELDS, Record
@@ -203,7 +213,6 @@ class Validator:
         fast = self._map is None and self.format is None
         duplicates = self._duplicates
         see = duplicates.see if duplicates is not None else None
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
         flagged: list[Checked] = []
         index = self.records if first_index is None else first_index
         number = block.first_line - 1
@@ -211,10 +220,12 @@ class Validator:
         for raw in block.lines():
             number += 1
             try:
-                value = loads(raw)
-            except decode_error as exc:
+                value = decode(raw)
+            except DECODE_ERRORS:
                 if raw.strip():
-                    flagged.append(self.check(line_error(index, number, raw, exc)))
+                    checked = self.check(undecodable(index, number, raw))
+                    if checked.issues:
+                        flagged.append(checked)
                     index += 1
                 continue
             if fast and type(value) is dict and number not in suspects:
