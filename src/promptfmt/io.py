@@ -688,11 +688,12 @@ def _read_array(window: _Window, *, resume: bool = False) -> Iterator[Item]:
 
 # -- JSON arrays, fast: each record decoded from its own bytes ---------------------------------------
 
-_RECORD_END = re.compile(rb"\}[ \t\r\n]*[,\]]")  # a "}" that may close a record of the array
+_RECORD_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*|\])")  # a "}" that may close a record, and what follows
+_SEPARATOR = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*")
 _BYTES_WS = re.compile(rb"[ \t\r\n]*")
 _ARRAY_BATCH = 1 << 20  # bytes read at a time
 _ARRAY_RECORD_LIMIT = 64 << 20  # a record still open after this many bytes is left to the window
-_RECORD_TRIES = 8  # candidate ends tried per record before the window reads it
+_RECORD_TRIES = 64  # candidate ends tried per record before the window reads the rest
 
 
 def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item]:
@@ -717,33 +718,15 @@ def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item
     eof = False
     failure: BaseException | None = None
     while True:
-        records: list[tuple[int, int, int, Any]] = []  # (start, end, line, value)
         pos = resume if index else _BYTES_WS.match(buffer).end() + 1  # after the last record, or "["
-        done = False
-        while True:
-            pos = _BYTES_WS.match(buffer, pos).end()
-            if pos >= len(buffer):
-                break
-            if index or records:  # a "," before the next record ("]" or anything else: the window decides)
-                if buffer[pos] != 0x2C:
-                    done = True
-                    break
-                pos = _BYTES_WS.match(buffer, pos + 1).end()
-                if pos >= len(buffer):
-                    break
-            if buffer[pos] != 0x7B:  # not an object: the window decides
-                done = True
-                break
-            found = _record_at(buffer, pos)
-            if found is None:  # its end is not in the buffer yet
-                break
-            if found is False:
-                done = True
-                break
-            counted_line += buffer.count(b"\n", counted, pos)
-            counted = pos
-            records.append((pos, found[0], counted_line, found[1]))
-            resume = pos = found[0]
+        found, after, done = _records_in(buffer, pos, index > 0)
+        if found:
+            resume = after
+        records: list[tuple[int, int, int, Any]] = []  # (start, end, line, value)
+        for start, end, value in found:
+            counted_line += buffer.count(b"\n", counted, start)
+            counted = start
+            records.append((start, end, counted_line, value))
         if records:
             yield from _array_items(buffer, records, index)
             index += len(records)
@@ -777,19 +760,42 @@ def _chars_on_last_line(data: bytes, carried: int) -> int:
     return carried + len(data.decode("utf-8"))
 
 
-def _record_at(buffer: bytes, pos: int) -> tuple[int, Any] | bool | None:
-    """``(end, value)`` of the object at ``pos``; None when no candidate end is in ``buffer`` yet;
-    False when the candidates failed (broken JSON, or JSON `decode` refuses: the window reads it)."""
-    match = _RECORD_END.search(buffer, pos)
-    for _ in range(_RECORD_TRIES):
-        if match is None:
-            return None
+def _records_in(buffer: bytes, pos: int, after_record: bool) -> tuple[list[tuple[int, int, Any]], int, bool]:
+    """The object records of the array in ``buffer`` from ``pos`` (right after a record when
+    ``after_record``, else where the first record may start): ``(start, end, value)`` of each, the
+    offset after the last one (``pos`` when none), and whether to stop reading fast (what follows
+    is for the window: "]", a value that is not an object, broken JSON); otherwise the next record
+    goes on past the end of ``buffer``."""
+    records: list[tuple[int, int, Any]] = []
+    if after_record:
+        separator = _SEPARATOR.match(buffer, pos)
+        if separator is None:
+            return records, pos, _BYTES_WS.match(buffer, pos).end() < len(buffer)
+        start = separator.end()
+    else:
+        start = _BYTES_WS.match(buffer, pos).end()
+    if start >= len(buffer) or buffer[start] != 0x7B:  # "{"
+        return records, pos, start < len(buffer)
+    resume = pos
+    tries = 0
+    for match in _RECORD_END.finditer(buffer, start):
         end = match.start() + 1
         try:
-            return end, decode(buffer[pos:end])
+            value = decode(buffer[start:end])
         except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
-            match = _RECORD_END.search(buffer, end)
-    return False
+            tries += 1
+            if tries == _RECORD_TRIES:
+                return records, resume, True
+            continue
+        records.append((start, end, value))
+        resume, tries, start = end, 0, match.end()
+        if buffer[start - 1] == 0x5D:  # "]": the window reads the end of the array
+            return records, resume, True
+        if start >= len(buffer):
+            break
+        if buffer[start] != 0x7B:
+            return records, resume, True
+    return records, resume, False
 
 
 def _array_items(buffer: bytes, records: list[tuple[int, int, int, Any]], index: int) -> Iterator[Item]:
