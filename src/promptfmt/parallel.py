@@ -1,13 +1,15 @@
-"""Converting one JSON Lines file in several processes, in order, losing nothing.
+"""Converting one JSON Lines file or JSON array in several processes, in order, losing nothing.
 
 Formatting is embarrassingly parallel (DESIGN.md section 6: two processes scale ~2x on two cores).
-The file is cut at line ends into one byte range per worker. This process converts the first
-range straight into the output; each other range is converted by a forked process (so that plugin
-formats need not be picklable) with `promptfmt.convert.run` into part files next to the output,
-appended in order at the end. The output is written atomically as always. Record indexes and line numbers in the quarantine are those of the
-whole file. Any failure or interruption stops every worker and removes every part.
+The file is cut into one part per worker (`cuts`): JSON Lines at line ends, a JSON array at a comma
+between two records, each part read as an array of its own. Each part but the first is converted
+by a forked process (so that plugin formats need not be picklable) with `promptfmt.convert.run`
+into part files next to the output, appended in order at the end; the first part of JSON Lines is
+converted by this process straight into the output. The output is written atomically as always.
+Record indexes and line numbers in the quarantine are those of the whole file. Any failure or
+interruption stops every worker and removes every part.
 
-Only plain (uncompressed) JSON Lines files can be cut: `can_split` says whether a file can.
+Only plain (uncompressed) files can be cut: `can_split` says whether a file can.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -29,7 +32,7 @@ import orjson
 
 from .convert import ConvertSummary, Plan, Quarantine, run
 from .errors import PromptfmtError
-from .io import GZIP_MAGIC, STDIN, DatasetReader, Item, QuarantineWriter
+from .io import ARRAY, GZIP_MAGIC, INVALID_JSON, JSONL, STDIN, UNREADABLE, DatasetReader, Item, QuarantineWriter
 from .issues import Issue
 from .writers import ItemSink
 
@@ -42,8 +45,9 @@ class WorkerError(PromptfmtError):
     """A worker process failed; the message names the worker and what went wrong."""
 
 
-def can_split(path: str) -> str | None:
-    """None when ``path`` can be converted in parts, else why not (for a message)."""
+def can_split(path: str, *, arrays: bool = False) -> str | None:
+    """None when ``path`` can be converted in parts (JSON Lines; JSON arrays too with ``arrays``),
+    else why not (for a message)."""
     if path == STDIN:
         return "standard input cannot be cut into parts"
     try:
@@ -54,18 +58,21 @@ def can_split(path: str) -> str | None:
             layout = reader.layout
     except (OSError, PromptfmtError) as exc:
         return str(exc)
-    return None if layout == "jsonl" else f"only JSON Lines files can be cut into parts, not a {layout} file"
+    if layout == JSONL or (arrays and layout == ARRAY):
+        return None
+    return f"only JSON Lines{' and JSON array' if arrays else ''} files can be cut into parts, not a {layout} file"
 
 
-def auto_workers(path: str, *, min_bytes: int, most: int) -> int:
-    """One process per usable CPU (at most ``most``) for a JSON Lines file of ``min_bytes`` or more, else 1."""
+def auto_workers(path: str, *, min_bytes: int, most: int, arrays: bool = False) -> int:
+    """One process per usable CPU (at most ``most``) for a file of ``min_bytes`` or more that
+    `can_split`, else 1."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     if cpus < 2 or path == STDIN or not os.path.isfile(path) or os.path.getsize(path) < min_bytes:
         return 1
-    return min(cpus, most) if can_split(path) is None else 1
+    return min(cpus, most) if can_split(path, arrays=arrays) is None else 1
 
 
 def ranges(path: str, parts: int) -> list[tuple[int, int]]:
@@ -82,31 +89,94 @@ def ranges(path: str, parts: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], size]))
 
 
+_ARRAY_CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")  # "}, {": maybe between two records of an array
+_CUT_SEARCH = 1 << 20
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One part of a file: the bytes ``[start, stop)``, read with ``prefix`` before and ``suffix`` after."""
+
+    start: int
+    stop: int
+    prefix: bytes = b""
+    suffix: bytes = b""
+
+
+def cuts(path: str, parts: int) -> tuple[str, list[Cut]]:
+    """The layout of ``path`` (which `can_split` with arrays) and up to ``parts`` parts of it.
+
+    JSON Lines is cut at line starts (`ranges`). A JSON array is cut at a ``,`` between two records
+    (``}, {``), and each part made an array of its own (``[`` ... ``]``). That comma may be inside a
+    string or a nested value: then the part before it is not valid JSON, which `convert_parts`
+    notices (an ``invalid-json`` item) and converts the file in one process instead. A part that
+    reads as a whole array proves its cut: JSON decodes left to right.
+    """
+    with DatasetReader(path) as reader:
+        layout = reader.layout
+    if layout != ARRAY:
+        return layout, [Cut(start, stop) for start, stop in ranges(path, parts)]
+    size = os.path.getsize(path)
+    commas: list[int] = []
+    with open(path, "rb") as file:
+        for k in range(1, parts):
+            offset = size * k // parts
+            file.seek(offset)
+            found = _ARRAY_CUT.search(file.read(_CUT_SEARCH))
+            if found is not None:
+                comma = offset + found.start() + found.group().index(b",")
+                if not commas or comma > commas[-1]:
+                    commas.append(comma)
+    if not commas:
+        return layout, [Cut(0, size)]
+    starts = [0, *(comma + 1 for comma in commas)]
+    stops = [*commas, size]
+    last = len(starts) - 1
+    return layout, [
+        Cut(start, stop, b"[" if k else b"", b"]" if k < last else b"")
+        for k, (start, stop) in enumerate(zip(starts, stops))
+    ]
+
+
 def open_range(path: str, start: int, stop: int) -> io.BufferedReader:
     """A buffered binary stream of the bytes ``[start, stop)`` of ``path`` (see `ranges`)."""
     return io.BufferedReader(ByteRange(path, start, stop), buffer_size=PART_BUFFER)
 
 
 class ByteRange(io.RawIOBase):
-    """The bytes ``[start, stop)`` of a file, counting how many were read (``consumed``)."""
+    """The bytes ``[start, stop)`` of a file (after ``prefix``, before ``suffix``), counting how
+    many of the file's were read (``consumed``)."""
 
-    def __init__(self, path: str, start: int, stop: int) -> None:
+    def __init__(self, path: str, start: int, stop: int, prefix: bytes = b"", suffix: bytes = b"") -> None:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         self._file.seek(start)
         self._left = stop - start
+        self._prefix, self._suffix = prefix, suffix
         self.consumed = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
-            return 0
         view = memoryview(buffer)
+        if self._prefix:
+            return self._extra(view, "_prefix")
+        if self._left <= 0:
+            return self._extra(view, "_suffix")
         got = self._file.readinto(view[: min(len(view), self._left)]) or 0
+        if not got:  # the file is shorter than it was: end here
+            self._left = 0
+            return self._extra(view, "_suffix")
         self._left -= got
         self.consumed += got
         return got
+
+    def _extra(self, view: memoryview, name: str) -> int:
+        data = getattr(self, name)
+        size = min(len(view), len(data))
+        view[:size] = data[:size]
+        setattr(self, name, data[size:])
+        return size
 
     def close(self) -> None:
         self._file.close()
@@ -118,31 +188,45 @@ class _Part:
     """One worker's share of the job and where its results go."""
 
     number: int
-    start: int
-    stop: int
+    cut: Cut
     output: str
     quarantine: str
 
+    @property
+    def start(self) -> int:
+        return self.cut.start
+
+
+def _convert_part(
+    part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
+    report: Callable[[], None] | None = None,
+) -> tuple[ConvertSummary, int]:
+    """Convert one part into its part files; (its summary, how many items it wrote)."""
+    source = ByteRange(path, part.cut.start, part.cut.stop, part.cut.prefix, part.cut.suffix)
+    stream = io.BufferedReader(source, buffer_size=PART_BUFFER)
+
+    def progress(read: int) -> None:
+        counts[part.number] = read
+        positions[part.number] = source.consumed
+        if report is not None:
+            report()
+
+    with open(part.output, "wb", buffering=PART_BUFFER) as out, QuarantineWriter(part.quarantine) as quarantined:
+        sink = ItemSink(out, json_array=json_array, opening=b"")
+        summary = run(
+            plan, DatasetReader(STDIN, stream), sink.write, progress=progress,
+            quarantine=lambda item, issues: quarantined.write(item, [issue.as_dict() for issue in issues]),
+        )
+    stream.close()
+    return summary, summary.written
+
 
 def _work(part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any, connection: Any) -> None:
-    """The body of a worker process: convert one range, send back the summary (or the error)."""
+    """The body of a worker process: convert one part, send back the summary (or the error)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     try:
-        source = ByteRange(path, part.start, part.stop)
-        stream = io.BufferedReader(source, buffer_size=PART_BUFFER)
-
-        def progress(read: int) -> None:
-            counts[part.number] = read
-            positions[part.number] = source.consumed
-
-        with open(part.output, "wb", buffering=PART_BUFFER) as out, QuarantineWriter(part.quarantine) as quarantined:
-            sink = ItemSink(out, json_array=json_array, opening=b"")
-            summary = run(
-                plan, DatasetReader(STDIN, stream), sink.write, progress=progress,
-                quarantine=lambda item, issues: quarantined.write(item, [issue.as_dict() for issue in issues]),
-            )
-        stream.close()
-        connection.send(("ok", summary, summary.written))
+        summary, written = _convert_part(part, path, plan, json_array, counts, positions)
+        connection.send(("ok", summary, written))
     except KeyboardInterrupt:
         connection.send(("interrupted", None, 0))
     except BaseException as exc:  # everything goes back to the parent, which reports it
@@ -165,23 +249,27 @@ def convert_parts(
     progress: Progress | None = None,
     scratch: str | None = None,
 ) -> ConvertSummary:
-    """Convert the JSON Lines file ``path`` in ``workers`` processes into ``sink``, in order.
+    """Convert the JSON Lines file or JSON array ``path`` in ``workers`` processes into ``sink``, in order.
 
-    This process converts the first range straight into ``sink`` while forked workers convert the
-    others into part files, appended afterwards. ``quarantine(item, issues)`` receives the refused
-    items (with the record index and line of the whole file); ``scratch`` is the folder for the part
-    files (default: the system's temporary folder; pass the output's folder to stay on one disk).
+    Forked workers convert every part but the first into part files, appended in order at the end.
+    This process converts the first part of JSON Lines straight into ``sink``; the first part of an
+    array goes to a part file too, because an array is cut where it only *may* be cut (`cuts`): when
+    a part of an array does not read as a whole array (a wrong cut, or broken JSON), the parts are
+    thrown away and the file is converted in this process. ``quarantine(item, issues)`` receives the refused items (with the
+    record index and line of the whole file); ``scratch`` is the folder for the part files (default:
+    the system's temporary folder; pass the output's folder to stay on one disk).
     """
     context = multiprocessing.get_context("fork")
-    cuts = ranges(path, workers)
+    layout, pieces = cuts(path, workers)
     size = os.path.getsize(path)
     folder = tempfile.mkdtemp(prefix=".promptfmt-parts.", suffix=".tmp", dir=scratch)
-    counts = context.Array("q", len(cuts), lock=False)
-    positions = context.Array("q", len(cuts), lock=False)
+    counts = context.Array("q", len(pieces), lock=False)
+    positions = context.Array("q", len(pieces), lock=False)
     parts = [
-        _Part(k, start, stop, os.path.join(folder, f"{k}.out"), os.path.join(folder, f"{k}.quarantine"))
-        for k, (start, stop) in enumerate(cuts)
+        _Part(k, piece, os.path.join(folder, f"{k}.out"), os.path.join(folder, f"{k}.quarantine"))
+        for k, piece in enumerate(pieces)
     ]
+    direct = layout != ARRAY  # the first part goes straight into the sink
     processes = []
     try:
         connections = []
@@ -194,17 +282,30 @@ def convert_parts(
             send.close()
             processes.append(process)
             connections.append(receive)
-        first = ByteRange(path, parts[0].start, parts[0].stop)
 
-        def report(read: int) -> None:
-            counts[0], positions[0] = read, first.consumed
+        def report() -> None:
             if progress is not None:
                 progress(sum(counts), sum(positions), size)
 
-        with io.BufferedReader(first, buffer_size=PART_BUFFER) as stream:
-            own = run(plan, DatasetReader(STDIN, stream), sink.write, quarantine=quarantine, progress=report)
-        results = _collect(connections, counts, positions, size, progress)
-        summary = _join(own, parts[1:], results, sink, quarantine, path)
+        if direct:
+            first = ByteRange(path, parts[0].cut.start, parts[0].cut.stop)
+
+            def own_progress(read: int) -> None:
+                counts[0], positions[0] = read, first.consumed
+                report()
+
+            with io.BufferedReader(first, buffer_size=PART_BUFFER) as stream:
+                own = run(plan, DatasetReader(STDIN, stream), sink.write, quarantine=quarantine, progress=own_progress)
+            results = _collect(connections, counts, positions, size, progress)
+            summary = _join(own, parts[1:], results, sink, quarantine, path)
+        else:
+            own = _convert_part(parts[0], path, plan, json_array, counts, positions, report)
+            results = [own, *_collect(connections, counts, positions, size, progress)]
+            if any(_broken(result) for result in results):
+                # a cut that was not between two records, or broken JSON, whose messages locate it
+                # in the whole file only when one process reads it
+                return _in_one_process(path, plan, sink, quarantine, progress)
+            summary = _join(_empty(own[0]), parts, results, sink, quarantine, path)
         if progress is not None:
             progress(summary.read, size, size)
         return summary
@@ -215,6 +316,24 @@ def convert_parts(
         for process in processes:
             process.join()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _broken(result: tuple[ConvertSummary, int]) -> bool:
+    """Whether a part did not read as a whole JSON document (an invalid-json or unreadable item)."""
+    return bool(result[0].quarantined_by_code.get(INVALID_JSON) or result[0].quarantined_by_code.get(UNREADABLE))
+
+
+def _empty(like: ConvertSummary) -> ConvertSummary:
+    return ConvertSummary(like.input_layout, like.output_layout, like.source_format, like.target_format, like.strict)
+
+
+def _in_one_process(
+    path: str, plan: Plan, sink: ItemSink, quarantine: Quarantine | None, progress: Progress | None,
+) -> ConvertSummary:
+    """The whole file converted in this process (nothing was written to ``sink`` yet)."""
+    with DatasetReader(path) as reader:
+        return run(plan, reader, sink.write, quarantine=quarantine,
+                   progress=None if progress is None else lambda read: progress(read, reader.position, reader.size))
 
 
 def _collect(connections: list[Any], counts: Any, positions: Any, size: int, progress: Progress | None) -> list[Any]:

@@ -132,8 +132,8 @@ def _usable_workers(file: str, asked: int | None) -> int:
     from ...parallel import auto_workers, can_split
 
     if asked is None:
-        return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS)
-    reason = can_split(file)
+        return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS, arrays=True)
+    reason = can_split(file, arrays=True)
     if reason is not None:
         warn(f"Warning: --workers {asked} ignored, converting in one process: {reason}.")
         return 1
