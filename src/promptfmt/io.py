@@ -340,6 +340,11 @@ class Block:
             self._lines = lines
         return self._lines
 
+    def rows(self, starts: list[int]) -> None:
+        """Make this the block of an array's records: row ``k`` starts at ``starts[k]`` (and its line
+        is ``numbers[k]``), whatever line ends lie inside ``data``. `lines` is for JSON Lines only."""
+        self._starts = [*starts, len(self.data) + 1]
+
     def line_ends(self) -> int:
         """How many line ends the block holds (the next block starts that many lines further)."""
         return len(self.lines()) - (0 if self.data.endswith(b"\n") else 1)
@@ -710,45 +715,108 @@ def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item
     reports exactly what it reports when it reads the whole array itself.
     """
     read = getattr(stream, "read1", stream.read)
-    buffer = head
-    counted, counted_line = 0, line  # line number of buffer[counted]
-    resume = 0  # offset right after the last record read here (0 while none was)
-    carried = 0  # characters of the current line in bytes dropped before buffer[0]
-    index = 0
+    scan = _ArrayScan(head, line)
     eof = False
     failure: BaseException | None = None
     while True:
-        pos = resume if index else _BYTES_WS.match(buffer).end() + 1  # after the last record, or "["
-        found, after, done = _records_in(buffer, pos, index > 0)
-        if found:
-            resume = after
-        records: list[tuple[int, int, int, Any]] = []  # (start, end, line, value)
-        for start, end, value in found:
-            counted_line += buffer.count(b"\n", counted, start)
-            counted = start
-            records.append((start, end, counted_line, value))
-        if records:
-            yield from _array_items(buffer, records, index)
-            index += len(records)
-        if done or eof or failure is not None or len(buffer) - resume > _ARRAY_RECORD_LIMIT:
+        items, done = scan.records()
+        yield from items
+        if done or eof or failure is not None or scan.open_bytes() > _ARRAY_RECORD_LIMIT:
             break
-        if index:  # keep the bytes after the last record read
-            counted_line += buffer.count(b"\n", counted, resume)
-            carried = _chars_on_last_line(buffer[:resume], carried)
-            buffer, counted, resume = buffer[resume:], 0, 0
+        scan.drop_read()
         try:
             chunk = read(_ARRAY_BATCH)
         except _IO_ERRORS as exc:
             failure, chunk = exc, b""
         if chunk:
-            buffer += chunk
+            scan.buffer += chunk
         else:
             eof = True
-    if index:
-        counted_line += buffer.count(b"\n", counted, resume)
-        carried = _chars_on_last_line(buffer[:resume], carried)
-    yield from _read_values(_rest(buffer[resume:], read, failure, eof), line=counted_line if index else line,
-                            array=True, index=index, resume=index > 0, column=carried + 1 if index else 1)
+    rest, line, column = scan.hand_over()
+    yield from _read_values(_rest(rest, read, failure, eof), line=line, array=True, index=scan.index,
+                            resume=scan.index > 0, column=column)
+
+
+class _ArrayScan:
+    """The bytes of a JSON array read so far, and where the fast reader stands in them."""
+
+    def __init__(self, head: bytes, line: int) -> None:
+        self.buffer = head
+        self.counted, self.line = 0, line  # ``line`` is the line number of buffer[counted]
+        self.resume = 0  # offset right after the last record read (0 while none was)
+        self.carried = 0  # characters of the current line in bytes dropped before buffer[0]
+        self.index = 0  # of the next record
+
+    def records(self) -> tuple[list[Item], bool]:
+        """The object records from the last one read on, and whether the window must read what follows
+        ("]", a value that is not an object, broken JSON); else the next record goes on past the buffer."""
+        buffer = self.buffer
+        size = len(buffer)
+        items: list[Item] = []
+        if self.index:
+            separator = _SEPARATOR.match(buffer, self.resume)
+            if separator is None:
+                return items, _BYTES_WS.match(buffer, self.resume).end() < size
+            start = separator.end()
+        else:
+            start = _BYTES_WS.match(buffer, _BYTES_WS.match(buffer).end() + 1).end()  # after "["
+        if start >= size or buffer[start] != 0x7B:  # "{"
+            return items, start < size
+        starts: list[int] = []
+        numbers: list[int] = []
+        block = Block(buffer, 0, numbers=numbers)
+        first, index, counted, line, resume = start, self.index, self.counted, self.line, self.resume
+        count, add, at, number = buffer.count, items.append, starts.append, numbers.append
+        done = False
+        tries = 0
+        for match in _RECORD_END.finditer(buffer, start):
+            end = match.start() + 1
+            try:
+                value = decode(buffer[start:end])
+            except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
+                tries += 1
+                if tries < _RECORD_TRIES:
+                    continue
+                done = True
+                break
+            line += count(b"\n", counted, start)
+            add(Item(index, line, value, None, None, INVALID_JSON, None, block))
+            at(start - first)
+            number(line)
+            index += 1
+            counted, resume, tries, start = start, end, 0, match.end()
+            if start >= size:
+                break
+            if buffer[start] != 0x7B:  # "]" (the match ends with it), or not an object
+                done = True
+                break
+        if items:
+            block.data = buffer[first:resume]
+            block.rows(starts)
+            self.index, self.counted, self.line, self.resume = index, counted, line, resume
+        return items, done
+
+    def open_bytes(self) -> int:
+        """How many bytes were read but belong to no record read yet."""
+        return len(self.buffer) - self.resume
+
+    def drop_read(self) -> None:
+        """Forget the bytes up to the last record read (all of them stay while none was)."""
+        if self.index:
+            self._to_resume()
+            self.buffer, self.counted, self.resume = self.buffer[self.resume:], 0, 0
+
+    def hand_over(self) -> tuple[bytes, int, int]:
+        """What the window reads, from where: (bytes, line, column)."""
+        if not self.index:
+            return self.buffer, self.line, 1
+        self._to_resume()
+        return self.buffer[self.resume:], self.line, self.carried + 1
+
+    def _to_resume(self) -> None:
+        self.line += self.buffer.count(b"\n", self.counted, self.resume)
+        self.counted = self.resume
+        self.carried = _chars_on_last_line(self.buffer[: self.resume], self.carried)
 
 
 def _chars_on_last_line(data: bytes, carried: int) -> int:
@@ -758,51 +826,6 @@ def _chars_on_last_line(data: bytes, carried: int) -> int:
     if newline >= 0:
         return len(data[newline + 1:].decode("utf-8"))
     return carried + len(data.decode("utf-8"))
-
-
-def _records_in(buffer: bytes, pos: int, after_record: bool) -> tuple[list[tuple[int, int, Any]], int, bool]:
-    """The object records of the array in ``buffer`` from ``pos`` (right after a record when
-    ``after_record``, else where the first record may start): ``(start, end, value)`` of each, the
-    offset after the last one (``pos`` when none), and whether to stop reading fast (what follows
-    is for the window: "]", a value that is not an object, broken JSON); otherwise the next record
-    goes on past the end of ``buffer``."""
-    records: list[tuple[int, int, Any]] = []
-    if after_record:
-        separator = _SEPARATOR.match(buffer, pos)
-        if separator is None:
-            return records, pos, _BYTES_WS.match(buffer, pos).end() < len(buffer)
-        start = separator.end()
-    else:
-        start = _BYTES_WS.match(buffer, pos).end()
-    if start >= len(buffer) or buffer[start] != 0x7B:  # "{"
-        return records, pos, start < len(buffer)
-    resume = pos
-    tries = 0
-    for match in _RECORD_END.finditer(buffer, start):
-        end = match.start() + 1
-        try:
-            value = decode(buffer[start:end])
-        except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
-            tries += 1
-            if tries == _RECORD_TRIES:
-                return records, resume, True
-            continue
-        records.append((start, end, value))
-        resume, tries, start = end, 0, match.end()
-        if buffer[start - 1] == 0x5D:  # "]": the window reads the end of the array
-            return records, resume, True
-        if start >= len(buffer):
-            break
-        if buffer[start] != 0x7B:
-            return records, resume, True
-    return records, resume, False
-
-
-def _array_items(buffer: bytes, records: list[tuple[int, int, int, Any]], index: int) -> Iterator[Item]:
-    rows = [buffer[start:end].replace(b"\n", b" ") for start, end, _, _ in records]  # "\n" is only structural here
-    block = Block(b"\n".join(rows), 0, numbers=[line for _, _, line, _ in records])
-    for offset, (_, _, line, value) in enumerate(records):
-        yield Item(index + offset, line, value, None, None, INVALID_JSON, None, block)
 
 
 def _rest(tail: bytes, read: Any, failure: BaseException | None, eof: bool) -> Iterator[bytes]:

@@ -37,6 +37,7 @@ from .issues import Issue
 from .writers import ItemSink
 
 PART_BUFFER = 1 << 20
+PARTS_PER_WORKER = 4  # parts are taken one at a time: a slower CPU takes fewer
 POLL_SECONDS = 0.25
 Progress = Callable[[int, "int | None", "int | None"], None]
 
@@ -221,19 +222,34 @@ def _convert_part(
     return summary, summary.written
 
 
-def _work(part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any, connection: Any) -> None:
-    """The body of a worker process: convert one part, send back the summary (or the error)."""
+def _take_parts(
+    parts: list[_Part], taken: Any, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
+    report: Callable[[], None] | None = None,
+) -> dict[int, tuple[ConvertSummary, int]]:
+    """Convert the parts not taken yet, one at a time, until none is left; their results by number."""
+    results = {}
+    while True:
+        with taken.get_lock():
+            number = taken.value
+            taken.value += 1
+        if number >= len(parts):
+            return results
+        results[number] = _convert_part(parts[number], path, plan, json_array, counts, positions, report)
+
+
+def _work(parts: list[_Part], taken: Any, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
+          connection: Any) -> None:
+    """The body of a worker process: convert parts, send back their summaries (or the error)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     try:
-        summary, written = _convert_part(part, path, plan, json_array, counts, positions)
-        connection.send(("ok", summary, written))
+        connection.send(("ok", _take_parts(parts, taken, path, plan, json_array, counts, positions)))
     except KeyboardInterrupt:
-        connection.send(("interrupted", None, 0))
+        connection.send(("interrupted", None))
     except BaseException as exc:  # everything goes back to the parent, which reports it
         detail = f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, PromptfmtError):
             detail += "\n" + traceback.format_exc()
-        connection.send(("error", detail, 0))
+        connection.send(("error", detail))
     finally:
         connection.close()
 
@@ -251,32 +267,33 @@ def convert_parts(
 ) -> ConvertSummary:
     """Convert the JSON Lines file or JSON array ``path`` in ``workers`` processes into ``sink``, in order.
 
-    Forked workers convert every part but the first into part files, appended in order at the end.
-    This process converts the first part of JSON Lines straight into ``sink``; the first part of an
-    array goes to a part file too, because an array is cut where it only *may* be cut (`cuts`): when
-    a part of an array does not read as a whole array (a wrong cut, or broken JSON), the parts are
-    thrown away and the file is converted in this process. ``quarantine(item, issues)`` receives the refused items (with the
-    record index and line of the whole file); ``scratch`` is the folder for the part files (default:
-    the system's temporary folder; pass the output's folder to stay on one disk).
+    The file is cut into `PARTS_PER_WORKER` parts per process (`cuts`), and this process and
+    ``workers - 1`` forked ones take the parts one at a time, so that a slower CPU takes fewer.
+    Each part is converted into part files, appended to ``sink`` in order at the end. An array is
+    cut where it only *may* be cut: when a part of an array does not read as a whole array (a wrong
+    cut, or broken JSON), the parts are thrown away and the file is converted in this process.
+    ``quarantine(item, issues)`` receives the refused items (with the record index and line of the
+    whole file); ``scratch`` is the folder for the part files (default: the system's temporary
+    folder; pass the output's folder to stay on one disk).
     """
     context = multiprocessing.get_context("fork")
-    layout, pieces = cuts(path, workers)
+    layout, pieces = cuts(path, workers * PARTS_PER_WORKER)
     size = os.path.getsize(path)
     folder = tempfile.mkdtemp(prefix=".promptfmt-parts.", suffix=".tmp", dir=scratch)
     counts = context.Array("q", len(pieces), lock=False)
     positions = context.Array("q", len(pieces), lock=False)
+    taken = context.Value("i", 0)
     parts = [
         _Part(k, piece, os.path.join(folder, f"{k}.out"), os.path.join(folder, f"{k}.quarantine"))
         for k, piece in enumerate(pieces)
     ]
-    direct = layout != ARRAY  # the first part goes straight into the sink
     processes = []
     try:
         connections = []
-        for part in parts[1:]:
+        for _ in range(min(workers, len(parts)) - 1):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
-                target=_work, args=(part, path, plan, json_array, counts, positions, send), daemon=True,
+                target=_work, args=(parts, taken, path, plan, json_array, counts, positions, send), daemon=True,
             )
             process.start()
             send.close()
@@ -287,25 +304,15 @@ def convert_parts(
             if progress is not None:
                 progress(sum(counts), sum(positions), size)
 
-        if direct:
-            first = ByteRange(path, parts[0].cut.start, parts[0].cut.stop)
-
-            def own_progress(read: int) -> None:
-                counts[0], positions[0] = read, first.consumed
-                report()
-
-            with io.BufferedReader(first, buffer_size=PART_BUFFER) as stream:
-                own = run(plan, DatasetReader(STDIN, stream), sink.write, quarantine=quarantine, progress=own_progress)
-            results = _collect(connections, counts, positions, size, progress)
-            summary = _join(own, parts[1:], results, sink, quarantine, path)
-        else:
-            own = _convert_part(parts[0], path, plan, json_array, counts, positions, report)
-            results = [own, *_collect(connections, counts, positions, size, progress)]
-            if any(_broken(result) for result in results):
-                # a cut that was not between two records, or broken JSON, whose messages locate it
-                # in the whole file only when one process reads it
-                return _in_one_process(path, plan, sink, quarantine, progress)
-            summary = _join(_empty(own[0]), parts, results, sink, quarantine, path)
+        results = _take_parts(parts, taken, path, plan, json_array, counts, positions, report)
+        for done in _collect(connections, counts, positions, size, progress):
+            results.update(done)
+        ordered = [results[number] for number in range(len(parts))]
+        if layout == ARRAY and any(_broken(result) for result in ordered):
+            # a cut that was not between two records, or broken JSON, whose messages locate it in
+            # the whole file only when one process reads it
+            return _in_one_process(path, plan, sink, quarantine, progress)
+        summary = _join(_empty(ordered[0][0]), parts, ordered, sink, quarantine, path)
         if progress is not None:
             progress(summary.read, size, size)
         return summary
@@ -337,24 +344,24 @@ def _in_one_process(
 
 
 def _collect(connections: list[Any], counts: Any, positions: Any, size: int, progress: Progress | None) -> list[Any]:
-    """The (summary, count) of every worker, in order; raises when one failed or was interrupted."""
-    results: dict[int, Any] = {}
+    """The results of every worker; raises when one failed or was interrupted."""
+    results = []
     pending = {connection: number for number, connection in enumerate(connections)}
     while pending:
         for connection in wait(list(pending), timeout=POLL_SECONDS):
             number = pending.pop(connection)  # type: ignore[call-overload]
             try:
-                status, payload, count = connection.recv()
+                status, payload = connection.recv()
             except EOFError:  # the worker died without a word (killed)
-                status, payload, count = "error", "the process ended unexpectedly", 0
+                status, payload = "error", "the process ended unexpectedly"
             if status == "interrupted":
                 raise KeyboardInterrupt
             if status == "error":
                 raise WorkerError(f"worker {number + 2} of {len(connections) + 1} failed: {payload}")
-            results[number] = (payload, count)
+            results.append(payload)
         if progress is not None:
             progress(sum(counts), sum(positions), size)
-    return [results[number] for number in range(len(connections))]
+    return results
 
 
 def _join(
@@ -362,11 +369,12 @@ def _join(
     quarantine: Quarantine | None, path: str,
 ) -> ConvertSummary:
     """Append the parts to ``sink`` in order and renumber their quarantined items; the merged summary."""
+    lines = _LineCounter(path)
     for part, (summary, count) in zip(parts, results):
         with open(part.output, "rb") as data:
             sink.write_part(data, count)
         if quarantine is not None and summary.quarantined:
-            for item, issues in _quarantined(part.quarantine, total.read, _lines_before(path, part.start)):
+            for item, issues in _quarantined(part.quarantine, total.read, lines.before(part.start)):
                 quarantine(item, issues)
         total.merge(summary)
     if total.read != total.written + total.quarantined:  # DESIGN.md section 3, across the parts
@@ -388,18 +396,25 @@ def _quarantined(path: str, index_before: int, lines_before: int) -> Any:
             yield item, issues
 
 
-def _lines_before(path: str, offset: int) -> int:
-    """How many lines of ``path`` end before byte ``offset``."""
-    count = 0
-    with open(path, "rb") as file:
-        left = offset
-        while left > 0:
-            chunk = file.read(min(left, PART_BUFFER))
-            if not chunk:
-                break
-            count += chunk.count(b"\n")
-            left -= len(chunk)
-    return count
+class _LineCounter:
+    """How many lines of a file end before an offset, for offsets asked in increasing order."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._offset = self._lines = 0
+
+    def before(self, offset: int) -> int:
+        with open(self._path, "rb") as file:
+            file.seek(self._offset)
+            left = offset - self._offset
+            while left > 0:
+                chunk = file.read(min(left, PART_BUFFER))
+                if not chunk:
+                    break
+                self._lines += chunk.count(b"\n")
+                left -= len(chunk)
+        self._offset = offset
+        return self._lines
 
 
 def scratch_folder(output: str) -> str | None:
