@@ -39,7 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datagen import records  # noqa: E402
+from datagen import MIXES, records  # noqa: E402
 
 PYTHON = sys.executable
 PROMPTFMT = str(Path(sys.executable).with_name("promptfmt"))
@@ -57,17 +57,17 @@ class Result:
     max_rss: int  # bytes, peak of the largest single process (wait4)
 
 
-def generate(n: int, seed: int, workdir: Path) -> tuple[Path, Path]:
+def generate(n: int, seed: int, workdir: Path, mix: str = "realistic") -> tuple[Path, Path]:
     """``N`` records as JSON Lines and as a JSON array (reused when already there)."""
-    jsonl = workdir / f"convert-{n}-seed{seed}.jsonl"
-    array = workdir / f"convert-{n}-seed{seed}.json"
+    jsonl = workdir / f"convert-{n}-seed{seed}-{mix}.jsonl"
+    array = workdir / f"convert-{n}-seed{seed}-{mix}.json"
     if jsonl.exists() and array.exists():
         return jsonl, array
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(f"{jsonl}.part", "w", encoding="utf-8") as lines, open(f"{array}.part", "w", encoding="utf-8") as whole:
         whole.write("[\n")
-        for number, record in enumerate(records(n, seed=seed)):
+        for number, record in enumerate(records(n, seed=seed, mix=mix)):
             text = json.dumps(record, ensure_ascii=False)
             lines.write(text + "\n")
             whole.write((",\n" if number else "") + text)
@@ -134,10 +134,10 @@ def measure(name: str, command: list[str]) -> Result:
     return Result(name, seconds, usage.ru_utime + usage.ru_stime, peak, usage.ru_maxrss * 1024)
 
 
-def check_same_texts(workdir: Path, seed: int) -> int:
+def check_same_texts(workdir: Path, seed: int, mix: str) -> int:
     """On a small sample, promptfmt's texts are exactly the baseline's: the comparison is fair."""
     n = 2000
-    jsonl, array = generate(n, seed + 1, workdir)
+    jsonl, array = generate(n, seed + 1, workdir, mix)
     baseline_out, promptfmt_out = workdir / "sample-baseline.json", workdir / "sample-promptfmt.jsonl"
     subprocess.run([PYTHON, BASELINE, str(array), str(baseline_out)], check=True)
     expected = [item["text"] for item in json.loads(baseline_out.read_text("utf-8"))]
@@ -161,11 +161,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=HERE / "out")
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the best wall time of each run counts")
     parser.add_argument("--keep", action="store_true", help="keep the outputs (the inputs are always kept for reuse)")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="realistic",
+                        help="non-ASCII text as in real English datasets (default), or in nearly every record")
     args = parser.parse_args()
 
-    sample = check_same_texts(args.workdir, args.seed)
+    sample = check_same_texts(args.workdir, args.seed, args.mix)
     print(f"checked: promptfmt writes the baseline's exact texts ({sample:,}-record sample)", flush=True)
-    jsonl, array = generate(args.records, args.seed, args.workdir)
+    jsonl, array = generate(args.records, args.seed, args.workdir, args.mix)
     out = args.workdir / "bench-convert-out"
     convert = [PROMPTFMT, "convert", "--to", "alpaca-llmfs", "-q"]
     runs = [
@@ -177,8 +179,8 @@ def main() -> None:
         ("promptfmt convert, JSON Lines, --workers 1", [*convert, str(jsonl), "-o", f"{out}.jsonl", "--workers", "1"]),
     ]
     print(f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}; "
-          f"input: {args.records:,} records, {jsonl.stat().st_size / 1e6:,.0f} MB JSONL / {array.stat().st_size / 1e6:,.0f} MB JSON",
-          flush=True)
+          f"input: {args.records:,} records ({args.mix} non-ASCII mix), {jsonl.stat().st_size / 1e6:,.0f} MB JSONL / "
+          f"{array.stat().st_size / 1e6:,.0f} MB JSON", flush=True)
     best: dict[str, Result] = {}
     for round in range(args.repeat):  # interleaved, so that a busy moment does not hit one run only
         for name, command in runs:

@@ -2,9 +2,16 @@
 
 The records look like Alpaca-style data (DESIGN.md section 6 measures on ~660 bytes per record):
 an instruction of one or two sentences, an input in ~40 % of the records (a passage, a list, a
-snippet of code), an output of a few sentences to a few paragraphs with newlines, some non-ASCII
-text (accents, CJK, emoji) so that JSON escaping is exercised. Records are composed from a pool of
-sentences built once, so a million records take seconds, not minutes.
+snippet of code), an output of a few sentences to a few paragraphs with newlines. Records are
+composed from a pool of sentences built once, so a million records take seconds, not minutes.
+
+Non-ASCII text (accents, CJK, emoji) is as frequent as in the real English datasets of
+``../shared/data``, where 90-100 % of the records are plain ASCII (alpaca_tiny 90 %, the
+LLMs-from-scratch data 96 %, code_alpaca 98 %; records with an emoji: 0-2 %): ``mix="realistic"``
+(the default) puts non-ASCII words in 8 % of the records, an emoji in 1 %. ``mix="heavy"`` puts
+them in nearly every record (99 %, 60 % with an emoji, like a non-English dataset): Python
+stores such text with 2 or 4 bytes a character, which makes decoding, string building and
+encoding slower, for every tool.
 
     from datagen import records, write_jsonl, write_json_array
     write_jsonl("data.jsonl", records(1_000_000, seed=0))
@@ -26,9 +33,11 @@ _WORDS = (
     "research method quickly carefully simple complex small large first second final important "
     "describe explain summarise translate classify rewrite generate compare evaluate compute "
     "because although however therefore while which where when how what why who city river "
-    "energy water planet history music science health policy market customer product design "
-    "café naïve résumé Zürich São 東京 数据 🙂 ✓"
+    "energy water planet history music science health policy market customer product design"
 ).split()
+_NON_ASCII = ("café", "naïve", "résumé", "Zürich", "São", "東京", "数据", "✓")
+_EMOJI = "🙂"
+MIXES = {"realistic": (0.08, 0.01), "heavy": (None, None)}  # (records with non-ASCII, with an emoji)
 _VERBS = ("Explain", "Describe", "Summarise", "Rewrite", "Classify", "Translate", "List", "Compare",
           "Write", "Generate", "Evaluate", "Identify", "Suggest", "Convert", "Edit")
 _CODE = (
@@ -39,15 +48,17 @@ _CODE = (
 )
 
 
-def _sentence(rng: random.Random, low: int, high: int) -> str:
-    words = rng.choices(_WORDS, k=rng.randint(low, high))
-    return words[0].capitalize() + " " + " ".join(words[1:]) + rng.choice((".", ".", ".", "?", "!"))
+def _sentence(rng: random.Random, low: int, high: int, words: tuple[str, ...] | list[str] = _WORDS) -> str:
+    chosen = rng.choices(words, k=rng.randint(low, high))
+    return chosen[0].capitalize() + " " + " ".join(chosen[1:]) + rng.choice((".", ".", ".", "?", "!"))
 
 
 class _Pool:
-    def __init__(self, rng: random.Random, size: int = 4000) -> None:
-        self.short = [_sentence(rng, 5, 12) for _ in range(size)]
-        self.long = [_sentence(rng, 10, 24) for _ in range(size)]
+    def __init__(self, rng: random.Random, size: int = 4000, heavy: bool = False) -> None:
+        words = [*_WORDS, *_NON_ASCII, _EMOJI] if heavy else _WORDS  # heavy: as the first version of this file
+        self.short = [_sentence(rng, 5, 12, words) for _ in range(size)]
+        self.long = [_sentence(rng, 10, 24, words) for _ in range(size)]
+        self.accented = [_sentence(rng, 5, 12, [*_WORDS, *_NON_ASCII * 4]) for _ in range(size // 10)]
 
 
 def _instruction(rng: random.Random, pool: _Pool) -> str:
@@ -73,12 +84,19 @@ def _output(rng: random.Random, pool: _Pool) -> str:
     return "\n\n".join(paragraphs)
 
 
-def records(n: int, *, seed: int = 0) -> Iterator[dict[str, str]]:
-    """``n`` records ``{instruction, input, output}``; the same ``seed`` gives the same records."""
+def records(n: int, *, seed: int = 0, mix: str = "realistic") -> Iterator[dict[str, str]]:
+    """``n`` records ``{instruction, input, output}``; the same ``seed`` and ``mix`` give the same records."""
     rng = random.Random(seed)
-    pool = _Pool(rng)
+    non_ascii, emoji = MIXES[mix]
+    pool = _Pool(rng, heavy=mix == "heavy")
     for _ in range(n):
-        yield {"instruction": _instruction(rng, pool), "input": _input(rng, pool), "output": _output(rng, pool)}
+        record = {"instruction": _instruction(rng, pool), "input": _input(rng, pool), "output": _output(rng, pool)}
+        if non_ascii is not None and rng.random() < non_ascii:
+            extra = rng.choice(pool.accented)
+            if rng.random() < emoji / non_ascii:
+                extra = extra[:-1] + " " + _EMOJI + extra[-1]
+            record["output"] = record["output"] + " " + extra
+        yield record
 
 
 def write_jsonl(path: str | Path, items: Iterable[dict]) -> int:
@@ -108,9 +126,10 @@ def main() -> None:
     parser.add_argument("n", type=int)
     parser.add_argument("--array", action="store_true", help="write a JSON array instead of JSON Lines")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="realistic", help="how much non-ASCII text")
     args = parser.parse_args()
     write = write_json_array if args.array else write_jsonl
-    size = write(args.out, records(args.n, seed=args.seed))
+    size = write(args.out, records(args.n, seed=args.seed, mix=args.mix))
     print(f"wrote {args.n} records, {size / 1e6:.1f} MB, to {args.out}")
 
 

@@ -37,7 +37,7 @@ from .issues import Issue
 from .writers import ItemSink
 
 PART_BUFFER = 1 << 20
-PARTS_PER_WORKER = 4  # parts are taken one at a time: a slower CPU takes fewer
+PARTS_PER_WORKER = 8  # parts are taken one at a time: a slower CPU takes fewer
 POLL_SECONDS = 0.25
 Progress = Callable[[int, "int | None", "int | None"], None]
 
