@@ -770,7 +770,8 @@ class _ArrayScan:
         done = False
         tries = 0
         for match in _RECORD_END.finditer(buffer, start):
-            end = match.start() + 1
+            end, following = match.span()
+            end += 1
             try:
                 value = decode(buffer[start:end])
             except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
@@ -784,7 +785,7 @@ class _ArrayScan:
             at(start - first)
             number(line)
             index += 1
-            counted, resume, tries, start = start, end, 0, match.end()
+            counted, resume, tries, start = start, end, 0, following
             if start >= size:
                 break
             if buffer[start] != 0x7B:  # "]" (the match ends with it), or not an object
