@@ -301,12 +301,14 @@ def _array_items_both_ways(data: bytes) -> tuple[list, list]:
     return fast, window
 
 
-@given(_array_documents(), st.sampled_from([7, 64, 1 << 20]))
-def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch):
+@given(_array_documents(), st.sampled_from([7, 64, 1 << 20]), st.sampled_from([1, 2, 64]))
+def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch, records):
     """Same items, values, lines, errors and columns, whatever the layout, the damage and where the
-    batches of bytes end: the window reader, which decodes the whole text itself, is the reference."""
+    batches of bytes and of records end: the window reader, which decodes the whole text itself, is
+    the reference."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pio, "_ARRAY_BATCH", batch)
+        patch.setattr(pio, "_ARRAY_RECORDS", records)
         fast, window = _array_items_both_ways(data)
     assert _fields(fast) == _fields(window)
 

@@ -699,6 +699,7 @@ _BYTES_WS = re.compile(rb"[ \t\r\n]*")
 _ARRAY_BATCH = 1 << 20  # bytes read at a time
 _ARRAY_RECORD_LIMIT = 64 << 20  # a record still open after this many bytes is left to the window
 _RECORD_TRIES = 64  # candidate ends tried per record before the window reads the rest
+_ARRAY_RECORDS = 64  # records decoded per batch
 
 
 def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item]:
@@ -721,6 +722,8 @@ def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item
     while True:
         items, done = scan.records()
         yield from items
+        if len(items) == _ARRAY_RECORDS and not done:
+            continue  # a full batch: the buffer may hold more
         if done or eof or failure is not None or scan.open_bytes() > _ARRAY_RECORD_LIMIT:
             break
         scan.drop_read()
@@ -748,8 +751,9 @@ class _ArrayScan:
         self.index = 0  # of the next record
 
     def records(self) -> tuple[list[Item], bool]:
-        """The object records from the last one read on, and whether the window must read what follows
-        ("]", a value that is not an object, broken JSON); else the next record goes on past the buffer."""
+        """The object records from the last one read on (at most `_ARRAY_RECORDS`: they are decoded
+        before the first is used, and a small batch stays in the CPU's cache), and whether the window
+        must read what follows ("]", a value that is not an object, broken JSON)."""
         buffer = self.buffer
         size = len(buffer)
         items: list[Item] = []
@@ -786,7 +790,7 @@ class _ArrayScan:
             number(line)
             index += 1
             counted, resume, tries, start = start, end, 0, following
-            if start >= size:
+            if start >= size or index - self.index == _ARRAY_RECORDS:
                 break
             if buffer[start] != 0x7B:  # "]" (the match ends with it), or not an object
                 done = True
@@ -817,16 +821,16 @@ class _ArrayScan:
     def _to_resume(self) -> None:
         self.line += self.buffer.count(b"\n", self.counted, self.resume)
         self.counted = self.resume
-        self.carried = _chars_on_last_line(self.buffer[: self.resume], self.carried)
+        self.carried = _chars_on_last_line(self.buffer, self.resume, self.carried)
 
 
-def _chars_on_last_line(data: bytes, carried: int) -> int:
-    """How many characters the line that ``data`` ends in has up to its end (``carried`` of them
-    came before ``data``). ``data`` is whole UTF-8 characters."""
-    newline = data.rfind(b"\n")
+def _chars_on_last_line(data: bytes, end: int, carried: int) -> int:
+    """How many characters the line that ``data[:end]`` ends in has up to ``end`` (``carried`` of them
+    came before ``data``). ``data[:end]`` is whole UTF-8 characters."""
+    newline = data.rfind(b"\n", 0, end)
     if newline >= 0:
-        return len(data[newline + 1:].decode("utf-8"))
-    return carried + len(data.decode("utf-8"))
+        return len(data[newline + 1:end].decode("utf-8"))
+    return carried + len(data[:end].decode("utf-8"))
 
 
 def _rest(tail: bytes, read: Any, failure: BaseException | None, eof: bool) -> Iterator[bytes]:
