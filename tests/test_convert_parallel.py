@@ -186,3 +186,12 @@ def test_array_cuts_fall_on_commas_between_records_and_each_part_is_an_array(tmp
             read += json.loads(part.prefix + data[part.start:part.stop] + part.suffix)
         assert read == rows
         assert all(data[part.start - 1:part.start] == b"," for part in parts[1:])
+
+
+def test_an_array_cut_in_a_string_gives_the_one_process_output_on_stdout_too(cli, tmp_path):
+    """stdout cannot be emptied: parts of an array go there only once every part read whole."""
+    infile = tmp_path / "in.json"
+    infile.write_text(array_text(records(300, tricky=True), "per-line"), encoding="utf-8")
+    one = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--workers", "1")
+    two = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--workers", "2")
+    assert one.exit_code == two.exit_code == 0 and one.stdout == two.stdout and one.stdout.count("\n") == 300

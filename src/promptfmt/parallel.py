@@ -223,10 +223,11 @@ def _convert_part(
 
 
 def _take_parts(
-    parts: list[_Part], taken: Any, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
-    report: Callable[[], None] | None = None,
+    parts: list[_Part], taken: Any, finished: Any, path: str, plan: Plan, json_array: bool, counts: Any,
+    positions: Any, report: Callable[[], None] | None = None, after: Callable[[], None] | None = None,
 ) -> dict[int, tuple[ConvertSummary, int]]:
-    """Convert the parts not taken yet, one at a time, until none is left; their results by number."""
+    """Convert the parts not taken yet, one at a time, until none is left; their results by number.
+    ``finished[k]`` gets how many items part ``k`` wrote; ``after()`` runs after each part."""
     results = {}
     while True:
         with taken.get_lock():
@@ -235,14 +236,32 @@ def _take_parts(
         if number >= len(parts):
             return results
         results[number] = _convert_part(parts[number], path, plan, json_array, counts, positions, report)
+        finished[number] = results[number][1]
+        if after is not None:
+            after()
 
 
-def _work(parts: list[_Part], taken: Any, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
-          connection: Any) -> None:
+class _Appender:
+    """Appends the output of finished parts to the sink, in order: each part as soon as it and all
+    the parts before it are finished, so that little is left to append at the end."""
+
+    def __init__(self, parts: list[_Part], finished: Any, sink: ItemSink) -> None:
+        self._parts, self._finished, self._sink = parts, finished, sink
+        self._next = 0
+
+    def __call__(self) -> None:
+        while self._next < len(self._parts) and self._finished[self._next] >= 0:
+            with open(self._parts[self._next].output, "rb") as data:
+                self._sink.write_part(data, self._finished[self._next])
+            self._next += 1
+
+
+def _work(parts: list[_Part], taken: Any, finished: Any, path: str, plan: Plan, json_array: bool, counts: Any,
+          positions: Any, connection: Any) -> None:
     """The body of a worker process: convert parts, send back their summaries (or the error)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     try:
-        connection.send(("ok", _take_parts(parts, taken, path, plan, json_array, counts, positions)))
+        connection.send(("ok", _take_parts(parts, taken, finished, path, plan, json_array, counts, positions)))
     except KeyboardInterrupt:
         connection.send(("interrupted", None))
     except BaseException as exc:  # everything goes back to the parent, which reports it
@@ -283,6 +302,7 @@ def convert_parts(
     counts = context.Array("q", len(pieces), lock=False)
     positions = context.Array("q", len(pieces), lock=False)
     taken = context.Value("i", 0)
+    finished = context.Array("q", [-1] * len(pieces), lock=False)  # items written by each finished part
     parts = [
         _Part(k, piece, os.path.join(folder, f"{k}.out"), os.path.join(folder, f"{k}.quarantine"))
         for k, piece in enumerate(pieces)
@@ -293,7 +313,8 @@ def convert_parts(
         for _ in range(min(workers, len(parts)) - 1):
             receive, send = context.Pipe(duplex=False)
             process = context.Process(
-                target=_work, args=(parts, taken, path, plan, json_array, counts, positions, send), daemon=True,
+                target=_work, args=(parts, taken, finished, path, plan, json_array, counts, positions, send),
+                daemon=True,
             )
             process.start()
             send.close()
@@ -304,15 +325,20 @@ def convert_parts(
             if progress is not None:
                 progress(sum(counts), sum(positions), size)
 
-        results = _take_parts(parts, taken, path, plan, json_array, counts, positions, report)
+        append = _Appender(parts, finished, sink)
+        early = layout != ARRAY or sink.restartable  # an array's parts may be thrown away
+        results = _take_parts(parts, taken, finished, path, plan, json_array, counts, positions, report,
+                              append if early else None)
         for done in _collect(connections, counts, positions, size, progress):
             results.update(done)
         ordered = [results[number] for number in range(len(parts))]
         if layout == ARRAY and any(_broken(result) for result in ordered):
             # a cut that was not between two records, or broken JSON, whose messages locate it in
             # the whole file only when one process reads it
+            sink.restart()
             return _in_one_process(path, plan, sink, quarantine, progress)
-        summary = _join(_empty(ordered[0][0]), parts, ordered, sink, quarantine, path)
+        append()
+        summary = _forward(_empty(ordered[0][0]), parts, ordered, quarantine, path)
         if progress is not None:
             progress(summary.read, size, size)
         return summary
@@ -364,15 +390,12 @@ def _collect(connections: list[Any], counts: Any, positions: Any, size: int, pro
     return results
 
 
-def _join(
-    total: ConvertSummary, parts: list[_Part], results: list[Any], sink: ItemSink,
-    quarantine: Quarantine | None, path: str,
+def _forward(
+    total: ConvertSummary, parts: list[_Part], results: list[Any], quarantine: Quarantine | None, path: str,
 ) -> ConvertSummary:
-    """Append the parts to ``sink`` in order and renumber their quarantined items; the merged summary."""
+    """Hand the parts' quarantined items to ``quarantine`` in order, renumbered; the merged summary."""
     lines = _LineCounter(path)
-    for part, (summary, count) in zip(parts, results):
-        with open(part.output, "rb") as data:
-            sink.write_part(data, count)
+    for part, (summary, _) in zip(parts, results):
         if quarantine is not None and summary.quarantined:
             for item, issues in _quarantined(part.quarantine, total.read, lines.before(part.start)):
                 quarantine(item, issues)

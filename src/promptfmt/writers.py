@@ -83,13 +83,25 @@ class ItemSink:
     commas; a JSON Lines sink does not count (the caller does).
     """
 
-    def __init__(self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n") -> None:
+    def __init__(
+        self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n", restartable: bool = False,
+    ) -> None:
         self._stream = stream
         self._stream_write = stream.write
         self.json_array = json_array
         self.opening = opening  # written before the first item of an array (b"" for a part of one)
+        self.restartable = restartable  # a file of our own, which `restart` may empty
         self.count = 0
         self.write = self._write_array_item if json_array else _line_writer(stream.write)
+
+    def restart(self) -> None:
+        """Forget everything written so far: empties a `restartable` sink; does nothing to another
+        one (stdout), to which the caller must not have written yet."""
+        if self.restartable:
+            self._stream.flush()
+            self._stream.seek(0)
+            self._stream.truncate()
+        self.count = 0
 
     def _write_array_item(self, item: Any) -> None:
         self._stream_write((b",\n" if self.count else self.opening) + encode(item))
@@ -176,7 +188,7 @@ def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[
                 stack.enter_context(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))
                 for writer in writers
             ]
-            sinks = tuple(ItemSink(buffer, json_array=json_array) for buffer in buffers)
+            sinks = tuple(ItemSink(buffer, json_array=json_array, restartable=True) for buffer in buffers)
             yield sinks
             for sink in sinks:
                 sink.finish()
