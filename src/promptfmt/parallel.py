@@ -1,13 +1,12 @@
 """Converting one JSON Lines file or JSON array in several processes, in order, losing nothing.
 
 Formatting is embarrassingly parallel (DESIGN.md section 6: two processes scale ~2x on two cores).
-The file is cut into one part per worker (`cuts`): JSON Lines at line ends, a JSON array at a comma
-between two records, each part read as an array of its own. Each part but the first is converted
-by a forked process (so that plugin formats need not be picklable) with `promptfmt.convert.run`
-into part files next to the output, appended in order at the end; the first part of JSON Lines is
-converted by this process straight into the output. The output is written atomically as always.
-Record indexes and line numbers in the quarantine are those of the whole file. Any failure or
-interruption stops every worker and removes every part.
+The file is cut into parts (`cuts`): JSON Lines at line ends, a JSON array at a comma between two
+records, each part read as an array of its own. This process and forked ones (so that plugin
+formats need not be picklable) take the parts one at a time and convert each with
+`promptfmt.convert.run` into part files next to the output, appended to it in order. The output is
+written atomically as always. Record indexes and line numbers in the quarantine are those of the
+whole file. Any failure or interruption stops every worker and removes every part.
 
 Only plain (uncompressed) files can be cut: `can_split` says whether a file can.
 """
@@ -288,9 +287,11 @@ def convert_parts(
 
     The file is cut into `PARTS_PER_WORKER` parts per process (`cuts`), and this process and
     ``workers - 1`` forked ones take the parts one at a time, so that a slower CPU takes fewer.
-    Each part is converted into part files, appended to ``sink`` in order at the end. An array is
-    cut where it only *may* be cut: when a part of an array does not read as a whole array (a wrong
-    cut, or broken JSON), the parts are thrown away and the file is converted in this process.
+    Each part is converted into part files, appended to ``sink`` in order as soon as it and the
+    parts before it are finished. An array is cut where it only *may* be cut: when a part of an
+    array does not read as a whole array (a wrong cut, or broken JSON), the parts are thrown away
+    (`ItemSink.restart`; on stdout, which cannot be emptied, an array's parts are appended only at
+    the end) and the file is converted in this process.
     ``quarantine(item, issues)`` receives the refused items (with the record index and line of the
     whole file); ``scratch`` is the folder for the part files (default: the system's temporary
     folder; pass the output's folder to stay on one disk).

@@ -63,8 +63,8 @@ def convert(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
     workers: str = typer.Option(
         "auto", "--workers", "-w", metavar="N|auto",
-        help="Convert a JSON Lines file in N processes (the output keeps the input order). "
-        f"auto: one per CPU (at most {AUTO_MAX_WORKERS}) for JSON Lines files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
+        help="Convert a JSON Lines file or JSON array in N processes (the output keeps the input order). "
+        f"auto: one per CPU (at most {AUTO_MAX_WORKERS}) for such files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
     ),
     quiet: bool = QUIET_OPTION,
     format_files: list[str] = FORMAT_FILE_OPTION,
