@@ -195,3 +195,14 @@ def test_an_array_cut_in_a_string_gives_the_one_process_output_on_stdout_too(cli
     one = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--workers", "1")
     two = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--workers", "2")
     assert one.exit_code == two.exit_code == 0 and one.stdout == two.stdout and one.stdout.count("\n") == 300
+
+
+def test_convert_cuts_parts_that_shrink_so_that_the_last_ones_are_short():
+    from promptfmt.parallel import offsets
+
+    size = 10_000_000
+    cut = offsets(size, 16, shrinking=True)
+    sizes = [b - a for a, b in zip([0, *cut], [*cut, size])]
+    assert len(sizes) == 16 and sum(sizes) == size
+    assert all(a > b for a, b in zip(sizes, sizes[1:])) and sizes[-1] < size / 100
+    assert offsets(size, 4) == [2_500_000, 5_000_000, 7_500_000]  # validate's parts stay even

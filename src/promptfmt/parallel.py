@@ -75,13 +75,23 @@ def auto_workers(path: str, *, min_bytes: int, most: int, arrays: bool = False) 
     return min(cpus, most) if can_split(path, arrays=arrays) is None else 1
 
 
-def ranges(path: str, parts: int) -> list[tuple[int, int]]:
-    """``parts`` byte ranges of about the same size, each starting at the start of a line."""
+def offsets(size: int, parts: int, *, shrinking: bool = False) -> list[int]:
+    """Where to cut ``size`` bytes into ``parts``: evenly, or ``shrinking`` (each part a little smaller
+    than the one before, the last ones small), so that when processes take parts one at a time,
+    the last parts, which decide when the slowest process ends, are short."""
+    if not shrinking:
+        return [size * k // parts for k in range(1, parts)]
+    return [size - size * (parts - k) ** 2 // parts**2 for k in range(1, parts)]
+
+
+def ranges(path: str, parts: int, *, shrinking: bool = False) -> list[tuple[int, int]]:
+    """``parts`` byte ranges of about the same size (or `offsets` ``shrinking``), each starting at the
+    start of a line."""
     size = os.path.getsize(path)
     starts = [0]
     with open(path, "rb") as file:
-        for k in range(1, parts):
-            file.seek(size * k // parts)
+        for offset in offsets(size, parts, shrinking=shrinking):
+            file.seek(offset)
             file.readline()  # to the start of the next line
             position = file.tell()
             if starts[-1] < position < size:
@@ -104,7 +114,8 @@ class Cut:
 
 
 def cuts(path: str, parts: int) -> tuple[str, list[Cut]]:
-    """The layout of ``path`` (which `can_split` with arrays) and up to ``parts`` parts of it.
+    """The layout of ``path`` (which `can_split` with arrays) and up to ``parts`` parts of it, each
+    smaller than the one before (`offsets`).
 
     JSON Lines is cut at line starts (`ranges`). A JSON array is cut at a ``,`` between two records
     (``}, {``), and each part made an array of its own (``[`` ... ``]``). That comma may be inside a
@@ -115,12 +126,11 @@ def cuts(path: str, parts: int) -> tuple[str, list[Cut]]:
     with DatasetReader(path) as reader:
         layout = reader.layout
     if layout != ARRAY:
-        return layout, [Cut(start, stop) for start, stop in ranges(path, parts)]
+        return layout, [Cut(start, stop) for start, stop in ranges(path, parts, shrinking=True)]
     size = os.path.getsize(path)
     commas: list[int] = []
     with open(path, "rb") as file:
-        for k in range(1, parts):
-            offset = size * k // parts
+        for offset in offsets(size, parts, shrinking=True):
             file.seek(offset)
             found = _ARRAY_CUT.search(file.read(_CUT_SEARCH))
             if found is not None:
