@@ -23,7 +23,6 @@ from typing import Any
 from .errors import PromptfmtError
 from .format import Format
 from .layouts import PROMPT_COMPLETION, TEXT, conversation_losses, join_user_message
-from .records import make_record
 
 _FORMATS: dict[str, Format] = {}
 
@@ -78,7 +77,7 @@ def render_batch(
         columns = {"prompt": [prompt for prompt, _ in pairs], "completion": [completion for _, completion in pairs]}
     if lossless:
         reasons = [
-            sorted({str(getattr(loss.reason, "value", loss.reason)) for loss in fmt.check(make_record(i, x, o, {})).losses})
+            sorted({str(getattr(loss.reason, "value", loss.reason)) for loss in fmt.check_fields(i, x, o).losses})
             for i, x, o in zip(instructions, inputs, outputs)
         ]
         columns["lossless"] = [not r for r in reasons]

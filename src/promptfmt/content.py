@@ -124,10 +124,10 @@ class Gate:
         for key, markers in scanner.groups.items():
             char = probe(key)
             byte = ord(char) if char.isascii() else key.encode("utf-8")[0]
-            needles = _shortest(markers) if len(key) == 1 else (key,)
-            for needle in needles:
+            found = probes.setdefault(byte, {})
+            for needle in _shortest(markers) if len(key) == 1 else (key,):
                 encoded = (char if _ESCAPED.search(needle) else needle).encode("utf-8")
-                probes.setdefault(byte, {})[encoded] = probes.get(byte, {}).get(encoded, 0) | MARKER
+                found[encoded] = found.get(encoded, 0) | MARKER
         self._probes = tuple((byte, tuple(needles.items())) for byte, needles in sorted(probes.items()))
 
     def lines(self, block: Block) -> dict[int, int]:

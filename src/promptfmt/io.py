@@ -768,7 +768,7 @@ class _ArrayScan:
             return items, start < size
         starts: list[int] = []
         numbers: list[int] = []
-        block = Block(buffer, 0, numbers=numbers)
+        block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
         first, index, counted, line, resume = start, self.index, self.counted, self.line, self.resume
         count, add, at, number = buffer.count, items.append, starts.append, numbers.append
         done = False
