@@ -5,6 +5,7 @@ Each broken input gives error items with a line (and a column where one exists),
 
 from __future__ import annotations
 
+import collections
 import gzip
 import io
 import itertools
@@ -256,24 +257,31 @@ def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):
 # -- the fast JSON array reader agrees with the window reader -------------------------------------
 
 _array_strings = st.sampled_from(["}, {", "},", "}]", "{", "]", '"', "\\", "\n", "é", "🙂", "x"]) | st.text(max_size=4)
-_array_values = st.one_of(
-    st.fixed_dictionaries({"instruction": _array_strings, "output": _array_strings},
-                          optional={"input": _array_strings, "meta": st.recursive(
-                              st.none() | st.booleans() | st.integers() | _array_strings,
-                              lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_array_strings, inner, max_size=2),
-                              max_leaves=4)}),
+_array_records = st.fixed_dictionaries(
+    {"instruction": _array_strings, "output": _array_strings},
+    optional={"input": _array_strings, "meta": st.recursive(
+        st.none() | st.booleans() | st.integers() | _array_strings,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_array_strings, inner, max_size=2),
+        max_leaves=4)},
+)
+_array_others = st.one_of(
     st.integers(), st.just([]), st.just({}), st.just(2**70), st.just({"instruction": "a", "output": "b", "id": 2**70}),
 )
+_array_values = st.integers(0, 3).flatmap(lambda kind: _array_records if kind else _array_others)  # mostly records
 
 
 @st.composite
-def _array_documents(draw):
+def _array_documents(draw, values=st.lists(_array_values, max_size=6), layouts=(None, 0, 2, 4, "per line")):
     """A JSON array as some writer lays it out, sometimes damaged."""
-    values = draw(st.lists(_array_values, max_size=6))
-    indent = draw(st.sampled_from([None, 0, 2, 4]))
-    text = json.dumps(values, ensure_ascii=draw(st.booleans()), indent=indent).encode("utf-8", "surrogatepass")
-    if indent is None and draw(st.booleans()):  # one record per line, as datagen writes
-        text = b"[\n" + b",\n".join(json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass") for v in values) + b"\n]\n"
+    values = draw(values)
+    indent = draw(st.sampled_from(layouts))
+    if indent != "per line":
+        text = json.dumps(values, ensure_ascii=draw(st.booleans()), indent=indent).encode("utf-8", "surrogatepass")
+    else:  # one record per line, as datagen writes (and variants)
+        margin = draw(st.sampled_from(["", "", "  ", "\t"])).encode()
+        separator = draw(st.sampled_from([",\n", ",\n", ",\n", ",\r\n", " ,\n", ", \n", ",\n\n", ", "])).encode()
+        text = (b"[\n" + separator.join(margin + json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")
+                                        for v in values) + draw(st.sampled_from([b"\n]\n", b"]", b"\r\n]"])))
     damage = draw(st.sampled_from(["none", "none", "cut", "insert", "trailing-comma"]))
     if damage == "cut":
         text = text[: draw(st.integers(1, max(1, len(text) - 1)))]
@@ -301,16 +309,40 @@ def _array_items_both_ways(data: bytes) -> tuple[list, list]:
     return fast, window
 
 
-@given(_array_documents(), st.sampled_from([7, 64, 1 << 20]), st.sampled_from([1, 2, 64]))
+_per_line_documents = _array_documents(st.lists(_array_records, min_size=2, max_size=8), ("per line",))
+
+
+@given(_array_documents() | _per_line_documents, st.sampled_from([7, 64, 1 << 20]), st.sampled_from([1, 2, 64]))
 def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch, records):
     """Same items, values, lines, errors and columns, whatever the layout, the damage and where the
     batches of bytes and of records end: the window reader, which decodes the whole text itself, is
-    the reference."""
+    the reference. Arrays of one record per line (the most common layout) are half the examples."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pio, "_ARRAY_BATCH", batch)
         patch.setattr(pio, "_ARRAY_RECORDS", records)
         fast, window = _array_items_both_ways(data)
     assert _fields(fast) == _fields(window)
+    rows = collections.Counter()
+    for item in fast:  # row k of a block holds the bytes of the block's k-th record, on its line
+        if item.block is not None:
+            k, starts = rows[id(item.block)], item.block._starts
+            rows[id(item.block)] += 1
+            assert pio.decode(item.block.data[starts[k]:starts[k + 1] - 1].rstrip(b" \t\r\n,")) == item.value
+            assert item.block.line_at(starts[k]) == item.line
+
+
+@pytest.mark.parametrize("batch", [7, 100, 1 << 20])
+def test_the_fast_array_reader_reads_one_record_per_line_with_every_line_number(batch):
+    """The layout of bench/datagen.py (and of many exported datasets): "[", one record per line
+    joined by ",\n", "]"; records with braces, commas and escaped line ends in their strings."""
+    values = [{"instruction": f"i{n}" + "}," * (n % 3), "input": "{\n" * (n % 2), "output": f"o{n}", "id": n} for n in range(300)]
+    data = b"[\n" + b",\n".join(json.dumps(v).encode() for v in values) + b"\n]\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pio, "_ARRAY_BATCH", batch)
+        fast, window = _array_items_both_ways(data)
+    assert _fields(fast) == _fields(window)
+    assert [(i.line, i.value) for i in fast] == [(n + 2, v) for n, v in enumerate(values)]
+    assert all(item.block is not None for item in fast)
 
 
 def test_the_fast_array_reader_reads_records_with_braces_in_strings_and_gives_them_a_block():

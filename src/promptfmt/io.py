@@ -769,28 +769,68 @@ class _ArrayScan:
         starts: list[int] = []
         numbers: list[int] = []
         block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
-        first, index, counted, line, resume = start, self.index, self.counted, self.line, self.resume
-        count, add, at, number = buffer.count, items.append, starts.append, numbers.append
+        first, index, resume = start, self.index, self.resume
+        count, find, rfind, add, at, number = buffer.count, buffer.find, buffer.rfind, items.append, starts.append, numbers.append
+        follows, search = _RECORD_END.match, _RECORD_END.search
+        line = self.line + count(b"\n", self.counted, start)  # the line of ``start``
+        last = index + _ARRAY_RECORDS
+        by_line = True  # the common layout first: one record per line, its end the line's last "}"
         done = False
-        tries = 0
-        for match in _RECORD_END.finditer(buffer, start):
+        while True:
+            match = None
+            if by_line:
+                newline = find(b"\n", start)
+                if (0 < newline < size - 1 and buffer[newline + 1] == 0x7B
+                        and buffer[newline - 1] == 0x2C and buffer[newline - 2] == 0x7D):  # '},\n{'
+                    try:
+                        value = decode(buffer[start:newline - 1])
+                    except DECODE_ERRORS:
+                        pass
+                    else:
+                        add(Item(index, line, value, None, None, INVALID_JSON, None, block))
+                        at(start - first)
+                        number(line)
+                        index += 1
+                        line += 1
+                        resume, start = newline - 1, newline + 1
+                        if index == last:
+                            break
+                        continue
+                close = rfind(b"}", start, newline if newline >= 0 else size)
+                if close >= 0:
+                    match = follows(buffer, close)
+                    if match is not None:
+                        try:
+                            value = decode(buffer[start:close + 1])
+                        except DECODE_ERRORS:
+                            match = None
+                if match is None:
+                    by_line = False  # the rest of this batch: candidate by candidate
+            if match is None:
+                tries = 0
+                match = search(buffer, start)
+                while match is not None:
+                    try:
+                        value = decode(buffer[start:match.start() + 1])
+                    except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
+                        tries += 1
+                        if tries == _RECORD_TRIES:
+                            done = True
+                            break
+                        match = search(buffer, match.start() + 1)
+                    else:
+                        break
+                if match is None or done:
+                    break
             end, following = match.span()
             end += 1
-            try:
-                value = decode(buffer[start:end])
-            except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
-                tries += 1
-                if tries < _RECORD_TRIES:
-                    continue
-                done = True
-                break
-            line += count(b"\n", counted, start)
             add(Item(index, line, value, None, None, INVALID_JSON, None, block))
             at(start - first)
             number(line)
             index += 1
-            counted, resume, tries, start = start, end, 0, following
-            if start >= size or index - self.index == _ARRAY_RECORDS:
+            line += count(b"\n", end if by_line else start, following)  # by line: none inside the record
+            resume, start = end, following
+            if start >= size or index == last:
                 break
             if buffer[start] != 0x7B:  # "]" (the match ends with it), or not an object
                 done = True
@@ -798,7 +838,7 @@ class _ArrayScan:
         if items:
             block.data = buffer[first:resume]
             block.rows(starts)
-            self.index, self.counted, self.line, self.resume = index, counted, line, resume
+            self.index, self.counted, self.line, self.resume = index, first + starts[-1], numbers[-1], resume
         return items, done
 
     def open_bytes(self) -> int:
