@@ -47,6 +47,29 @@ def test_the_fast_test_clears_ordinary_records(fmt, shared_data):
         assert fast == verdict, (fmt.name, record)
 
 
+def test_a_subclass_that_changes_the_verdict_is_asked_even_where_its_base_is_clearly_lossless():
+    """Convert asks ``clearly_lossless`` first, but not a format whose ``check_fields`` was changed
+    below the class that wrote it: that format's own verdict counts."""
+    import copy
+
+    base = REGISTRY.get("alpaca")
+
+    class NoDigits(type(base)):  # a plugin's stricter verdict, built on a built-in format
+        def check_fields(self, instruction, input="", output=None):
+            if any(char.isdigit() for char in instruction):
+                return Verdict((Loss(LossReason.MARKER_IN_CONTENT, "instruction", "digits are reserved"),))
+            return super().check_fields(instruction, input, output)
+
+    strict = copy.copy(base)
+    strict.__class__ = NoDigits
+    assert strict.clearly_lossless("Add 2 and 3.", "", "5")  # inherited: knows nothing of digits
+    summary = convert(items_of([{"instruction": "Add 2 and 3.", "output": "5"}, {"instruction": "Hi.", "output": "Hello."}]),
+                      [].append, target=strict)
+    assert summary.lossy_records == 1 and summary.lossy == {"marker-in-content": 1}
+    summary = convert(items_of([{"instruction": "Add 2 and 3.", "output": "5"}]), [].append, target=base)
+    assert summary.lossy_records == 0
+
+
 def test_conversion_between_every_pair_of_formats_is_exact_on_the_course_records(shared_data):
     """Text rendered in A, converted to B, equals B's rendering of the record, for records lossless in both."""
     records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))][:150]

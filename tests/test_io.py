@@ -237,6 +237,19 @@ def test_what_msgspec_refuses_is_written_by_the_standard_library():
     assert encode_line({"big": 2**70, "text": "café 🙂\n"}) == '{"big":1180591620717411303424,"text":"café 🙂\\n"}\n'.encode()
 
 
+def test_a_json_lines_sink_writes_each_item_whole_whatever_came_before():
+    """The sink reuses one buffer for every line: a short item after a long one, and an item that only
+    the standard library can write, each come out as exactly their own line."""
+    from promptfmt.writers import ItemSink
+
+    items = [{"text": "a" * 5000}, {"text": "x\ud800y", "n": 2**70}, {"text": "b"}, {}, {"text": "é" * 3}]
+    stream = io.BytesIO()
+    sink = ItemSink(stream)
+    for item in items:
+        sink.write(item)
+    assert stream.getvalue() == b"".join(encode_line(item) for item in items)
+
+
 def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):
     """Temporary files are private (mkstemp); the committed file is not."""
     import os

@@ -388,30 +388,49 @@ def _rendered_stage(plan: Plan) -> Stage:
     system_loss = (layouts.SYSTEM_NOT_RENDERED, layouts.SYSTEM_KEY,
                    f"the record has a system message, which {fmt.name} text rendered from a record does not hold{where}")
 
-    def finish(item: dict[str, Any], instruction: str, input: str, output: str,
-               metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+    clearly_lossless = fmt.clearly_lossless if _trusts_clearly_lossless(fmt) else _never
+
+    def judged(instruction: str, input: str, output: str) -> tuple[Loss, ...]:
         verdict = check(instruction, input, output)
-        losses = () if verdict.lossless else _losses(verdict)
-        if metadata:
-            if system_message(metadata) is not None:
-                losses += (system_loss,)
-            item.update(metadata)
+        return () if verdict.lossless else _losses(verdict)
+
+    def with_metadata(losses: tuple[Loss, ...], item: dict[str, Any], metadata: dict[str, Any]) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+        if system_message(metadata) is not None:
+            losses += (system_loss,)
+        item.update(metadata)
         return losses, item
 
     if plan.output_layout == layouts.TEXT:
         text_of = fmt.render_text_fields
 
         def text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-            return finish({"text": text_of(instruction, input, output)}, instruction, input, output, metadata)
+            item = {"text": text_of(instruction, input, output)}
+            losses = () if clearly_lossless(instruction, input, output) else judged(instruction, input, output)
+            return with_metadata(losses, item, metadata) if metadata else (losses, item)
 
         return text
     render = fmt.render_fields
 
     def prompt_completion(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
         prompt, completion = render(instruction, input, output)
-        return finish({"prompt": prompt, "completion": completion}, instruction, input, output, metadata)
+        item = {"prompt": prompt, "completion": completion}
+        losses = () if clearly_lossless(instruction, input, output) else judged(instruction, input, output)
+        return with_metadata(losses, item, metadata) if metadata else (losses, item)
 
     return prompt_completion
+
+
+def _trusts_clearly_lossless(fmt: Format) -> bool:
+    """Whether ``fmt.clearly_lossless`` speaks for its ``check_fields``: not when a subclass changed
+    ``check_fields`` below the class that wrote ``clearly_lossless`` (a plugin adding a loss reason)."""
+    def owner(name: str) -> type:
+        return next(cls for cls in type(fmt).__mro__ if name in vars(cls))
+
+    return issubclass(owner("clearly_lossless"), owner("check_fields"))
+
+
+def _never(instruction: str, input: str, output: str) -> bool:
+    return False
 
 
 def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:

@@ -17,6 +17,9 @@ _ENCODER = msgspec.json.Encoder()
 encode_fast = _ENCODER.encode
 """msgspec's encoder itself: raises ``TypeError`` or ``ValueError`` where `encode` falls back."""
 
+encode_fast_into = _ENCODER.encode_into
+"""``encode_fast_into(value, buffer)``: msgspec's encoder into a bytearray (its memory is kept for the next)."""
+
 ENCODE_ERRORS = (TypeError, ValueError)  # UnicodeEncodeError is a ValueError
 
 

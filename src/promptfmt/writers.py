@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from .errors import PromptfmtError
 from .io import STDIN, AtomicWriter
-from .jsonout import ENCODE_ERRORS, encode, encode_fast
+from .jsonout import ENCODE_ERRORS, encode, encode_fast_into
 
 STDOUT = "-"
 _BUFFER = 1 << 20
@@ -63,15 +63,16 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> 
 
 def _line_writer(write: Callable[[bytes], Any]) -> Callable[[Any], None]:
     """``write_line(item)``: one JSON Lines line (a closure: this runs once per record)."""
-    fast, newline = encode_fast, b"\n"
+    fast = encode_fast_into
+    line = bytearray()  # reused: no bytes object per record, one write
 
     def write_line(item: Any) -> None:
         try:
-            data = fast(item)
+            fast(item, line)
         except ENCODE_ERRORS:
-            data = encode(item)
-        write(data)
-        write(newline)
+            line[:] = encode(item)
+        line.append(0x0A)
+        write(line)
 
     return write_line
 
