@@ -321,7 +321,7 @@ class Block:
     starts in the file.
     """
 
-    __slots__ = ("data", "first_line", "error", "numbers", "_lines", "_starts")
+    __slots__ = ("data", "first_line", "error", "numbers", "_lines", "_starts", "_ends")
 
     def __init__(self, data: bytes, first_line: int, error: str | None = None, numbers: list[int] | None = None) -> None:
         self.data = data
@@ -330,6 +330,7 @@ class Block:
         self.numbers = numbers
         self._lines: list[bytes] | None = None
         self._starts: list[int] | None = None
+        self._ends: int | None = None
 
     def lines(self) -> list[bytes]:
         """The lines, without their line ends (a block holds whole lines). Split once, then kept."""
@@ -347,7 +348,9 @@ class Block:
 
     def line_ends(self) -> int:
         """How many line ends the block holds (the next block starts that many lines further)."""
-        return len(self.lines()) - (0 if self.data.endswith(b"\n") else 1)
+        if self._ends is None:
+            self._ends = self.data.count(b"\n")
+        return self._ends
 
     def line_at(self, offset: int) -> int:
         """The line number of the byte at ``offset``."""
@@ -403,7 +406,7 @@ def _blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterat
         if cut:
             block = Block(data[:cut] if cut < len(data) else data, line)
             yield block
-            line += block.line_ends()  # after the reader split the block: the lines are counted once
+            line += block.line_ends()  # after the reader went through the block: its count, if it kept one
         pending = data[cut:]
     yield Block(b"", line, error=error)
 
@@ -431,7 +434,13 @@ def _read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
         if block.error is not None:
             yield Item(index, number, error=block.error, code=UNREADABLE)
             return
-        for raw in block.lines():
+        data = block.data
+        find, size, start = data.find, len(data), 0
+        while start < size:  # each line cut out just before it is decoded (split would allocate all at once)
+            end = find(b"\n", start)
+            if end < 0:
+                end = size
+            raw = data[start:end]
             try:
                 value = decode(raw)
             except DECODE_ERRORS:
@@ -442,6 +451,8 @@ def _read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
                 yield Item(index, number, value, None, None, INVALID_JSON, None, block)
                 index += 1
             number += 1
+            start = end + 1
+        block._ends = number - block.first_line - (0 if data.endswith(b"\n") or not data else 1)
 
 
 def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -> Item:
