@@ -37,6 +37,12 @@ def dumps(value) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+# Plain records, often padded: what `Validator.quick` settles (hostile values mostly go to `check`).
+plain_text = st.lists(st.sampled_from(["a", "word", "é", " ", "\n", "\t", "\u3000"]), max_size=4).map("".join)
+plain_records = st.fixed_dictionaries({"instruction": plain_text, "output": plain_text}, optional={"input": plain_text})
+plain_lines = st.lists(st.one_of(plain_records, plain_records, values).map(dumps), max_size=8).map(b"\n".join)
+
+
 def broken_line(draw) -> bytes:
     """A line that is certainly not JSON."""
     line = draw(st.one_of(
@@ -179,11 +185,10 @@ def test_validating_in_parts_gives_the_one_process_report(document, workers, dup
             assert one.read() == two.read()
 
 
-@given(jsonl_documents(), st.booleans())
-def test_quick_proves_clean_only_what_check_finds_clean(document, strict):
+@given(jsonl_documents().map(lambda document: document[0]) | plain_lines, st.booleans())
+def test_quick_proves_clean_only_what_check_finds_clean(data, strict):
     """`Validator.quick` (convert's shortcut) returns fields only for items `check` finds without an
     issue, and then the same fields; it counts them as clean records."""
-    data, _ = document
     quick = Validator(registry=FORMATS, duplicates=False, strict=strict)
     full = Validator(registry=FORMATS, duplicates=False, strict=strict)
     shortcut = 0
@@ -200,6 +205,23 @@ def test_quick_proves_clean_only_what_check_finds_clean(document, strict):
     items = list(read_items("-", io.BytesIO(plain)))
     assert [Validator(registry=FORMATS, duplicates=False).quick(item) for item in items] == [("a", "", "b"), ("c", "", "d")]
     assert Validator(registry=FORMATS).quick(items[0]) is None  # duplicates tracked: never a shortcut
+
+
+@given(plain_lines, st.sampled_from([(), ("surrounding-whitespace",), ("whitespace-only-input",)]))
+def test_quick_settles_padding_only_when_padding_is_all_check_finds(data, ignore):
+    """When no issue is kept (``max_issues=0``), `Validator.quick` also settles records whose only
+    findings are padding warnings: it returns their fields and counts what `check` would count."""
+    options = dict(registry=FORMATS, duplicates=False, max_issues=0, ignore=ignore)
+    quick, full = Validator(**options), Validator(**options)
+    for item in read_items("-", io.BytesIO(data)):
+        fields = quick.quick(item)
+        checked = full.check(item)
+        if fields is None:
+            quick.check(item)
+        else:
+            assert {issue.code for issue in checked.issues} <= {"surrounding-whitespace", "whitespace-only-input"}
+            assert checked.ok and checked.fields == fields and checked.metadata == {}
+    assert quick.end().as_dict() == full.end().as_dict()
 
 
 def _escape_slashes(line: bytes) -> bytes:

@@ -29,7 +29,7 @@ from . import layouts
 from .errors import PromptfmtError
 from .format import Format
 from .io import Item
-from .issues import ERROR, Issue
+from .issues import CHECKS, ERROR, Issue
 from .models import Verdict
 
 DETECT_LIMIT = 200
@@ -249,7 +249,7 @@ def run(
     colliding = _COLLIDING.get(plan.output_layout)
     keep_metadata = not plan.drop_metadata
     strict = plan.strict
-    lossy, warnings = summary.lossy, summary.warnings
+    lossy = summary.lossy
     read = written = lossy_records = 0
     for item in items:
         read += 1
@@ -267,12 +267,9 @@ def run(
                 checked = check(Item(item.index, item.line, value))
             else:
                 checked = check(item)
-            if checked.issues:
-                if not checked.ok:
-                    warnings.update(issue.code for issue in checked.issues if issue.severity != ERROR)
-                    refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
-                    continue
-                warnings.update(issue.code for issue in checked.issues)
+            if not checked.ok:
+                refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+                continue
             metadata = checked.metadata
             if not keep_metadata:
                 metadata = None
@@ -291,6 +288,7 @@ def run(
         written += 1
     if progress is not None:
         progress(read)
+    summary.warnings.update({code: n for code, n in checker.counts.items() if CHECKS[code].severity != ERROR})
     summary.read = read
     summary.written = written
     summary.lossy_records = lossy_records

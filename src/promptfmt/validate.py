@@ -58,6 +58,8 @@ from .report import Report
 
 IssueCallback = Callable[[Issue], None]
 ProgressCallback = Callable[[int, "int | None", "int | None"], None]
+SURROUNDING_WHITESPACE, WHITESPACE_ONLY_INPUT = "surrounding-whitespace", "whitespace-only-input"
+
 
 class ValidateUsageError(PromptfmtError, ValueError):
     """Options that cannot be used together or at all (an unknown check, the quarantine over the input)."""
@@ -158,6 +160,9 @@ class Validator:
         self._duplicates = Duplicates() if duplicates else None
         self._map = None if self.mapping.identity else self.mapping
         self._quick = self._map is None and self.format is None and not duplicates
+        # `quick` also settles records whose only findings are padding warnings, when no issue is kept
+        # or passed on one by one (it counts them, as `count` would, without building them)
+        self._quick_padding = self._quick and not strict and max_issues == 0 and on_issue is None
         self._key = {field: self.mapping.key(field) for field in RECORD_FIELDS}
         self._label = {f: f if k == f else f"{k!r} ({f})" for f, k in self._key.items()}
         self._unknown_messages: dict[str, str] = {}
@@ -254,20 +259,38 @@ class Validator:
         For services that stream JSON Lines items and want a clean record's fields without the cost
         of `check`: a clean item is counted as checked, and None means "call `check`" (for any item
         that is not a plain record from a JSON Lines block, and always when duplicates are tracked,
-        a field mapping or a format is set).
+        a field mapping or a format is set). With ``max_issues=0`` and no ``on_issue`` (nothing
+        keeps issues), a record whose only findings are padding warnings (``surrounding-whitespace``,
+        ``whitespace-only-input``) is settled too: its warnings are counted, its fields returned.
         """
         block = item.block
-        if block is None or not self._quick or type(item.value) is not dict:
+        value = item.value
+        if block is None or not self._quick or type(value) is not dict:
             return None
         if block is not self._block:
             self._block, self._suspects = block, self._gate.lines(block)
         if item.line in self._suspects:
             return None
-        fields = clean_fields(item.value)
+        fields = clean_fields(value)
         if fields is not None:
             self.records += 1
             self.valid += 1
             self.clean += 1
+            return fields
+        padded = padded_fields(value) if self._quick_padding else None
+        if padded is None:
+            return None
+        fields, codes = padded
+        counts, warned = self.counts, 0
+        for code in codes:
+            if code not in self._ignored:
+                counts[code] = counts.get(code, 0) + 1
+                warned += 1
+        self.warnings += warned
+        self.issues_omitted += warned
+        self.records += 1
+        self.valid += 1
+        self.clean += not warned
         return fields
 
     def expect(self, records: int) -> None:
@@ -397,7 +420,7 @@ class Validator:
 
     def _input_whitespace(self, issues: list[Issue], item: Item, input: str) -> None:
         if input.isspace():
-            self._add(issues, item, "whitespace-only-input", self._key["input"],
+            self._add(issues, item, WHITESPACE_ONLY_INPUT, self._key["input"],
                       f'{self._label["input"]} is only whitespace ({shown(input)}): it is rendered as an input '
                       f'block; use "" for no input')
         else:
@@ -408,7 +431,7 @@ class Validator:
         if not (leading or trailing):
             return
         parts = [f"{side} {shown(ws)}" for side, ws in (("leading", leading), ("trailing", trailing)) if ws]
-        self._add(issues, item, "surrounding-whitespace", self._key[field],
+        self._add(issues, item, SURROUNDING_WHITESPACE, self._key[field],
                   f"{self._label[field]} has {' and '.join(parts)} whitespace: kept as is (promptfmt never "
                   f"strips text); trim it at the source if it is not meant")
 
@@ -551,6 +574,29 @@ def clean_fields(value: dict[str, Any]) -> tuple[str, str, str] | None:
     ):
         return instruction, input, output
     return None
+
+
+def padded_fields(value: dict[str, Any]) -> tuple[tuple[str, str, str], tuple[str, ...]] | None:
+    """For a record `clean_fields` refused: its fields and the codes of its padding warnings, when
+    padding is all the field checks find (whitespace around a field, an input of whitespace only);
+    else None (a key besides the fields, a field that is not a string, an empty instruction or output).
+    Like `clean_fields`, it leaves the content checks to the `Gate`."""
+    get = value.get
+    instruction, output, input = get("instruction"), get("output"), get("input", "")
+    if not (
+        type(instruction) is str and type(output) is str and type(input) is str
+        and len(value) == (3 if "input" in value else 2)
+        and instruction and not instruction.isspace() and output and not output.isspace()
+    ):
+        return None
+    codes = []
+    if instruction.strip() is not instruction:
+        codes.append(SURROUNDING_WHITESPACE)
+    if input and input.strip() is not input:
+        codes.append(WHITESPACE_ONLY_INPUT if input.isspace() else SURROUNDING_WHITESPACE)
+    if output.strip() is not output:
+        codes.append(SURROUNDING_WHITESPACE)
+    return (instruction, input, output), tuple(codes)
 
 
 def _registry_of(formats: Iterable[Format]) -> FormatRegistry:
