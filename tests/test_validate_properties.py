@@ -185,22 +185,30 @@ def test_validating_in_parts_gives_the_one_process_report(document, workers, dup
             assert one.read() == two.read()
 
 
-@given(jsonl_documents().map(lambda document: document[0]) | plain_lines, st.booleans())
-def test_quick_proves_clean_only_what_check_finds_clean(data, strict):
-    """`Validator.quick` (convert's shortcut) returns fields only for items `check` finds without an
-    issue, and then the same fields; it counts them as clean records."""
-    quick = Validator(registry=FORMATS, duplicates=False, strict=strict)
-    full = Validator(registry=FORMATS, duplicates=False, strict=strict)
-    shortcut = 0
+def quick_beside_check(data: bytes, settles: set[str], **options) -> int:
+    """`Validator.quick` (then `check` where it declines) beside `check` alone on the items of ``data``:
+    each item quick settles has check's fields, no metadata, no error and issues with codes in
+    ``settles`` only; the two reports are the same. Returns how many items quick settled."""
+    quick, full = Validator(**options), Validator(**options)
+    settled = 0
     for item in read_items("-", io.BytesIO(data)):
         fields = quick.quick(item)
         checked = full.check(item)
         if fields is None:
             quick.check(item)
         else:
-            shortcut += 1
-            assert checked.issues == [] and checked.fields == fields and checked.metadata == {}
+            settled += 1
+            assert {issue.code for issue in checked.issues} <= settles
+            assert checked.ok and checked.fields == fields and checked.metadata == {}
     assert quick.end().as_dict() == full.end().as_dict()
+    return settled
+
+
+@given(jsonl_documents().map(lambda document: document[0]) | plain_lines, st.booleans())
+def test_quick_proves_clean_only_what_check_finds_clean(data, strict):
+    """`Validator.quick` (convert's shortcut) returns fields only for items `check` finds without an
+    issue, and then the same fields; it counts them as clean records."""
+    quick_beside_check(data, set(), registry=FORMATS, duplicates=False, strict=strict)
     plain = b'{"instruction": "a", "input": "", "output": "b"}\n{"instruction": "c", "output": "d"}\n'
     items = list(read_items("-", io.BytesIO(plain)))
     assert [Validator(registry=FORMATS, duplicates=False).quick(item) for item in items] == [("a", "", "b"), ("c", "", "d")]
@@ -211,17 +219,11 @@ def test_quick_proves_clean_only_what_check_finds_clean(data, strict):
 def test_quick_settles_padding_only_when_padding_is_all_check_finds(data, ignore):
     """When no issue is kept (``max_issues=0``), `Validator.quick` also settles records whose only
     findings are padding warnings: it returns their fields and counts what `check` would count."""
-    options = dict(registry=FORMATS, duplicates=False, max_issues=0, ignore=ignore)
-    quick, full = Validator(**options), Validator(**options)
-    for item in read_items("-", io.BytesIO(data)):
-        fields = quick.quick(item)
-        checked = full.check(item)
-        if fields is None:
-            quick.check(item)
-        else:
-            assert {issue.code for issue in checked.issues} <= {"surrounding-whitespace", "whitespace-only-input"}
-            assert checked.ok and checked.fields == fields and checked.metadata == {}
-    assert quick.end().as_dict() == full.end().as_dict()
+    quick_beside_check(data, {"surrounding-whitespace", "whitespace-only-input"},
+                       registry=FORMATS, duplicates=False, max_issues=0, ignore=ignore)
+    padded = b'{"instruction": " a", "input": "\\t", "output": "b\\n"}\n'
+    assert quick_beside_check(padded, {"surrounding-whitespace", "whitespace-only-input"},
+                              registry=FORMATS, duplicates=False, max_issues=0) == 1
 
 
 def _escape_slashes(line: bytes) -> bytes:
