@@ -48,8 +48,8 @@ def test_the_fast_test_clears_ordinary_records(fmt, shared_data):
 
 
 def test_a_subclass_that_changes_the_verdict_is_asked_even_where_its_base_is_clearly_lossless():
-    """Convert asks ``clearly_lossless`` first, but not a format whose ``check_fields`` was changed
-    below the class that wrote it: that format's own verdict counts."""
+    """Convert asks the format's own ``check_fields``, so a plugin's stricter verdict counts even
+    where the fast test it inherits (``clearly_lossless``) would clear the record."""
     import copy
 
     base = REGISTRY.get("alpaca")

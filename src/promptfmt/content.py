@@ -87,15 +87,16 @@ class MarkerScanner:
         groups: dict[str, list[str]] = {}
         for marker in sorted(self.owners, key=len, reverse=True):
             groups.setdefault(sentinel(marker), []).append(marker)
-        self._groups = tuple((probe(key), key, tuple(markers)) for key, markers in groups.items())
-        self.groups: dict[str, tuple[str, ...]] = {key: tuple(markers) for key, markers in groups.items()}
-        """Sentinel -> the markers that hold it (longest first)."""
+        self.groups: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+            (probe(key), key, tuple(markers)) for key, markers in groups.items()
+        )
+        """(probe character, sentinel, the markers that hold the sentinel, longest first) per sentinel."""
 
     def find(self, text: str) -> tuple[MarkerHit, int] | None:
         """The first marker in ``text`` (the longest at that offset), and how many distinct ones it has."""
         best: MarkerHit | None = None
         found = 0
-        for char, key, markers in self._groups:
+        for char, key, markers in self.groups:
             if char not in text or key not in text:
                 continue
             for marker in markers:
@@ -121,8 +122,7 @@ class Gate:
 
     def __init__(self, scanner: MarkerScanner) -> None:
         probes: dict[int, dict[bytes, int]] = {_HASH: {b"###": PLACEHOLDER_FLAG}, _DEL: {b"\x7f": CONTROL_FLAG}}
-        for key, markers in scanner.groups.items():
-            char = probe(key)
+        for char, key, markers in scanner.groups:
             byte = ord(char) if char.isascii() else key.encode("utf-8")[0]
             found = probes.setdefault(byte, {})
             for needle in _shortest(markers) if len(key) == 1 else (key,):

@@ -386,10 +386,8 @@ def _rendered_stage(plan: Plan) -> Stage:
     system_loss = (layouts.SYSTEM_NOT_RENDERED, layouts.SYSTEM_KEY,
                    f"the record has a system message, which {fmt.name} text rendered from a record does not hold{where}")
 
-    clearly_lossless = fmt.clearly_lossless if _trusts_clearly_lossless(fmt) else _never
-
     def judged(instruction: str, input: str, output: str) -> tuple[Loss, ...]:
-        verdict = check(instruction, input, output)
+        verdict = check(instruction, input, output)  # formats make this fast for the common, lossless case
         return () if verdict.lossless else _losses(verdict)
 
     def with_metadata(losses: tuple[Loss, ...], item: dict[str, Any], metadata: dict[str, Any]) -> tuple[tuple[Loss, ...], dict[str, Any]]:
@@ -403,7 +401,7 @@ def _rendered_stage(plan: Plan) -> Stage:
 
         def text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
             item = {"text": text_of(instruction, input, output)}
-            losses = () if clearly_lossless(instruction, input, output) else judged(instruction, input, output)
+            losses = judged(instruction, input, output)
             return with_metadata(losses, item, metadata) if metadata else (losses, item)
 
         return text
@@ -412,23 +410,10 @@ def _rendered_stage(plan: Plan) -> Stage:
     def prompt_completion(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
         prompt, completion = render(instruction, input, output)
         item = {"prompt": prompt, "completion": completion}
-        losses = () if clearly_lossless(instruction, input, output) else judged(instruction, input, output)
+        losses = judged(instruction, input, output)
         return with_metadata(losses, item, metadata) if metadata else (losses, item)
 
     return prompt_completion
-
-
-def _trusts_clearly_lossless(fmt: Format) -> bool:
-    """Whether ``fmt.clearly_lossless`` speaks for its ``check_fields``: not when a subclass changed
-    ``check_fields`` below the class that wrote ``clearly_lossless`` (a plugin adding a loss reason)."""
-    def owner(name: str) -> type:
-        return next(cls for cls in type(fmt).__mro__ if name in vars(cls))
-
-    return issubclass(owner("clearly_lossless"), owner("check_fields"))
-
-
-def _never(instruction: str, input: str, output: str) -> bool:
-    return False
 
 
 def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:

@@ -55,11 +55,6 @@ class Format(ABC):
             return self.check(Query(instruction=instruction, input=input))
         return self.check(Record(instruction=instruction, input=input, output=output))
 
-    def clearly_lossless(self, instruction: str, input: str, output: str) -> bool:
-        """A cheap test that is True only when `check_fields` finds the record lossless; False means
-        "ask `check_fields`", not "lossy". Formats may make it fast (convert asks it first)."""
-        return False
-
     @property
     def markers(self) -> tuple[str, ...]:
         """Substrings that betray text already rendered in this format (used by validation)."""

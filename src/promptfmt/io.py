@@ -752,6 +752,25 @@ def _read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item
                             resume=scan.index > 0, column=column)
 
 
+_GAVE_UP = object()  # `_record_at`: no candidate end decoded within `_RECORD_TRIES`
+
+
+def _record_at(buffer: bytes, start: int) -> tuple[Any, int, int] | object | None:
+    """The object record at ``start``, tried at each candidate end in turn: (value, its end, where the
+    next value starts); None when no candidate decodes in the bytes read so far (read more);
+    `_GAVE_UP` after `_RECORD_TRIES` failed candidates (the window reads the rest)."""
+    search = _RECORD_END.search
+    match = search(buffer, start)
+    for _ in range(_RECORD_TRIES):
+        if match is None:
+            return None
+        try:
+            return decode(buffer[start:match.start() + 1]), match.start() + 1, match.end()
+        except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
+            match = search(buffer, match.start() + 1)
+    return _GAVE_UP
+
+
 class _ArrayScan:
     """The bytes of a JSON array read so far, and where the fast reader stands in them."""
 
@@ -783,64 +802,46 @@ class _ArrayScan:
         block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
         first, index, resume = start, self.index, self.resume
         count, find, rfind, add, at, number = buffer.count, buffer.find, buffer.rfind, items.append, starts.append, numbers.append
-        follows, search = _RECORD_END.match, _RECORD_END.search
+        follows = _RECORD_END.match
         line = self.line + count(b"\n", self.counted, start)  # the line of ``start``
         last = index + _ARRAY_RECORDS
         by_line = True  # the common layout first: one record per line, its end the line's last "}"
         done = False
         while True:
-            match = None
+            end = -1  # found: the record is buffer[start:end], the next one starts at ``following``
             if by_line:
                 newline = find(b"\n", start)
                 if (0 < newline < size - 1 and buffer[newline + 1] == 0x7B
                         and buffer[newline - 1] == 0x2C and buffer[newline - 2] == 0x7D):  # '},\n{'
                     try:
                         value = decode(buffer[start:newline - 1])
+                        end, following, newlines = newline - 1, newline + 1, 1
                     except DECODE_ERRORS:
                         pass
-                    else:
-                        add(Item(index, line, value, None, None, INVALID_JSON, None, block))
-                        at(start - first)
-                        number(line)
-                        index += 1
-                        line += 1
-                        resume, start = newline - 1, newline + 1
-                        if index == last:
-                            break
-                        continue
-                close = rfind(b"}", start, newline if newline >= 0 else size)
-                if close >= 0:
-                    match = follows(buffer, close)
+                if end < 0:
+                    close = rfind(b"}", start, newline if newline >= 0 else size)
+                    match = follows(buffer, close) if close >= 0 else None
                     if match is not None:
                         try:
                             value = decode(buffer[start:close + 1])
+                            end, following = close + 1, match.end()
+                            newlines = count(b"\n", end, following)  # none inside the record: it is one line
                         except DECODE_ERRORS:
-                            match = None
-                if match is None:
+                            pass
+                if end < 0:
                     by_line = False  # the rest of this batch: candidate by candidate
-            if match is None:
-                tries = 0
-                match = search(buffer, start)
-                while match is not None:
-                    try:
-                        value = decode(buffer[start:match.start() + 1])
-                    except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
-                        tries += 1
-                        if tries == _RECORD_TRIES:
-                            done = True
-                            break
-                        match = search(buffer, match.start() + 1)
-                    else:
-                        break
-                if match is None or done:
+            if end < 0:
+                found = _record_at(buffer, start)
+                if found is None or found is _GAVE_UP:
+                    done = found is _GAVE_UP
                     break
-            end, following = match.span()
-            end += 1
+                value, end, following = found
+                newlines = count(b"\n", start, following)
             add(Item(index, line, value, None, None, INVALID_JSON, None, block))
             at(start - first)
             number(line)
             index += 1
-            line += count(b"\n", end if by_line else start, following)  # by line: none inside the record
+            line += newlines
             resume, start = end, following
             if start >= size or index == last:
                 break

@@ -1,7 +1,8 @@
 """Writing JSON: the one encoder behind every item, record and quarantine entry promptfmt writes.
 
-msgspec encodes, not orjson (which reads): on non-ASCII text, which most real datasets hold, it
-encodes 3-4x faster (README, "Why these libraries"). Output is compact UTF-8 with keys in order.
+msgspec encodes, not orjson (which locates errors): orjson is seven times slower on text with a
+character beyond U+FFFF, an emoji say, and refuses integers beyond 64 bits (README, "Why these
+libraries"). Output is compact UTF-8 with keys in order.
 What msgspec refuses (a lone surrogate read from a JSON array, an object it does not know) is
 written by the standard library instead, with ``\\u`` escapes.
 """

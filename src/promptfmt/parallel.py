@@ -148,9 +148,10 @@ def cuts(path: str, parts: int) -> tuple[str, list[Cut]]:
     ]
 
 
-def open_range(path: str, start: int, stop: int) -> io.BufferedReader:
-    """A buffered binary stream of the bytes ``[start, stop)`` of ``path`` (see `ranges`)."""
-    return io.BufferedReader(ByteRange(path, start, stop), buffer_size=PART_BUFFER)
+def open_range(path: str, start: int, stop: int, prefix: bytes = b"", suffix: bytes = b"") -> io.BufferedReader:
+    """A buffered binary stream of the bytes ``[start, stop)`` of ``path`` (see `ranges`), after
+    ``prefix`` and before ``suffix``; its ``raw`` is the `ByteRange`."""
+    return io.BufferedReader(ByteRange(path, start, stop, prefix, suffix), buffer_size=PART_BUFFER)
 
 
 class ByteRange(io.RawIOBase):
@@ -170,27 +171,30 @@ class ByteRange(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer)
         if self._prefix:
-            return self._extra(view, "_prefix")
-        if self._left <= 0:
-            return self._extra(view, "_suffix")
-        got = self._file.readinto(view[: min(len(view), self._left)]) or 0
-        if not got:  # the file is shorter than it was: end here
-            self._left = 0
-            return self._extra(view, "_suffix")
-        self._left -= got
-        self.consumed += got
-        return got
-
-    def _extra(self, view: memoryview, name: str) -> int:
-        data = getattr(self, name)
-        size = min(len(view), len(data))
-        view[:size] = data[:size]
-        setattr(self, name, data[size:])
+            size = _copy(self._prefix, view)
+            self._prefix = self._prefix[size:]
+            return size
+        if self._left > 0:
+            got = self._file.readinto(view[: min(len(view), self._left)]) or 0
+            if got:
+                self._left -= got
+                self.consumed += got
+                return got
+            self._left = 0  # the file is shorter than it was: end here
+        size = _copy(self._suffix, view)
+        self._suffix = self._suffix[size:]
         return size
 
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+def _copy(data: bytes, view: memoryview) -> int:
+    """Copy the start of ``data`` into ``view``; how many bytes."""
+    size = min(len(view), len(data))
+    view[:size] = data[:size]
+    return size
 
 
 @dataclass
@@ -202,18 +206,14 @@ class _Part:
     output: str
     quarantine: str
 
-    @property
-    def start(self) -> int:
-        return self.cut.start
-
 
 def _convert_part(
     part: _Part, path: str, plan: Plan, json_array: bool, counts: Any, positions: Any,
     report: Callable[[], None] | None = None,
-) -> tuple[ConvertSummary, int]:
-    """Convert one part into its part files; (its summary, how many items it wrote)."""
-    source = ByteRange(path, part.cut.start, part.cut.stop, part.cut.prefix, part.cut.suffix)
-    stream = io.BufferedReader(source, buffer_size=PART_BUFFER)
+) -> ConvertSummary:
+    """Convert one part into its part files; its summary."""
+    stream = open_range(path, part.cut.start, part.cut.stop, part.cut.prefix, part.cut.suffix)
+    source = stream.raw
 
     def progress(read: int) -> None:
         counts[part.number] = read
@@ -228,14 +228,14 @@ def _convert_part(
             quarantine=lambda item, issues: quarantined.write(item, [issue.as_dict() for issue in issues]),
         )
     stream.close()
-    return summary, summary.written
+    return summary
 
 
 def _take_parts(
     parts: list[_Part], taken: Any, finished: Any, path: str, plan: Plan, json_array: bool, counts: Any,
     positions: Any, report: Callable[[], None] | None = None, after: Callable[[], None] | None = None,
-) -> dict[int, tuple[ConvertSummary, int]]:
-    """Convert the parts not taken yet, one at a time, until none is left; their results by number.
+) -> dict[int, ConvertSummary]:
+    """Convert the parts not taken yet, one at a time, until none is left; their summaries by number.
     ``finished[k]`` gets how many items part ``k`` wrote; ``after()`` runs after each part."""
     results = {}
     while True:
@@ -245,7 +245,7 @@ def _take_parts(
         if number >= len(parts):
             return results
         results[number] = _convert_part(parts[number], path, plan, json_array, counts, positions, report)
-        finished[number] = results[number][1]
+        finished[number] = results[number].written
         if after is not None:
             after()
 
@@ -343,13 +343,13 @@ def convert_parts(
         for done in _collect(connections, counts, positions, size, progress):
             results.update(done)
         ordered = [results[number] for number in range(len(parts))]
-        if layout == ARRAY and any(_broken(result) for result in ordered):
+        if layout == ARRAY and any(_broken(summary) for summary in ordered):
             # a cut that was not between two records, or broken JSON, whose messages locate it in
             # the whole file only when one process reads it
             sink.restart()
             return _in_one_process(path, plan, sink, quarantine, progress)
         append()
-        summary = _forward(_empty(ordered[0][0]), parts, ordered, quarantine, path)
+        summary = _forward(_empty(ordered[0]), parts, ordered, quarantine, path)
         if progress is not None:
             progress(summary.read, size, size)
         return summary
@@ -362,9 +362,9 @@ def convert_parts(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _broken(result: tuple[ConvertSummary, int]) -> bool:
+def _broken(summary: ConvertSummary) -> bool:
     """Whether a part did not read as a whole JSON document (an invalid-json or unreadable item)."""
-    return bool(result[0].quarantined_by_code.get(INVALID_JSON) or result[0].quarantined_by_code.get(UNREADABLE))
+    return bool(summary.quarantined_by_code.get(INVALID_JSON) or summary.quarantined_by_code.get(UNREADABLE))
 
 
 def _empty(like: ConvertSummary) -> ConvertSummary:
@@ -402,13 +402,13 @@ def _collect(connections: list[Any], counts: Any, positions: Any, size: int, pro
 
 
 def _forward(
-    total: ConvertSummary, parts: list[_Part], results: list[Any], quarantine: Quarantine | None, path: str,
+    total: ConvertSummary, parts: list[_Part], results: list[ConvertSummary], quarantine: Quarantine | None, path: str,
 ) -> ConvertSummary:
     """Hand the parts' quarantined items to ``quarantine`` in order, renumbered; the merged summary."""
     lines = _LineCounter(path)
-    for part, (summary, _) in zip(parts, results):
+    for part, summary in zip(parts, results):
         if quarantine is not None and summary.quarantined:
-            for item, issues in _quarantined(part.quarantine, total.read, lines.before(part.start)):
+            for item, issues in _quarantined(part.quarantine, total.read, lines.before(part.cut.start)):
                 quarantine(item, issues)
         total.merge(summary)
     if total.read != total.written + total.quarantined:  # DESIGN.md section 3, across the parts

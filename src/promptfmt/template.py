@@ -410,15 +410,7 @@ class TemplateFormat(Format):
         probes = self._quick_probes
         if probes is None:
             return False
-        t = self.template
-        if t.trim:
-            if t.chat:
-                message = instruction + t.separator + input if self._always or input != "" else instruction
-                if message[:1].isspace() or message[-1:].isspace():
-                    return False
-            elif instruction != instruction.strip() or input != input.strip():
-                return False
-        if self._trims_output and output != output.strip():
+        if (self.template.trim or self._trims_output) and self._trim_losses(instruction, input, output):
             return False
         has_input = self._always or input != ""
         ties, fields = probes[has_input]
