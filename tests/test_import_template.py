@@ -66,6 +66,12 @@ EXPECTED: dict[str, str] = {
     )},
     "chujiezheng/chat_templates/falcon-instruct.jinja": "verification failed: the template renders some records differently",
     "tokenizer_configs/torchtune_tokenizer_config_gemma.json": EXACT,
+    # current/: templates of today's model families (their import is the subject of later work)
+    "current/mistral-nemo-instruct-2407.jinja": EXACT,
+    "current/phi-4.jinja": EXACT,
+    "current/llama-3.2-3b-instruct.jinja": "the training text changes with the date",
+    "current/qwen3-0.6b.jinja": "verification failed: the template renders some records differently",
+    "current/smollm3-3b.jinja": "verification failed: the template renders some records differently",
 }
 
 # Special-token texts of the known families (SOURCE.md); others get <s> and </s>.
@@ -119,8 +125,8 @@ def test_the_table_covers_every_shared_template(shared_data):
         for path in (shared_data / "chat_templates").glob(pattern)
     }
     assert found == set(EXPECTED)
-    assert sum(1 for outcome in EXPECTED.values() if outcome == EXACT) == 57
-    assert len(EXPECTED) == 61
+    assert sum(1 for outcome in EXPECTED.values() if outcome == EXACT) == 59
+    assert len(EXPECTED) == 66
 
 
 @pytest.mark.parametrize("relative", sorted(EXPECTED))
