@@ -10,7 +10,7 @@ from pathlib import Path
 
 from promptfmt import convert, load_registry, validate
 from promptfmt.io import read_items
-from promptfmt.writers import open_output
+from promptfmt.io import open_output
 
 HERE = Path(__file__).resolve().parent
 DATASET = HERE / "instructions.jsonl"

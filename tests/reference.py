@@ -7,7 +7,7 @@ promptfmt itself never renders Jinja per record.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from jinja2.exceptions import TemplateError
@@ -22,7 +22,7 @@ def _raise(message: str) -> None:
     raise TemplateRaised(message)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compile(source: str):
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = _raise

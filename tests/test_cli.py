@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from promptfmt import plugins as plugins_module
+from promptfmt.plugins import manager as plugins_module
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "instructions.jsonl"
@@ -74,7 +74,7 @@ def test_unknown_format_is_a_usage_error_with_suggestions(cli, dataset):
 
 def test_missing_file_and_bad_index(cli, dataset, tmp_path):
     missing = cli("render", str(tmp_path / "nope.json"), "-f", "alpaca")
-    assert missing.exit_code == 1 and "nope.json: no such file" in missing.stderr
+    assert missing.exit_code == 2 and "nope.json: no such file" in missing.stderr
     beyond = cli("render", str(dataset), "-f", "alpaca", "--index", "5")
     assert beyond.exit_code == 2 and "there is no record 5" in beyond.stderr and "has 2 record(s)" in beyond.stderr
 

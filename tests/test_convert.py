@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptfmt import Record, load_registry
-from promptfmt import writers
+from promptfmt.io import writers
 
 REGISTRY, _ = load_registry(entry_points=False)
 COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
@@ -262,7 +262,7 @@ def test_json_summary_needs_a_file_output(cli, tmp_path):
 
 def test_a_missing_input_is_a_usage_error(cli, tmp_path):
     result = cli("convert", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--to", "phi3")
-    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert result.exit_code == 2 and "nope.jsonl: no such file. Check the path." in result.stderr
 
 
 # -- nothing half-written --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from promptfmt.parallel import can_split, cuts, ranges
+from promptfmt.io.ranges import can_split, cuts, ranges
 
 
 def dataset(n: int) -> str:
@@ -89,7 +89,7 @@ def test_ranges_start_at_line_starts_and_cover_the_file(tmp_path):
 def test_auto_uses_one_process_per_cpu_for_big_files_that_can_be_cut(tmp_path):
     import os
 
-    from promptfmt.parallel import auto_workers
+    from promptfmt.io.ranges import auto_workers
 
     lines = tmp_path / "in.jsonl"
     lines.write_text(dataset(50), encoding="utf-8")
@@ -198,7 +198,7 @@ def test_an_array_cut_in_a_string_gives_the_one_process_output_on_stdout_too(cli
 
 
 def test_convert_cuts_parts_that_shrink_so_that_the_last_ones_are_short():
-    from promptfmt.parallel import offsets
+    from promptfmt.io.ranges import offsets
 
     size = 10_000_000
     cut = offsets(size, 16, shrinking=True)

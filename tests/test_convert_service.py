@@ -1,4 +1,4 @@
-"""The convert service (`promptfmt.convert`): the fast losslessness test, conversions between every
+"""The convert service (`promptfmt.conversion`): the fast losslessness test, conversions between every
 pair of registered formats on real records, and the nothing-lost promise on generated items.
 
 Property 6 itself (A -> B -> A on generated records, every pair) is in test_properties.py.
@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from promptfmt import Format, Loss, LossReason, Record, Rendered, Verdict, load_registry
-from promptfmt.convert import ConvertUsageError, convert, plan, run
+from promptfmt.conversion import ConvertUsageError, convert, plan, run
 from promptfmt.io import Item
-from promptfmt.template import TemplateFormat
+from promptfmt.templating.template import TemplateFormat
 from promptfmt.testing import record_strategy
 
 REGISTRY, _ = load_registry(entry_points=False)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from promptfmt import FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
-from promptfmt.declarative import (
+from promptfmt.templating.declarative import (
     FormatFile,
     dumps_format,
     format_document,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from promptfmt import LossReason, Query, Record, load_registry
 from promptfmt.testing import content_strategy

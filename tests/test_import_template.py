@@ -25,8 +25,8 @@ from functools import cache
 import pytest
 
 from promptfmt import FormatDefinitionError, Record, load_registry
-from promptfmt.declarative import parse_format_text
-from promptfmt.importer import (
+from promptfmt.templating.declarative import parse_format_text
+from promptfmt.templating.importer import (
     ChatTemplate,
     MissingTokensError,
     TemplateImportError,
@@ -305,9 +305,10 @@ def test_cli_prints_to_stdout_and_refuses_with_exit_1(cli, shared_data):
     assert missing.exit_code == 2 and "uses bos_token" in missing.stderr
     unwritable = cli("import-template", str(shared_data / "chat_templates" / "trl_original" / "gemma.jinja"), "--name", "g",
                      "--bos-token", "<bos>", "-o", "/nonexistent/folder/g.toml")
-    assert unwritable.exit_code == 2 and "cannot write /nonexistent/folder/g.toml" in unwritable.stderr
+    assert unwritable.exit_code == 2 and "the folder '/nonexistent/folder' does not exist" in unwritable.stderr
     nowhere = cli("import-template", "/nonexistent/t.jinja", "--name", "x")
-    assert nowhere.exit_code == 1 and "cannot read it" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    assert nowhere.exit_code == 2 and "/nonexistent/t.jinja: no such file" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
 
 
 # -- the conformance kit on an imported template (a style promptfmt has no built-in for) -----------

@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from promptfmt import io as pio
-from promptfmt.errors import DataError
-from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, read_items
-from promptfmt.jsonout import encode_line
+from promptfmt.errors import InputPathError
+from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, arrays, jsonl, read_items
+from promptfmt.io import window as window_reader_module
+from promptfmt.io.jsonout import encode_line
 
 
 def items_of(data: bytes) -> list[Item]:
@@ -101,8 +102,8 @@ def test_stdin_without_peek_still_detects_gzip():
 
 
 def test_records_spanning_many_windows_and_blocks_are_read_whole(monkeypatch):
-    monkeypatch.setattr(pio, "_CHUNK", 64)
-    monkeypatch.setattr(pio, "_BLOCK", 64)
+    monkeypatch.setattr(window_reader_module, "_CHUNK", 64)
+    monkeypatch.setattr(jsonl, "BLOCK_BYTES", 64)
     big = [{"instruction": "x" * 500, "output": "é" * 300, "n": 12345678901234}, {"instruction": "y", "output": "z"}]
     assert [i.value for i in items_of(json.dumps(big, ensure_ascii=False).encode())] == big
     lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in big * 20).encode()
@@ -173,10 +174,10 @@ def test_a_truncated_gzip_array_is_unreadable_at_the_record_it_stopped_in():
     assert got[-1].index == len(got) - 1
 
 
-def test_missing_files_and_folders_raise_a_data_error(tmp_path):
-    with pytest.raises(DataError, match="no such file"):
+def test_missing_files_and_folders_raise_a_usage_error(tmp_path):
+    with pytest.raises(InputPathError, match="no such file"):
         DatasetReader(tmp_path / "nope.jsonl")
-    with pytest.raises(DataError, match="folder"):
+    with pytest.raises(InputPathError, match="folder"):
         DatasetReader(tmp_path)
 
 
@@ -191,7 +192,7 @@ def test_position_and_size_follow_the_reading(tmp_path):
 
 
 def test_blocks_hold_whole_lines_and_their_first_line_number(monkeypatch, tmp_path):
-    monkeypatch.setattr(pio, "_BLOCK", 100)
+    monkeypatch.setattr(jsonl, "BLOCK_BYTES", 100)
     path = tmp_path / "data.jsonl"
     lines = [json.dumps({"i": n, "pad": "x" * (n % 7) * 10}) for n in range(50)]
     path.write_text("\n".join(lines) + "\n")
@@ -212,10 +213,9 @@ def test_blocks_hold_whole_lines_and_their_first_line_number(monkeypatch, tmp_pa
 
 def test_atomic_writer_leaves_no_file_when_the_write_fails(tmp_path):
     target = tmp_path / "out.jsonl"
-    with pytest.raises(RuntimeError):
-        with AtomicWriter(target) as out:
-            out.write(b"half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), AtomicWriter(target) as out:
+        out.write(b"half")
+        raise RuntimeError("boom")
     assert not target.exists() and list(tmp_path.iterdir()) == []
     with AtomicWriter(target) as out:
         out.write(b"whole\n")
@@ -240,7 +240,7 @@ def test_what_msgspec_refuses_is_written_by_the_standard_library():
 def test_a_json_lines_sink_writes_each_item_whole_whatever_came_before():
     """The sink reuses one buffer for every line: a short item after a long one, and an item that only
     the standard library can write, each come out as exactly their own line."""
-    from promptfmt.writers import ItemSink
+    from promptfmt.io import ItemSink
 
     items = [{"text": "a" * 5000}, {"text": "x\ud800y", "n": 2**70}, {"text": "b"}, {}, {"text": "é" * 3}]
     stream = io.BytesIO()
@@ -317,8 +317,8 @@ def _array_items_both_ways(data: bytes) -> tuple[list, list]:
     if fast_reader.layout != "array":
         return [], []
     start, other = fast_reader._detect(), window_reader._detect()
-    fast = list(pio._read_array_fast(start.first, fast_reader._stream, start.line))
-    window = list(pio._read_values(itertools.chain([other.first], window_reader._stream), line=other.line, array=True))
+    fast = list(arrays.read_array_fast(start.first, fast_reader._stream, start.line))
+    window = list(window_reader_module.read_values(itertools.chain([other.first], window_reader._stream), line=other.line, array=True))
     return fast, window
 
 
@@ -331,8 +331,8 @@ def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch, r
     batches of bytes and of records end: the window reader, which decodes the whole text itself, is
     the reference. Arrays of one record per line (the most common layout) are half the examples."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pio, "_ARRAY_BATCH", batch)
-        patch.setattr(pio, "_ARRAY_RECORDS", records)
+        patch.setattr(arrays, "_ARRAY_BATCH", batch)
+        patch.setattr(arrays, "_ARRAY_RECORDS", records)
         fast, window = _array_items_both_ways(data)
     assert _fields(fast) == _fields(window)
     rows = collections.Counter()
@@ -351,7 +351,7 @@ def test_the_fast_array_reader_reads_one_record_per_line_with_every_line_number(
     values = [{"instruction": f"i{n}" + "}," * (n % 3), "input": "{\n" * (n % 2), "output": f"o{n}", "id": n} for n in range(300)]
     data = b"[\n" + b",\n".join(json.dumps(v).encode() for v in values) + b"\n]\n"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pio, "_ARRAY_BATCH", batch)
+        patch.setattr(arrays, "_ARRAY_BATCH", batch)
         fast, window = _array_items_both_ways(data)
     assert _fields(fast) == _fields(window)
     assert [(i.line, i.value) for i in fast] == [(n + 2, v) for n, v in enumerate(values)]

@@ -1,12 +1,14 @@
-"""Dataset layouts: telling them apart, items to records, records to items (`promptfmt.layouts`)."""
+"""Dataset layouts: telling them apart, items to records, records to items (`promptfmt.records.layouts`)."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from promptfmt import layouts, load_registry
-from promptfmt.records import Problem
+from promptfmt import load_registry
+from promptfmt.records import layouts
+from promptfmt.records.fields import Problem
 
 REGISTRY, _ = load_registry(entry_points=False)
 ALPACA = REGISTRY.get("alpaca")

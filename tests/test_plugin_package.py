@@ -187,7 +187,7 @@ not_a_format = NotAFormat()
 def test_broken_and_hostile_plugins_are_reported_by_name_and_the_others_listed(cli, tmp_path, monkeypatch):
     from importlib.metadata import EntryPoint
 
-    from promptfmt import plugins as plugins_module
+    from promptfmt.plugins import manager as plugins_module
 
     for module in ("hostile_plugin", "exit_on_import"):
         (tmp_path / f"{module}.py").write_text(HOSTILE, encoding="utf-8")

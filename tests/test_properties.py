@@ -7,7 +7,8 @@ those of the conformance kit (`promptfmt.testing`) that plugin authors run on th
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptfmt import Query, Record, load_registry
 from promptfmt.testing import (

@@ -10,7 +10,7 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from promptfmt import Record, schemas
-from promptfmt.records import to_record
+from promptfmt.records.fields import to_record
 
 from .strategies import json_documents
 

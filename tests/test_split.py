@@ -7,7 +7,7 @@ import json
 import pytest
 
 from promptfmt.io import Item
-from promptfmt.split import Fractions, SplitUsageError, split
+from promptfmt.splitting import Fractions, SplitUsageError, split
 
 COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from promptfmt import FormatDefinitionError, LossReason, ParseError, Query, Record, Template, TemplateFormat, load_registry
+from promptfmt import (
+    FormatDefinitionError,
+    LossReason,
+    ParseError,
+    Query,
+    Record,
+    Template,
+    TemplateFormat,
+    load_registry,
+)
 
 REGISTRY, _ = load_registry(entry_points=False)
 

@@ -12,14 +12,14 @@ import json
 
 import pytest
 
-from promptfmt import Checked, FieldMapping, Issue, Report, Validator, validate
+from promptfmt import Checked, FieldMapping, Issue, Report, UsageError, Validator, validate
 from promptfmt.formats.alpaca import ALPACA, ALPACA_LLMFS
 from promptfmt.formats.phi3 import PHI3, PHI3_LLMFS
 from promptfmt.io import Item, read_items
-from promptfmt.issues import CHECKS
-from promptfmt.mapping import PROFILES, MappingError
-from promptfmt.records import to_record
-from promptfmt.validate import ValidateUsageError
+from promptfmt.records.fields import to_record
+from promptfmt.records.mapping import PROFILES, MappingError
+from promptfmt.validation import ValidateUsageError
+from promptfmt.validation.issues import CHECKS
 
 FORMATS = (ALPACA, ALPACA_LLMFS, PHI3, PHI3_LLMFS)
 
@@ -314,7 +314,7 @@ def test_quarantine_gets_every_record_with_an_error_unchanged(tmp_path):
     assert entries[0]["item"] == rows[1]
     assert [i["code"] for i in entries[0]["issues"]] == ["unknown-field", "empty-output"]
     assert entries[2]["text"] == "{oops"
-    with pytest.raises(ValidateUsageError, match="is the input file"):
+    with pytest.raises(UsageError, match="is the input file"):
         validate(str(source), registry=FORMATS, quarantine=str(source))
 
 

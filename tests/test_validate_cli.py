@@ -102,7 +102,7 @@ def test_json_report_honours_max_issues_and_still_counts_all(cli, data):
 
 
 def test_the_report_schema_is_generated_from_the_model():
-    assert REPORT_SCHEMA == schemas.generate("report.schema.json")
+    assert schemas.generate("report.schema.json") == REPORT_SCHEMA
     assert "report.schema.json" in schemas.GENERATED
 
 
@@ -157,7 +157,7 @@ def test_usage_errors_exit_2_with_a_message(cli, data, args, words):
 
 def test_missing_file_folder_and_quarantine_over_the_input_exit_2(cli, data, tmp_path):
     missing = cli("validate", str(tmp_path / "nope.jsonl"))
-    assert missing.exit_code == 2 and "does not exist" in plain(missing.stderr)
+    assert missing.exit_code == 2 and "nope.jsonl: no such file. Check the path." in plain(missing.stderr)
     assert cli("validate", str(tmp_path)).exit_code == 2
     same = cli("validate", str(data), "--quarantine", str(data))
     assert same.exit_code == 2 and "is the input file" in plain(same.stderr)
@@ -233,12 +233,12 @@ def test_readme_example_output_is_what_the_command_prints(cli, tmp_path, monkeyp
 
 
 def test_readme_checks_table_lists_every_code_with_its_severity():
-    from promptfmt.issues import CHECKS
+    from promptfmt.validation.issues import CHECKS
 
     section = README.split("## Validating datasets", 1)[1].split("\n## ", 1)[0]
     rows = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", section, flags=re.M))
     assert rows == {code: check.severity for code, check in CHECKS.items()}
     profiles = re.findall(r"^\| `([a-z-]+)` \| `", section, flags=re.M)
-    from promptfmt.mapping import PROFILES
+    from promptfmt.records.mapping import PROFILES
 
     assert profiles == list(PROFILES)

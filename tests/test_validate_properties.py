@@ -17,7 +17,7 @@ from promptfmt import Report, Validator, validate
 from promptfmt.formats.alpaca import ALPACA, ALPACA_LLMFS
 from promptfmt.formats.phi3 import PHI3, PHI3_LLMFS
 from promptfmt.io import read_items
-from promptfmt.mapping import FieldMapping
+from promptfmt.records.mapping import FieldMapping
 
 from .strategies import json_documents, record_like
 
@@ -245,9 +245,17 @@ gate_text = st.lists(
 def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
     """The block gate is sound: a line it does not flag for a check has no finding of that check,
     whatever escapes the JSON writer chose (ensure_ascii, ``\\/``)."""
-    from promptfmt.content import CONTROL_FLAG, MARKER, PLACEHOLDER_FLAG, Gate, MarkerScanner, control_character, placeholders
     from promptfmt.io import Block
-    from promptfmt.registry import load_registry
+    from promptfmt.plugins.registry import load_registry
+    from promptfmt.validation.content import (
+        CONTROL_FLAG,
+        MARKER,
+        PLACEHOLDER_FLAG,
+        Gate,
+        MarkerScanner,
+        control_character,
+        placeholders,
+    )
 
     registry, _ = load_registry()
     scanner = MarkerScanner(registry)
@@ -271,8 +279,8 @@ def test_a_marker_with_a_character_json_escapes_is_probed_by_its_sentinel_alone(
     """``"`` is written ``\\"``: the needle ``say "hi"|`` would never be found in raw bytes."""
     from types import SimpleNamespace
 
-    from promptfmt.content import MARKER, Gate, MarkerScanner
     from promptfmt.io import Block
+    from promptfmt.validation.content import MARKER, Gate, MarkerScanner
 
     scanner = MarkerScanner([SimpleNamespace(name="quoted", markers=('say "hi"|',))])
     line = json.dumps({"instruction": 'x say "hi"| y', "output": "z"}).encode()

@@ -1,5 +1,8 @@
 """promptfmt: validate instruction records, render them byte-exact in a model's prompt style, parse them back."""
 
+from .batch import BatchError, messages_batch, parse_batch, render_batch
+from .conversion import ConvertSummary, ConvertUsageError, convert
+from .detect import Detection, detect_format
 from .errors import (
     DataError,
     DuplicateFormatError,
@@ -8,25 +11,29 @@ from .errors import (
     PluginError,
     PromptfmtError,
     UnknownFormatError,
+    UsageError,
 )
-from .batch import BatchError, messages_batch, parse_batch, render_batch
-from .convert import ConvertSummary, ConvertUsageError, convert
-from .declarative import dumps_format, load_format_file
-from .detect import Detection, Match, detect_format
-from .format import Format
-from .hookspecs import hookimpl
-from .importer import ChatTemplate, TemplateImportError, import_chat_template, load_chat_template
-from .issues import Issue
-from .mapping import FieldMapping
+from .format import Format, Match
 from .models import Loss, LossReason, Query, Record, Rendered, Verdict
-from .plugins import make_plugin_manager
-from .registry import FormatRegistry, build_registry, load_registry
-from .report import Report
-from .split import Fractions, split
-from .template import Template, TemplateFormat
-from .validate import Checked, Validator, validate
+from .plugins import FormatRegistry, build_registry, hookimpl, load_registry, make_plugin_manager
+from .records.mapping import FieldMapping
+from .splitting import Fractions, split
+from .templating import (
+    ChatTemplate,
+    Template,
+    TemplateFormat,
+    TemplateImportError,
+    dumps_format,
+    import_chat_template,
+    load_chat_template,
+    load_format_file,
+)
+from .validation import Checked, Issue, Report, Validator, validate
+
+__version__ = "0.1.0"
 
 __all__ = [
+    "__version__",
     "BatchError",
     "ChatTemplate",
     "Checked",
@@ -55,6 +62,7 @@ __all__ = [
     "TemplateFormat",
     "TemplateImportError",
     "UnknownFormatError",
+    "UsageError",
     "Validator",
     "Verdict",
     "build_registry",

@@ -1,6 +1,6 @@
 """Batch functions, columns in and columns out, for Hugging Face ``datasets.map(batched=True)``.
 
-Formatting is embarrassingly parallel (DESIGN.md section 7): these functions take a batch as a dict
+Formatting is embarrassingly parallel : these functions take a batch as a dict
 of equal-length columns and return new columns, so that ``datasets`` (``num_proc=N``), and through
 the same functions Spark or Ray, spread the work::
 
@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import PromptfmtError
+from .errors import PromptfmtError, UnknownFormatError
 from .format import Format
-from .layouts import PROMPT_COMPLETION, TEXT, conversation_losses, join_user_message
+from .models import Record
+from .plugins import default_registry
+from .records.layouts import PROMPT_COMPLETION, TEXT, conversation_losses, join_user_message
 
 _FORMATS: dict[str, Format] = {}
 
@@ -36,15 +38,11 @@ def resolve_format(format: Format | str) -> Format:
     if isinstance(format, Format):
         return format
     if not _FORMATS:
-        from .registry import load_registry
-
-        registry, _ = load_registry()
+        registry = default_registry()  # a plugin that failed raises its PluginError
         _FORMATS.update({name: fmt for fmt in registry for name in (fmt.name, *fmt.aliases)})
     try:
         return _FORMATS[format]
     except KeyError:
-        from .errors import UnknownFormatError
-
         raise UnknownFormatError(format, _FORMATS) from None
 
 
@@ -101,12 +99,11 @@ def parse_batch(batch: dict[str, Sequence[Any]], *, format: Format | str, column
             parsed = fmt.parse(text)
         except ValueError as exc:
             raise BatchError(f"row {row}: {column}: {exc}") from None
-        output = getattr(parsed, "output", None)
-        if output is None:
+        if not isinstance(parsed, Record):
             raise BatchError(f"row {row}: {column} is a {fmt.name} prompt without a completion: there is no output")
         columns["instruction"].append(parsed.instruction)
         columns["input"].append(parsed.input)
-        columns["output"].append(output)
+        columns["output"].append(parsed.output)
     return columns
 
 
@@ -122,7 +119,7 @@ def messages_batch(
     """A ``messages`` column (OpenAI chat, one user and one assistant message) for the records of ``batch``.
 
     The user message is the instruction, then ``"\\n"`` and the input when there is one (see
-    `promptfmt.layouts`); ``lossless=True`` adds ``lossless`` and ``loss_reasons``.
+    `promptfmt.records.layouts`); ``lossless=True`` adds ``lossless`` and ``loss_reasons``.
     """
     instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
     columns: dict[str, list[Any]] = {"messages": [

@@ -20,28 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .format import Format
+from .format import Format, Match, match_text
+from .plugins.hooks import answer_for
+from .plugins.registry import FormatRegistry
 
-if TYPE_CHECKING:
-    from .registry import FormatRegistry
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """One format's answer about one text.
-
-    ``structure`` counts the characters of the text that are the format's own literal pieces rather
-    than record content (``len(text)`` minus the lengths of the parsed fields); ``reason`` says why a
-    rejected text is not the format's, and ``offset`` where in the text the format gave up.
-    """
-
-    format: str
-    accepted: bool
-    structure: int = 0
-    reason: str = ""
-    offset: int = 0
+__all__ = ["Detection", "Match", "Rejection", "answer_for", "detect_format", "match_text", "text_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +84,6 @@ class Detection:
             return "no format is registered"
         closest = self.rejections[0]
         return f"no registered format renders every text. Closest: {closest.format}, which rejects text {closest.index}: {closest.reason}"
-
-
-def match_text(fmt: Format, text: str) -> Match:
-    """Whether ``fmt`` produced ``text``: it parses, and the result renders back to the same text."""
-    try:
-        parsed = fmt.parse(text)
-    except ValueError as exc:  # ParseError, or a plugin's own ValueError
-        return Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
-    if fmt.render(parsed).text != text:
-        return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
-    content = sum(len(value) for value in parsed.fields().values())
-    return Match(fmt.name, True, structure=len(text) - content)
-
-
-def answer_for(formats: Iterable[Format], text: str, format: Format) -> Match | None:
-    """A plugin's ``promptfmt_detect_format``: a `Match` when ``format`` is one of ``formats``, else None."""
-    if any(format is own for own in formats):
-        return match_text(format, text)
-    return None
 
 
 def text_of(value: Any) -> str | None:

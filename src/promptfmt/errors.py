@@ -1,4 +1,9 @@
-"""The errors promptfmt raises. The library raises; the CLI maps each class to a message and an exit code."""
+"""The errors promptfmt raises. The library raises; the CLI maps each family to one exit code.
+
+Three families decide the exit code (`promptfmt.cli.app.exit_code`): `UsageError` (2: options,
+paths or names that cannot be used), `PluginError` and `DuplicateFormatError` (3: a plugin that
+failed or clashes with another) and every other `PromptfmtError` (1: data that cannot be used). See docs/architecture.md, "Errors".
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ from collections.abc import Iterable
 
 class PromptfmtError(Exception):
     """Base class of every error promptfmt raises on purpose."""
+
+
+class UsageError(PromptfmtError, ValueError):
+    """Options, paths or names that cannot be used: the caller must change the call (CLI exit 2)."""
+
+
+class InputPathError(UsageError):
+    """An input path that is not a readable file: missing, a folder, not permitted."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class OutputError(UsageError):
+    """An output that cannot be used: it is the input, its folder is missing, it cannot be written."""
 
 
 class ParseError(PromptfmtError, ValueError):
@@ -24,11 +45,11 @@ class ParseError(PromptfmtError, ValueError):
         super().__init__(f"{message}. {hint}" if hint else message)
 
 
-class FormatDefinitionError(PromptfmtError, ValueError):
+class FormatDefinitionError(UsageError):
     """A format's own description is unusable (for example two identical literals it cannot tell apart)."""
 
 
-class UnknownFormatError(PromptfmtError, LookupError):
+class UnknownFormatError(UsageError, LookupError):
     """A format name that no registered plugin provides."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
@@ -36,6 +57,16 @@ class UnknownFormatError(PromptfmtError, LookupError):
         self.suggestions = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"unknown format {name!r}.{hint} Run 'promptfmt formats' to list the formats.")
+
+
+class PluginError(PromptfmtError):
+    """A plugin that could not be imported or whose hook failed; the other plugins still load."""
+
+    def __init__(self, plugin: str, cause: BaseException | str) -> None:
+        self.plugin = plugin
+        self.cause = cause
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"plugin {plugin!r} failed to load: {detail}")
 
 
 class DuplicateFormatError(PromptfmtError):
@@ -49,16 +80,6 @@ class DuplicateFormatError(PromptfmtError):
             f"format name {name!r} of plugin {plugin!r} is already registered by plugin {existing_plugin!r}. "
             "Rename one of them, or block a plugin with PROMPTFMT_BLOCK_PLUGINS."
         )
-
-
-class PluginError(PromptfmtError):
-    """A plugin that could not be imported or whose hook failed; the other plugins still load."""
-
-    def __init__(self, plugin: str, cause: BaseException | str) -> None:
-        self.plugin = plugin
-        self.cause = cause
-        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
-        super().__init__(f"plugin {plugin!r} failed to load: {detail}")
 
 
 class DataError(PromptfmtError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from .models import Query, Record, Rendered, Verdict
 
@@ -73,3 +74,31 @@ class Format(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One format's answer about one text.
+
+    ``structure`` counts the characters of the text that are the format's own literal pieces rather
+    than record content (``len(text)`` minus the lengths of the parsed fields); ``reason`` says why a
+    rejected text is not the format's, and ``offset`` where in the text the format gave up.
+    """
+
+    format: str
+    accepted: bool
+    structure: int = 0
+    reason: str = ""
+    offset: int = 0
+
+
+def match_text(fmt: Format, text: str) -> Match:
+    """Whether ``fmt`` produced ``text``: it parses, and the result renders back to the same text."""
+    try:
+        parsed = fmt.parse(text)
+    except ValueError as exc:  # ParseError, or a plugin's own ValueError
+        return Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
+    if fmt.render(parsed).text != text:
+        return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
+    content = sum(len(value) for value in parsed.fields().values())
+    return Match(fmt.name, True, structure=len(text) - content)

@@ -3,7 +3,7 @@
 `Record` is the source of truth for `schemas/record.schema.json` (regenerate with
 `promptfmt schema --write`). It imports nothing else of promptfmt.
 
-Semantics (DESIGN.md section 3):
+Semantics (docs/architecture.md, "Semantics"):
 
 * A missing ``input`` and ``input == ""`` both mean *no input*; whitespace is an input.
 * ``null`` is not a string: strict validation rejects it (and ``5``, ``true`` ...).
@@ -67,7 +67,7 @@ class Record(Query):
 
 
 class LossReason(str, enum.Enum):
-    """Why a record cannot survive a render/parse round trip in a format (DESIGN.md section 3)."""
+    """Why a record cannot survive a render/parse round trip in a format (docs/architecture.md, "Semantics")."""
 
     MARKER_IN_CONTENT = "marker-in-content"
     SEPARATOR_IN_INSTRUCTION = "separator-in-instruction"

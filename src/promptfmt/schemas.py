@@ -7,13 +7,15 @@ Regenerate the checked-in files with ``promptfmt schema --write`` (or ``make sch
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .declarative import FormatFile
 from .models import Record
-from .report import Report
+from .schema_files import load, source_dir
+from .templating.declarative import FormatFile
+from .validation.report import Report
+
+__all__ = ["GENERATED", "drifted", "dumps", "file_name", "generate", "load", "names", "source_dir", "write"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "promptfmt schema --write"
@@ -44,19 +46,6 @@ def generate(name: str = "record.schema.json") -> dict[str, Any]:
 
 def dumps(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-def source_dir() -> Path:
-    """The ``schemas/`` folder of a source checkout (where ``--write`` writes)."""
-    return Path(__file__).resolve().parents[2] / "schemas"
-
-
-def load(name: str) -> dict[str, Any]:
-    """A checked-in schema: from the installed package, else from the source checkout."""
-    packaged = resources.files("promptfmt").joinpath("schemas", name)
-    if packaged.is_file():
-        return json.loads(packaged.read_text(encoding="utf-8"))
-    return json.loads((source_dir() / name).read_text(encoding="utf-8"))
 
 
 def drifted(folder: Path | None = None) -> list[str]:

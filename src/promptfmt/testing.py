@@ -10,13 +10,13 @@ Use it from your own pytest suite in two lines::
 
 or, for a declarative (TOML) format, ``TestMyFormat = conformance_suite("my-format.toml")``.
 
-Every test of the class runs against your format: the properties of DESIGN.md section 4 (round
+Every test of the class runs against your format: the properties of docs/architecture.md, "Properties" (round
 trips, losslessness verdicts that are never wrong, rejected text naming an offset, the prompt a
 prefix of the text and independent of the output, empty input, conversion to and from every
 built-in format) on Hypothesis-generated records whose content includes your format's own
 markers, newlines, whitespace-only input and unicode; plus the golden strings you give
 (``golden`` for full texts, ``golden_prompts`` for prompts alone) and, when you set
-``chat_template`` (a `promptfmt.importer.ChatTemplate`), agreement with the model's official
+``chat_template`` (a `promptfmt.templating.sandbox.ChatTemplate`), agreement with the model's official
 chat template rendered in a Jinja sandbox, on generated records.
 
 The ``prop_*`` functions are the same checks for one example each; the ``*_strategy`` functions are
@@ -30,15 +30,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hypothesis import given, strategies as st
+try:
+    from hypothesis import given
+    from hypothesis import strategies as st
+except ImportError as exc:  # the kit is an extra: say what to install
+    raise ImportError(
+        "promptfmt.testing (the conformance kit) needs Hypothesis and pytest: pip install 'promptfmt[testing]'"
+    ) from exc
 
 from .errors import ParseError
 from .format import Format
 from .models import LossReason, Query, Record
-from .template import TemplateFormat
+from .plugins.registry import load_registry
+from .templating.declarative import load_format_file
+from .templating.template import TemplateFormat
 
 if TYPE_CHECKING:
-    from .importer import ChatTemplate
+    from .templating.sandbox import ChatTemplate
 
 __all__ = [
     "FormatConformance",
@@ -112,7 +120,7 @@ def text_strategy(fmt: Format) -> st.SearchStrategy[str]:
     return st.one_of(rendered, damaged, content_strategy(fmt, max_pieces=8))
 
 
-# -- properties (DESIGN.md section 4), one example each ------------------------------------------
+# -- properties (docs/architecture.md, "Properties"), one example each ------------------------------------------
 
 
 def prop_lossless_round_trip(fmt: Format, record: Record) -> None:
@@ -227,7 +235,7 @@ def prop_golden(fmt: Format, record: Query, expected: str) -> None:
 
 def prop_matches_chat_template(fmt: Format, template: ChatTemplate, record: Record, separator: str = "\n") -> None:
     """Fidelity: the text equals the chat template's ``[user, assistant]`` rendering, the prompt its
-    ``[user]`` rendering with the generation prompt (DESIGN.md section 3, "Exact fidelity").
+    ``[user]`` rendering with the generation prompt (docs/architecture.md, "Semantics").
 
     The user message is the instruction, then ``separator`` and the input when the input is non-empty.
     """
@@ -243,8 +251,6 @@ def prop_matches_chat_template(fmt: Format, template: ChatTemplate, record: Reco
 @lru_cache(maxsize=1)
 def _builtin_formats() -> tuple[Format, ...]:
     """promptfmt's own formats (no entry points, no format files), to convert to and from."""
-    from .registry import load_registry
-
     registry, _ = load_registry(entry_points=False, formats_dir="")
     return tuple(registry)
 
@@ -325,7 +331,7 @@ class FormatConformance:
             assert self.format.parse(self.format.render(record).prompt) == query
 
     def test_whitespace_only_input_is_rendered_not_dropped(self) -> None:
-        """DESIGN.md 3: whitespace is an input; it is rendered unless the template trims it (then: lossy)."""
+        """docs/architecture.md, "Semantics": whitespace is an input; it is rendered unless the template trims it (then: lossy)."""
         record = Record(instruction="Summarise.", input="  ", output="Nothing.")
         plain = Record(instruction="Summarise.", output="Nothing.")
         if self.format.check(record).lossless:
@@ -369,8 +375,6 @@ def conformance_suite(
         TestHouseStyle = conformance_suite("formats/house-style.toml")
     """
     if not isinstance(fmt, Format):
-        from .declarative import load_format_file
-
         fmt = load_format_file(fmt)
     attributes = {
         "format": fmt, "golden": tuple(golden), "golden_prompts": tuple(golden_prompts),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from promptfmt import Query, Record
-from promptfmt.importer import ChatTemplate, load_chat_template
+from promptfmt import ChatTemplate, load_chat_template
 from promptfmt.testing import conformance_suite, prop_matches_chat_template, record_strategy
 from promptfmt_openchat import OPENCHAT
 

@@ -11,22 +11,10 @@ import sys
 
 import typer
 
-from ..errors import (
-    DataError,
-    DuplicateFormatError,
-    FormatDefinitionError,
-    ParseError,
-    PluginError,
-    PromptfmtError,
-    UnknownFormatError,
-)
+from .. import __version__
+from ..errors import DuplicateFormatError, PluginError, PromptfmtError, UsageError
 from . import commands
-
-EXIT_OK = 0
-EXIT_DATA = 1
-EXIT_USAGE = 2
-EXIT_PLUGIN = 3
-EXIT_BUG = 70
+from .shared import EXIT_BUG, EXIT_DATA, EXIT_OK, EXIT_PLUGIN, EXIT_USAGE
 
 app = typer.Typer(
     name="promptfmt",
@@ -39,14 +27,27 @@ app = typer.Typer(
 commands.register_all(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptfmt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Validate instruction datasets, render them in a model's prompt style, parse and convert them."""
+
+
 def exit_code(exc: PromptfmtError) -> int:
-    """One exit code per error class, decided here and nowhere else."""
+    """One exit code per error family, decided here and nowhere else (see `promptfmt.errors`)."""
     if isinstance(exc, (PluginError, DuplicateFormatError)):
         return EXIT_PLUGIN
-    if isinstance(exc, (UnknownFormatError, FormatDefinitionError)):
+    if isinstance(exc, UsageError):
         return EXIT_USAGE
-    if isinstance(exc, (DataError, ParseError)):
-        return EXIT_DATA
     return EXIT_DATA
 
 

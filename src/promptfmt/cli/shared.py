@@ -6,11 +6,18 @@ from collections.abc import Sequence
 
 import typer
 
-from ..declarative import FILE_PLUGIN_PREFIX
-from ..errors import PluginError, UnknownFormatError
+from ..errors import PluginError, UnknownFormatError, UsageError
 from ..format import Format
-from ..mapping import PROFILES
-from ..registry import FormatRegistry, load_registry
+from ..plugins import FormatRegistry, load_registry
+from ..records.mapping import PROFILES
+from ..templating.declarative import FILE_PLUGIN_PREFIX
+
+EXIT_OK = 0
+EXIT_DATA = 1  # invalid data: records with errors, quarantined, refused
+EXIT_USAGE = 2
+EXIT_PLUGIN = 3
+EXIT_BUG = 70
+MAX_WORKERS = 64
 
 
 def warn(message: str) -> None:
@@ -36,6 +43,15 @@ PROFILE_OPTION = typer.Option(
     help="A named field layout. " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + ".",
 )
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
+
+
+def parse_workers(text: str) -> int | None:
+    """``--workers N|auto``: the number of processes asked for, None for auto."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise UsageError(f"--workers takes a number of processes from 1 to {MAX_WORKERS}, or auto; got {text!r}")
+    return int(text)
 
 
 def registry_or_exit(

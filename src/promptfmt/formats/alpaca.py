@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 PREAMBLE = "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
 PREAMBLE_WITH_INPUT = (

@@ -14,8 +14,8 @@ user message, joined by ``"\\n"``.
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 USER_TURN = "<|im_start|>user\n"
 ASSISTANT_TURN = "<|im_end|>\n<|im_start|>assistant\n"

@@ -9,8 +9,8 @@ conversation without a system message identically, hence the ``gemma3`` alias.
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 GEMMA = TemplateFormat(
     "gemma",

@@ -16,8 +16,8 @@
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 LLAMA3_MARKERS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
 LLAMA3_USER = "<|start_header_id|>user<|end_header_id|>\n\n"

@@ -18,8 +18,8 @@ message); promptfmt sends none. BOS ``<s>`` is template text.
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 MARKERS = ("[INST]", "[/INST]")
 

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 PHI3 = TemplateFormat(
     "phi3",

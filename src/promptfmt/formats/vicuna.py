@@ -12,8 +12,8 @@ the answer is still trained) and an empty user message as ``"USER:  ASSISTANT:"`
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "

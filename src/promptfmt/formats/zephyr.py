@@ -8,8 +8,8 @@ the user message, joined by ``"\\n"``.
 
 from __future__ import annotations
 
-from ..pluginhooks import format_hooks
-from ..template import Template, TemplateFormat
+from ..plugins.hooks import format_hooks
+from ..templating.template import Template, TemplateFormat
 
 ZEPHYR = TemplateFormat(
     "zephyr",

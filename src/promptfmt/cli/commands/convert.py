@@ -8,7 +8,6 @@ fails. The summary goes to stderr, or as one JSON document to stdout with ``--js
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,20 +17,39 @@ from typing import Any
 import orjson
 import typer
 
+from ...conversion import ConvertSummary, Plan, convert_parts, plan, run, scratch_folder
+from ...errors import OutputError
 from ...format import Format
-from ...io import STDIN, DatasetReader, Item, QuarantineWriter, Source
-from ...issues import Issue
-from ...layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
-from ...mapping import FieldMapping, MappingError
-from ...writers import STDOUT, OutputError, open_output, refuse_overwrite
+from ...io import (
+    STDOUT,
+    DatasetReader,
+    Item,
+    QuarantineWriter,
+    Source,
+    open_output,
+    refuse_overwrite,
+    require_input,
+)
+from ...io.ranges import auto_workers, can_split
+from ...records.layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
+from ...records.mapping import FieldMapping
+from ...validation.issues import Issue
 from ..progress import Progress
-from ..shared import FORMAT_FILE_OPTION, MAP_OPTION, PROFILE_OPTION, QUIET_OPTION, lookup_format, registry_or_exit, warn
+from ..shared import (
+    EXIT_DATA,
+    FORMAT_FILE_OPTION,
+    MAP_OPTION,
+    PROFILE_OPTION,
+    QUIET_OPTION,
+    lookup_format,
+    parse_workers,
+    registry_or_exit,
+    warn,
+)
 
 SHOWN_QUARANTINED = 20
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
 AUTO_MAX_WORKERS = 4
-EXIT_QUARANTINED = 1
-EXIT_USAGE = 2
 
 
 def convert(
@@ -76,39 +94,31 @@ def convert(
     The summary always shows read = written + quarantined. Exit 0 when everything was written,
     1 when anything was quarantined, 2 for usage errors.
     """
-    from ...convert import ConvertUsageError, plan, run  # the library, imported when the command runs
-
-    try:
-        _check_options(file, output, quarantine, as_json)
-        asked = _workers(workers)
-        mapping = FieldMapping.build(profile, maps)
-        registry, failures = registry_or_exit(format_files)
-        target = lookup_format(registry, failures, to) if to else None
-        parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
-        with _terminated_as_interrupt(), DatasetReader(file) as reader:
-            chosen, items = plan(
-                iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
-                registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
-                mapping=mapping,
-            )
-            for note in chosen.notes:
-                warn(f"Warning: {note}")
-            processes = _usable_workers(file, asked)
-            if processes > 1:
-                reader.close()
-            summary = _run(run, chosen, items, reader, output, quarantine, json_array, processes, quiet)
-    except (ConvertUsageError, OutputError, MappingError) as exc:
-        warn(f"Error: {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+    _check_options(file, output, quarantine, as_json)
+    asked = parse_workers(workers)
+    mapping = FieldMapping.build(profile, maps)
+    registry, failures = registry_or_exit(format_files)
+    target = lookup_format(registry, failures, to) if to else None
+    parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
+    with _terminated_as_interrupt(), DatasetReader(file) as reader:
+        chosen, items = plan(
+            iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
+            registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
+            mapping=mapping,
+        )
+        for note in chosen.notes:
+            warn(f"Warning: {note}")
+        processes = _usable_workers(file, asked)
+        if processes > 1:
+            reader.close()
+        summary = _run(chosen, items, reader, output, quarantine, json_array, processes, quiet)
     _report(summary, Source(file).name, output, quarantine, as_json)
     if not summary.ok:
-        raise typer.Exit(EXIT_QUARANTINED)
+        raise typer.Exit(EXIT_DATA)
 
 
 def _check_options(file: str, output: str, quarantine: str | None, as_json: bool) -> None:
-    if file != STDIN and not os.path.isfile(file):
-        what = "is a folder; give a dataset file" if os.path.isdir(file) else "does not exist. Check the path"
-        raise OutputError(f"{file} {what}.")
+    require_input(file)
     if as_json and output == STDOUT:
         raise OutputError("--json prints the summary on stdout, which -o - already uses for the data; write OUT to a file")
     if quarantine == STDOUT:
@@ -116,21 +126,10 @@ def _check_options(file: str, output: str, quarantine: str | None, as_json: bool
     refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
 
 
-def _workers(text: str) -> int | None:
-    """The number of processes asked for; None for auto."""
-    if text == "auto":
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise OutputError(f"--workers takes a number of processes from 1 to 64, or auto; got {text!r}")
-    return int(text)
-
-
 def _usable_workers(file: str, asked: int | None) -> int:
     """How many processes to convert ``file`` in: what was asked for, when the file can be cut."""
     if asked == 1:
         return 1
-    from ...parallel import auto_workers, can_split
-
     if asked is None:
         return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS, arrays=True)
     reason = can_split(file, arrays=True)
@@ -141,9 +140,9 @@ def _usable_workers(file: str, asked: int | None) -> int:
 
 
 def _run(
-    run: Any, plan: Any, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
+    chosen: Plan, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
     json_array: bool, workers: int, quiet: bool,
-) -> Any:
+) -> ConvertSummary:
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
     listed = _ListedQuarantine(reader.name)
     try:
@@ -153,14 +152,12 @@ def _run(
                 (keep or listed)(item, issues)
 
             if workers > 1:
-                from ...parallel import convert_parts, scratch_folder
-
                 return convert_parts(
-                    reader.path, plan, sink, workers=workers, json_array=json_array, quarantine=refuse,
+                    reader.path, chosen, sink, workers=workers, json_array=json_array, quarantine=refuse,
                     progress=progress.update, scratch=scratch_folder(output),
                 )
             return run(
-                plan, items, sink.write, quarantine=refuse,
+                chosen, items, sink.write, quarantine=refuse,
                 progress=lambda read: progress.update(read, reader.position, reader.size),
             )
     finally:
@@ -214,7 +211,7 @@ def _terminated_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _report(summary: Any, source: str, output: str, quarantine: str | None, as_json: bool) -> None:
+def _report(summary: ConvertSummary, source: str, output: str, quarantine: str | None, as_json: bool) -> None:
     if as_json:
         document = {"input": source, "output": output, "quarantine": quarantine, **summary.as_dict()}
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

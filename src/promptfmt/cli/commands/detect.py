@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import typer
 
 from ...detect import Detection, detect_format, text_of
-from ...io import Source, read_items
-from ..shared import FORMAT_FILE_OPTION, registry_or_exit, warn
+from ...io import Source, read_items, require_input
+from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, registry_or_exit, warn
 
 ITEM_SHAPES = 'a string, {"text": ...} or {"prompt": ..., "completion": ...}'
 
@@ -31,6 +31,7 @@ def detect(
 
     Prints the name (exit 0). Exit 1 when no format renders every text, or when several do alike (they are named).
     """
+    require_input(file)
     registry, _ = registry_or_exit(format_files)
     source = Source(file)
     skipped: list[int] = []
@@ -45,7 +46,7 @@ def detect(
         warn(f"{source.name}: {detection.describe()}.")
         return
     warn(f"Error: {source.name}: {detection.describe()}.")
-    raise typer.Exit(1)
+    raise typer.Exit(EXIT_DATA)
 
 
 def _texts(path: str, name: str, skipped: list[int]) -> Iterator[str]:

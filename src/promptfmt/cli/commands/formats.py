@@ -11,7 +11,7 @@ import json
 
 import typer
 
-from ..shared import FORMAT_FILE_OPTION, registry_or_exit
+from ..shared import EXIT_PLUGIN, FORMAT_FILE_OPTION, registry_or_exit
 
 
 def formats(
@@ -38,7 +38,7 @@ def formats(
             aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
             typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']} ({row['origin']})")
     if failures:
-        raise typer.Exit(3)
+        raise typer.Exit(EXIT_PLUGIN)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
 
+from ...errors import OutputError
+from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
+from ...templating import import_chat_template, load_chat_template
 from ..shared import warn
 
 
@@ -35,26 +37,23 @@ def import_template(
     The template is rendered only in a Jinja sandbox. The import refuses, and says why, a template
     that no declarative format can reproduce exactly (exit 1).
     """
-    from ...importer import MissingTokensError, import_chat_template, load_chat_template
-
+    require_input(str(template))
+    refuse_overwrite(str(template), [("--output", output)])
     tokens = {key: value for key, value in (("bos_token", bos_token), ("eos_token", eos_token)) if value is not None}
     chat_template = load_chat_template(template, template_name=template_name, tokens=tokens)
-    try:
-        result = import_chat_template(
-            chat_template, name=name, separator=separator, description=description, reference=reference
-        )
-    except MissingTokensError as exc:
-        raise typer.BadParameter(exc.reason, param_hint="--bos-token/--eos-token") from None
+    result = import_chat_template(
+        chat_template, name=name, separator=separator, description=description, reference=reference
+    )
     header = (
         f"Imported by 'promptfmt import-template' from {chat_template.origin} (chat template sha256 {chat_template.sha256}).\n"
         f"Verified: {result.records_checked} generated records render exactly as the template renders them "
         "(training text and prompt)."
     )
     text = result.toml(header=header)
-    if output == "-":
+    if output == STDOUT:
         sys.stdout.write(text)
     else:
-        _write_atomically(Path(output), text, force=force)
+        _write(output, text, force=force)
     warn(
         f"Imported {chat_template.origin} as format {name!r}: exact on {result.records_checked} generated records"
         + ("" if output == "-" else f"; wrote {output}. Use it with --format-file {output}")
@@ -64,21 +63,11 @@ def import_template(
         warn(f"Note: {note}.")
 
 
-def _write_atomically(path: Path, text: str, *, force: bool) -> None:
-    if path.exists() and not force:
-        raise typer.BadParameter(f"{path} exists; pass --force to overwrite it", param_hint="--output")
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint="--output") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _write(path: str, text: str, *, force: bool) -> None:
+    if os.path.exists(path) and not force:
+        raise OutputError(f"--output {path} exists; pass --force to overwrite it")
+    with AtomicWriter(path) as writer:
+        writer.write(text.encode("utf-8"))
 
 
 def register(app: typer.Typer) -> None:

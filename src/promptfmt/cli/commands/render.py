@@ -7,9 +7,9 @@ import sys
 import orjson
 import typer
 
-from ...io import Source, read_items
-from ...records import to_record
-from ..shared import FORMAT_FILE_OPTION, format_or_exit, warn
+from ...io import Source, read_items, require_input
+from ...records.fields import to_record
+from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, format_or_exit, warn
 
 
 def render(
@@ -20,6 +20,7 @@ def render(
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """Render records; invalid ones are reported on stderr (FILE:LINE: record N: field: message), exit 1."""
+    require_input(file)
     fmt = format_or_exit(format_name, format_files)
     source = Source(file)
     invalid = seen = 0
@@ -45,10 +46,10 @@ def render(
             out.write(("" if index is not None or item.index == 0 else "\n") + rendered.text + "\n")
     if index is not None and index >= seen:
         warn(f"Error: there is no record {index}: {source.name} has {seen} record(s) (indexes start at 0).")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     if invalid:
         warn(f"{invalid} invalid record(s) were not rendered. Run 'promptfmt validate {file}' for every finding.")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_DATA)
 
 
 def register(app: typer.Typer) -> None:

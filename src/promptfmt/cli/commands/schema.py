@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from ... import schemas
+from ...errors import UsageError
+from ..shared import EXIT_DATA
 
 
 def schema(
@@ -17,7 +19,7 @@ def schema(
 ) -> None:
     """Print a JSON Schema (2020-12) generated from its pydantic model; --check/--write cover every schema."""
     if check and write:
-        raise typer.BadParameter("--check and --write exclude each other")
+        raise UsageError("--check and --write exclude each other")
     if write:
         for path in schemas.write():
             typer.echo(f"wrote {path}", err=True)
@@ -26,12 +28,12 @@ def schema(
         stale = schemas.drifted()
         if stale:
             typer.echo(f"Error: schemas/{', schemas/'.join(stale)} drifted from the models. Run: {schemas.REGENERATE}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_DATA)
         typer.echo("schemas are up to date", err=True)
         return
     file_name = schemas.file_name(name)
     if file_name not in schemas.GENERATED:
-        raise typer.BadParameter(f"unknown schema {name!r}; the schemas are: {', '.join(schemas.names())}", param_hint="NAME")
+        raise UsageError(f"unknown schema {name!r}; the schemas are: {', '.join(schemas.names())}")
     typer.echo(schemas.dumps(schemas.generate(file_name)), nl=False)
 
 

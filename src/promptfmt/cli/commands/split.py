@@ -6,20 +6,18 @@ are listed, or written to --quarantine), 2 for usage errors (fractions that do n
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import orjson
 import typer
 
-from ...io import STDIN, DatasetReader, QuarantineWriter, Source
-from ...issues import ERROR, Issue
-from ...writers import OutputError, open_outputs, refuse_overwrite
-from ..shared import warn
-
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
+from ...errors import OutputError
+from ...io import DatasetReader, QuarantineWriter, Source, open_outputs, refuse_overwrite, require_input
+from ...splitting import PARTS, Fractions, Split, SplitUsageError
+from ...splitting import split as split_items
+from ...validation.issues import ERROR, Issue
+from ..shared import EXIT_DATA, warn
 
 
 def split(
@@ -38,20 +36,14 @@ def split(
 
     Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
     """
-    from ...split import PARTS, Fractions, SplitUsageError, split as split_items  # the library, imported when needed
-
     suffix = ".json" if json_array else ".jsonl"
     paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in PARTS}
-    try:
-        if seed is not None and not shuffle:
-            raise SplitUsageError("--seed only applies with --shuffle")
-        fractions = Fractions(train, test, val)
-        _prepare(file, out_dir, paths, quarantine)
-        with DatasetReader(file) as reader:
-            result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
-    except (SplitUsageError, OutputError) as exc:
-        warn(f"Error: {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
+    if seed is not None and not shuffle:
+        raise SplitUsageError("--seed only applies with --shuffle")
+    fractions = Fractions(train, test, val)
+    _prepare(file, out_dir, paths, quarantine)
+    with DatasetReader(file) as reader:
+        result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
     parts = result.parts()
     with open_outputs(list(paths.values()), json_array=json_array) as sinks:
         for sink, name in zip(sinks, PARTS):
@@ -61,12 +53,11 @@ def split(
     _refused(result, source, quarantine)
     _report(result, source, paths, as_json)
     if result.refused:
-        raise typer.Exit(EXIT_REFUSED)
+        raise typer.Exit(EXIT_DATA)
 
 
 def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | None) -> None:
-    if file != STDIN and not os.path.isfile(file):
-        raise OutputError(f"{file} does not exist or is not a file. Check the path.")
+    require_input(file)
     if quarantine == "-":
         raise OutputError("the quarantine must be a file, not -")
     try:
@@ -77,8 +68,8 @@ def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | N
                             ("--quarantine", quarantine)])
 
 
-def _refused(result: object, source: str, quarantine: str | None) -> None:
-    refused = result.refused  # type: ignore[attr-defined]
+def _refused(result: Split, source: str, quarantine: str | None) -> None:
+    refused = result.refused
     if quarantine is not None:
         with QuarantineWriter(quarantine) as writer:
             for item in refused:
@@ -89,9 +80,9 @@ def _refused(result: object, source: str, quarantine: str | None) -> None:
         warn(f"{source}:{item.line}: record {item.index}: $: {item.code}: {item.error}")
 
 
-def _report(result: object, source: str, paths: dict[str, str], as_json: bool) -> None:
-    counts = result.counts()  # type: ignore[attr-defined]
-    read, refused, seed = result.read, len(result.refused), result.seed  # type: ignore[attr-defined]
+def _report(result: Split, source: str, paths: dict[str, str], as_json: bool) -> None:
+    counts = result.counts()
+    read, refused, seed = result.read, len(result.refused), result.seed
     if as_json:
         document = {"input": source, "read": read, **counts, "refused": refused, "shuffled": seed is not None,
                     "seed": seed, "files": paths}

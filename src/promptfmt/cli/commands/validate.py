@@ -8,19 +8,31 @@ Exit codes: 0 without errors, 1 with errors, 2 for usage errors, 3 when a plugin
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TextIO
 
 import orjson
 import typer
 
-from ...io import STDIN, Source
-from ...issues import CHECKS, Issue
-from ...mapping import FieldMapping, MappingError
-from ...report import Report, issue_json
+from ...errors import OutputError
+from ...io import STDIN, Source, refuse_overwrite, require_input
+from ...io.ranges import auto_workers
+from ...records.mapping import FieldMapping
+from ...validation import CHECKS, Issue, Report
+from ...validation import validate as run
+from ...validation.report import issue_json
 from ..progress import Progress
-from ..shared import FORMAT_FILE_OPTION, MAP_OPTION, PROFILE_OPTION, QUIET_OPTION, format_or_exit, registry_or_exit, warn
+from ..shared import (
+    EXIT_DATA,
+    FORMAT_FILE_OPTION,
+    MAP_OPTION,
+    PROFILE_OPTION,
+    QUIET_OPTION,
+    format_or_exit,
+    parse_workers,
+    registry_or_exit,
+    warn,
+)
 
 HUMAN_MAX_ISSUES = 200
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
@@ -62,14 +74,9 @@ def validate(
     Prints FILE:LINE: record N: field: code: message for each issue, then counts per code.
     Exit 0 when there is no error, 1 when there is, 2 for usage errors.
     """
-    from ...validate import ValidateUsageError, validate as run  # the library, imported when the command runs
-
     _check_paths(file, quarantine)
     processes = _processes(file, workers)
-    try:
-        mapping = FieldMapping.build(profile, maps)
-    except MappingError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--map/--profile") from None
+    mapping = FieldMapping.build(profile, maps)
     fmt = format_or_exit(format_name, format_files) if format_name else None
     registry, _ = registry_or_exit(format_files, report_failures=fmt is None)
 
@@ -84,40 +91,27 @@ def validate(
             duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
             on_issue=printer.issue, on_progress=progress.update, workers=processes,
         )
-    except (MappingError, ValidateUsageError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     finally:
         progress.close()
     printer.finish(report)
     if quarantine is not None:
         warn(f"{report.invalid} record(s) with errors written to {quarantine}")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_DATA)
 
 
 def _check_paths(file: str, quarantine: str | None) -> None:
-    if file != STDIN:
-        if not os.path.exists(file):
-            raise typer.BadParameter(f"{file!r} does not exist. Check the path.", param_hint="FILE")
-        if os.path.isdir(file):
-            raise typer.BadParameter(f"{file!r} is a folder; give a dataset file.", param_hint="FILE")
-    if quarantine is not None:
-        if quarantine == STDIN:
-            raise typer.BadParameter("the quarantine must be a file, not -", param_hint="--quarantine")
-        if file != STDIN and os.path.exists(quarantine) and os.path.samefile(file, quarantine):
-            raise typer.BadParameter("the quarantine file is the input file; choose another name",
-                                     param_hint="--quarantine")
+    require_input(file)
+    if quarantine == STDIN:
+        raise OutputError("the quarantine must be a file, not -")
+    refuse_overwrite(file, [("--quarantine", quarantine)])
 
 
 def _processes(file: str, workers: str) -> int:
-    if workers == "auto":
-        from ...parallel import auto_workers
-
+    asked = parse_workers(workers)
+    if asked is None:
         return auto_workers(file, min_bytes=AUTO_MIN_BYTES, most=AUTO_MAX_WORKERS)
-    if not workers.isdigit() or not 1 <= int(workers) <= 64:
-        raise typer.BadParameter(f"takes a number of processes from 1 to 64, or auto; got {workers!r}",
-                                 param_hint="--workers")
-    return int(workers)
+    return asked
 
 
 class _HumanIssues:

@@ -34,10 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParseError
-from .format import Format
-from .models import LossReason, Record
-from .records import Problem, kind
+from ..errors import ParseError
+from ..format import Format
+from ..models import LossReason, Record
+from .fields import Problem, kind
 
 ALPACA = "alpaca"
 TEXT = "text"
@@ -166,10 +166,9 @@ def _parsed(fmt: Format, text: str, field: str, value: dict[str, Any], layout: s
         return [Problem("parse-error", field, f"{exc}. Is it {fmt.name} text? Pass the right --from, or --from auto.")]
     except ValueError as exc:  # a plugin's own parse error
         return [Problem("parse-error", field, f"not {fmt.name} text: {exc}")]
-    output = getattr(parsed, "output", None)
-    if output is None:
+    if not isinstance(parsed, Record):
         return [Problem("no-output", field, f"the text is a {fmt.name} prompt without a completion: there is no output to convert")]
-    record: dict[str, Any] = {"instruction": parsed.instruction, "input": parsed.input, "output": output}
+    record: dict[str, Any] = {"instruction": parsed.instruction, "input": parsed.input, "output": parsed.output}
     return _with_metadata(record, value, layout)
 
 
@@ -292,7 +291,7 @@ def join_user_message(instruction: str, input: str) -> str:
 
 # -- records to items ----------------------------------------------------------------------------
 
-Writer = Callable[[str, str, str, "dict[str, Any] | None", "Format | None"], "dict[str, Any]"]
+Writer = Callable[[str, str, str, "dict[str, Any] | None"], "dict[str, Any]"]
 
 
 def conversation_losses(instruction: str, input: str) -> tuple[str, ...]:
@@ -313,32 +312,14 @@ def metadata_collisions(layout: str, metadata: dict[str, Any]) -> list[Problem]:
     ]
 
 
-def to_text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None) -> dict[str, Any]:
-    prompt, completion = _render(fmt, instruction, input, output)
-    item: dict[str, Any] = {"text": prompt + completion}
-    if metadata:
-        item.update(metadata)
-    return item
-
-
-def to_prompt_completion(
-    instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None
-) -> dict[str, Any]:
-    prompt, completion = _render(fmt, instruction, input, output)
-    item: dict[str, Any] = {"prompt": prompt, "completion": completion}
-    if metadata:
-        item.update(metadata)
-    return item
-
-
-def to_alpaca(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+def to_alpaca(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
     item: dict[str, Any] = {"instruction": instruction, "input": input, "output": output}
     if metadata:
         item.update(metadata)
     return item
 
 
-def to_messages(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+def to_messages(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
     system, rest = _split_system(metadata)
     messages = [{"role": "system", "content": system}] if system is not None else []
     messages += [
@@ -351,7 +332,7 @@ def to_messages(instruction: str, input: str, output: str, metadata: dict[str, A
     return item
 
 
-def to_sharegpt(instruction: str, input: str, output: str, metadata: dict[str, Any] | None, fmt: Format | None = None) -> dict[str, Any]:
+def to_sharegpt(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
     system, rest = _split_system(metadata)
     turns = [{"from": _SHAREGPT_NAMES["system"], "value": system}] if system is not None else []
     turns += [
@@ -380,15 +361,7 @@ def _split_system(metadata: dict[str, Any] | None) -> tuple[str | None, dict[str
     return system, {key: value for key, value in metadata.items() if key != SYSTEM_KEY}  # type: ignore[union-attr]
 
 
-def _render(fmt: Format | None, instruction: str, input: str, output: str) -> tuple[str, str]:
-    if fmt is None:
-        raise ValueError("the text and prompt-completion layouts need a format to render in")
-    return fmt.render_fields(instruction, input, output)
-
-
 WRITERS: dict[str, Writer] = {
-    TEXT: to_text,
-    PROMPT_COMPLETION: to_prompt_completion,
     ALPACA: to_alpaca,
     MESSAGES: to_messages,
     SHAREGPT: to_sharegpt,
@@ -396,8 +369,9 @@ WRITERS: dict[str, Writer] = {
 
 
 def writer(layout: str) -> Writer:
-    """The function that builds an output item of ``layout`` from a record's fields and metadata."""
+    """The function that builds an output item of ``layout`` (one that holds records, not rendered
+    text) from a record's fields and metadata."""
     try:
         return WRITERS[layout]
     except KeyError:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(OUTPUT_LAYOUTS)}") from None
+        raise ValueError(f"no writer for the layout {layout!r}; the record layouts are {', '.join(WRITERS)}") from None

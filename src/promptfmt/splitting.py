@@ -17,16 +17,16 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import PromptfmtError
+from .errors import UsageError
 from .io import Item
-from .jsonout import encode
+from .io.jsonout import encode
 
 PARTS = ("train", "test", "val")
 COURSE_FRACTIONS = (0.85, 0.10, 0.05)
 TOLERANCE = 1e-9
 
 
-class SplitUsageError(PromptfmtError, ValueError):
+class SplitUsageError(UsageError):
     """Fractions that cannot be used (the CLI exits 2)."""
 
 
@@ -91,6 +91,6 @@ def split(items: Iterable[Item], fractions: Fractions | None = None, *, seed: in
     result.train = kept[:train]
     result.test = kept[train : train + test]
     result.val = kept[train + test :]
-    if result.read != sum(result.counts().values()) + len(result.refused):  # DESIGN.md section 3
+    if result.read != sum(result.counts().values()) + len(result.refused):  # nothing is lost (docs/architecture.md)
         raise AssertionError("split lost items")
     return result

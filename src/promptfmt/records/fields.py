@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .models import RECORD_FIELDS, Record
+from ..models import RECORD_FIELDS, Record
 
 REQUIRED_FIELDS = ("instruction", "output")
 NULL_HINT = 'use "" for no input, or pass --null-as-empty to treat null as empty'

@@ -39,21 +39,16 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from .errors import FormatDefinitionError
-from .hookspecs import hookimpl
-from .plugins import FORMATS_DIR_ENV
+from ..errors import FormatDefinitionError
+from ..schema_files import load as load_schema
 from .template import Template, TemplateFormat
-
-if TYPE_CHECKING:
-    from .format import Format
 
 SCHEMA_NAME = "format.schema.json"
 FILE_PLUGIN_PREFIX = "file:"
@@ -185,11 +180,9 @@ def _toml():
 
 @lru_cache(maxsize=1)
 def _validator():
-    import jsonschema
+    import jsonschema  # ~100 ms: imported when a format file is read
 
-    from . import schemas
-
-    return jsonschema.Draft202012Validator(schemas.load(SCHEMA_NAME))
+    return jsonschema.Draft202012Validator(load_schema(SCHEMA_NAME))
 
 
 def load_format_file(path: str | Path) -> TemplateFormat:
@@ -327,62 +320,3 @@ def dumps_format(fmt: TemplateFormat, *, preamble: str = "", header: str = "") -
     if parse_format_text(result, source="<generated>").template != fmt.template:  # pragma: no cover - a bug
         raise FormatDefinitionError("the written TOML does not describe the same template")
     return result
-
-
-# -- the plugins -----------------------------------------------------------------------------------
-
-
-class FormatFilePlugin:
-    """The plugin of one declarative format file: registers the format the file describes."""
-
-    def __init__(self, fmt: Format, path: str) -> None:
-        self.format = fmt
-        self.path = path
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> FormatFilePlugin:
-        return cls(load_format_file(path), str(path))
-
-    @hookimpl
-    def promptfmt_register_formats(self, register: Callable[[Format], None]) -> None:
-        register(self.format)
-
-    def __repr__(self) -> str:
-        return f"<FormatFilePlugin {self.path!r}>"
-
-
-class _MissingFolder:
-    """Stands for a formats folder that does not exist, so the failure is reported by name."""
-
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-
-    def load(self) -> object:
-        raise FormatDefinitionError(
-            f"{self.folder}: {FORMATS_DIR_ENV} names a folder that does not exist; create it or unset the variable"
-        )
-
-
-def format_file_sources(
-    format_files: Iterable[str | Path] = (), formats_dir: str | Path | None = None
-) -> Iterator[tuple[str, Callable[[], object]]]:
-    """``(plugin name, loader)`` for every format file: the folder's ``*.toml`` first, then ``format_files``.
-
-    A file named twice (same resolved path) is loaded once. Loading happens when the loader is
-    called, so that a broken file fails inside the plugin manager and is reported by name.
-    """
-    paths: list[Path] = []
-    if formats_dir:
-        folder = Path(formats_dir)
-        if not folder.is_dir():
-            yield f"dir:{folder}", _MissingFolder(str(folder)).load
-        else:
-            paths += sorted(folder.glob("*.toml"))
-    paths += [Path(p) for p in format_files]
-    seen: set[Path] = set()
-    for path in paths:
-        key = path.resolve()
-        if key in seen:
-            continue
-        seen.add(key)
-        yield f"{FILE_PLUGIN_PREFIX}{path}", lambda path=path: FormatFilePlugin.from_file(path)

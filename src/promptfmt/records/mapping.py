@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import PromptfmtError
-from .models import RECORD_FIELDS
+from ..errors import UsageError
+from ..models import RECORD_FIELDS
 
 
-class MappingError(PromptfmtError, ValueError):
+class MappingError(UsageError):
     """A ``--map`` or ``--profile`` that cannot be used (the CLI reports it as a usage error)."""
 
 
@@ -46,11 +46,6 @@ PROFILES: dict[str, Profile] = {
         Profile("instruction-response", {"output": "response"}, "instruction / input / response"),
     )
 }
-
-
-def profiles_help() -> str:
-    """One line per profile, for ``--help``."""
-    return "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
 
 
 @dataclass(frozen=True)

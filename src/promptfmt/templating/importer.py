@@ -28,17 +28,20 @@ record differently from the derived format.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from .errors import FormatDefinitionError, PromptfmtError
-from .models import Record
+from ..errors import FormatDefinitionError
+from ..models import Record
+from .declarative import check_format_name, dumps_format
+from .sandbox import DATES, ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
+
+__all__ = [
+    "ChatTemplate", "ImportResult", "MissingTokensError", "TemplateImportError", "import_chat_template",
+    "load_chat_template", "verification_records",
+]
 
 DEFAULT_SEPARATOR = "\n"
 
@@ -50,192 +53,6 @@ _OUTPUT = "qZoutputKq9"
 _SECOND_USER = "qZuser2Kq5"
 _SECOND_OUTPUT = "qZoutput2Kq4"
 _PAD = " \n"
-_DATES = ((2001, 2, 3, 4, 5, 6), (2019, 11, 28, 23, 58, 59))
-
-
-class TemplateImportError(PromptfmtError):
-    """A chat template that cannot be imported as a declarative format; the message says why."""
-
-    def __init__(self, origin: str, reason: str) -> None:
-        self.origin = origin
-        self.reason = reason
-        super().__init__(f"cannot import {origin} as a declarative format: {reason}")
-
-
-class MissingTokensError(TemplateImportError):
-    """The template uses special tokens (``bos_token``, ``eos_token``, …) whose text was not given."""
-
-    def __init__(self, origin: str, tokens: list[str]) -> None:
-        self.tokens = tokens
-        options = " ".join(f"--{name.replace('_', '-')} TEXT" for name in tokens)
-        super().__init__(
-            origin,
-            f"the template uses {', '.join(tokens)} but no text was given for it. Pass {options} "
-            "(the model's tokenizer_config.json has them; import that file instead to take them from it), "
-            "or an empty text if the model has none.",
-        )
-
-
-class _TemplateRaised(Exception):
-    """The template called ``raise_exception``."""
-
-
-# -- rendering chat templates in a sandbox ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChatTemplate:
-    """A chat template and the special-token texts it is rendered with."""
-
-    source: str
-    tokens: Mapping[str, str] = field(default_factory=dict)
-    origin: str = "<template>"
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
-
-    def render(
-        self, messages: list[dict[str, str]], *, add_generation_prompt: bool, now: tuple[int, ...] = _DATES[0]
-    ) -> str:
-        """What Hugging Face ``apply_chat_template(messages, tokenize=False)`` gives, in a sandbox.
-
-        ``now`` is the date ``strftime_now`` reports (fixed, so that renderings are reproducible).
-        Raises `TemplateImportError` when the template raises or cannot be rendered.
-        """
-        import datetime
-
-        from jinja2.sandbox import SecurityError
-
-        template = _compile(self.source, self.origin)
-        moment = datetime.datetime(*now)
-        try:
-            return template.render(
-                messages=messages,
-                add_generation_prompt=add_generation_prompt,
-                strftime_now=moment.strftime,
-                **self.tokens,
-            )
-        except _TemplateRaised as exc:
-            roles = "/".join(m["role"] for m in messages)
-            raise TemplateImportError(
-                self.origin,
-                f"the template refuses the conversation an instruction record becomes ({roles}): it raised {str(exc)!r}",
-            ) from None
-        except SecurityError as exc:
-            raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}") from None
-        except Exception as exc:  # the template is untrusted code: whatever it raises is a refusal, never a crash
-            raise TemplateImportError(self.origin, f"the template failed to render: {type(exc).__name__}: {exc}") from None
-
-    def undeclared_tokens(self) -> list[str]:
-        """Special tokens (``*_token`` variables) the template uses but that have no text here."""
-        from jinja2 import meta
-
-        _compile(self.source, self.origin)  # a syntax error is reported as such, first
-        names = meta.find_undeclared_variables(_environment().parse(self.source))
-        return sorted(name for name in names if name.endswith("_token") and name not in self.tokens)
-
-
-def _raise_exception(message: str) -> None:
-    raise _TemplateRaised(message)
-
-
-def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
-            separators: Any = None, sort_keys: bool = False) -> str:
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-_ENVIRONMENT: Any = None
-
-
-def _environment() -> Any:
-    """The sandboxed Jinja environment (built on first use: jinja2 is imported only by the importer)."""
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        from jinja2.ext import Extension, loopcontrols
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        class GenerationTag(Extension):
-            """``{% generation %}…{% endgeneration %}`` (Hugging Face's assistant-mask tag): renders its body."""
-
-            tags = {"generation"}
-
-            def parse(self, parser: Any) -> Any:
-                next(parser.stream)
-                return parser.parse_statements(("name:endgeneration",), drop_needle=True)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols])
-        env.filters["tojson"] = _tojson
-        env.globals["raise_exception"] = _raise_exception
-        _ENVIRONMENT = env
-    return _ENVIRONMENT
-
-
-_COMPILED: dict[str, Any] = {}
-
-
-def _compile(source: str, origin: str) -> Any:
-    from jinja2 import TemplateSyntaxError
-
-    if source not in _COMPILED:
-        try:
-            _COMPILED[source] = _environment().from_string(source)
-        except TemplateSyntaxError as exc:
-            raise TemplateImportError(origin, f"not a valid Jinja template: line {exc.lineno}: {exc.message}") from None
-    return _COMPILED[source]
-
-
-def load_chat_template(
-    path: str | Path, *, template_name: str | None = None, tokens: Mapping[str, str] | None = None
-) -> ChatTemplate:
-    """A chat template from a ``.jinja`` file, or from a ``tokenizer_config.json`` with its special tokens.
-
-    From a tokenizer config: ``chat_template`` (a string, or a list of named templates, of which
-    ``template_name`` or else ``"default"`` is taken) and every ``*_token`` entry (a string or an
-    ``{"content": …}`` object). ``tokens`` add to, or override, those texts.
-    """
-    path = Path(path)
-    origin = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateImportError(str(path), f"cannot read it: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise TemplateImportError(str(path), "it is not UTF-8 text") from None
-    found: dict[str, str] = {}
-    if path.suffix == ".json":
-        text, found = _from_tokenizer_config(text, str(path), template_name)
-    elif template_name is not None:
-        raise TemplateImportError(str(path), "--template-name applies to a tokenizer_config.json only")
-    return ChatTemplate(text, {**found, **(tokens or {})}, origin)
-
-
-def _from_tokenizer_config(text: str, origin: str, template_name: str | None) -> tuple[str, dict[str, str]]:
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateImportError(origin, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(config, dict) or "chat_template" not in config:
-        raise TemplateImportError(origin, "it has no chat_template key (is it a tokenizer_config.json of a chat model?)")
-    chat_template = config["chat_template"]
-    if isinstance(chat_template, list):
-        named = {item.get("name"): item.get("template") for item in chat_template if isinstance(item, dict)}
-        wanted = template_name or "default"
-        if not isinstance(named.get(wanted), str):
-            choices = ", ".join(repr(n) for n in named)
-            raise TemplateImportError(origin, f"chat_template has no template named {wanted!r}; pass --template-name, one of {choices}")
-        chat_template = named[wanted]
-    elif template_name is not None:
-        raise TemplateImportError(origin, "chat_template is a single template; leave out --template-name")
-    if not isinstance(chat_template, str):
-        raise TemplateImportError(origin, "chat_template must be a string or a list of {name, template} objects")
-    tokens = {}
-    for key, value in config.items():
-        if key.endswith("_token"):
-            token = value.get("content") if isinstance(value, dict) else value
-            if isinstance(token, str):
-                tokens[key] = token
-    return chat_template, tokens
 
 
 # -- deriving the literal pieces --------------------------------------------------------------------
@@ -251,8 +68,6 @@ class ImportResult:
     notes: list[str]
 
     def toml(self, header: str = "") -> str:
-        from .declarative import dumps_format
-
         return dumps_format(self.format, preamble=self.preamble, header=header)
 
 
@@ -292,7 +107,7 @@ def import_chat_template(
     user = _INSTRUCTION + separator + _INPUT
     text = template.render([_user(user), _assistant(_OUTPUT)], add_generation_prompt=False)
     prompt = template.render([_user(user)], add_generation_prompt=True)
-    if template.render([_user(user), _assistant(_OUTPUT)], add_generation_prompt=False, now=_DATES[1]) != text:
+    if template.render([_user(user), _assistant(_OUTPUT)], add_generation_prompt=False, now=DATES[1]) != text:
         raise refuse("the training text changes with the date (the template calls strftime_now), so no fixed text describes it")
 
     user_at = _find_once(text, user, "user message", separator, refuse)
@@ -338,8 +153,6 @@ def import_chat_template(
 
 
 def _check_name(name: str) -> None:
-    from .declarative import check_format_name
-
     try:
         check_format_name(name)
     except ValueError as exc:
@@ -477,3 +290,4 @@ def _preamble(template: ChatTemplate, fmt: TemplateFormat, separator: str) -> st
 
 def _excerpt(text: str, limit: int = 60) -> str:
     return repr(text[:limit] + ("…" if len(text) > limit else ""))
+

@@ -11,7 +11,7 @@ Environment:
   plugins, module names (``promptfmt.formats.alpaca``) for built-ins, ``file:PATH`` for format files.
 * ``PROMPTFMT_FORMATS_DIR=FOLDER`` loads every ``*.toml`` declarative format file in FOLDER.
 
-Declarative format files (`promptfmt.declarative`) are plugins too, one per file, named
+Declarative format files (`promptfmt.plugins.sources`) are plugins too, one per file, named
 ``file:PATH``; they are registered after the built-ins and the entry-point plugins.
 """
 
@@ -25,13 +25,13 @@ from importlib.metadata import entry_points as _entry_points
 
 import pluggy
 
+from ..errors import PluginError
 from . import hookspecs
-from .errors import PluginError
+from .sources import FORMATS_DIR_ENV, format_file_sources
 
 ENTRY_POINT_GROUP = "promptfmt"
 DISABLE_ENTRY_POINTS_ENV = "PROMPTFMT_DISABLE_ENTRY_POINTS"
 BLOCK_PLUGINS_ENV = "PROMPTFMT_BLOCK_PLUGINS"
-FORMATS_DIR_ENV = "PROMPTFMT_FORMATS_DIR"
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "promptfmt.formats.alpaca",
@@ -103,8 +103,6 @@ def make_plugin_manager(
             result.origins[ep.name] = _entry_point_origin(ep)
     format_files = tuple(format_files)
     if format_files or formats_dir:
-        from .declarative import format_file_sources
-
         for name, load in format_file_sources(format_files, formats_dir or None):
             sources.append((name, load))
             result.origins[name] = "declarative format file"

@@ -14,22 +14,20 @@ would then be an error, changing which records are quarantined).
 from __future__ import annotations
 
 import heapq
-import multiprocessing
 import os
-import signal
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
-from typing import Any
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any, Union
 
-from .errors import PluginError, PromptfmtError
-from .io import Item, QuarantineWriter, blocks_of
+from ..io import Item, QuarantineWriter, blocks_of
+from ..io.ranges import open_range
+from ..pool import WorkerPool
 from .issues import Issue
-from .parallel import open_range
-from .validate import Validator
+from .validator import Validator
 
-POLL_SECONDS = 0.25
+Progress = Union[Callable[[int], None], "Synchronized[int]", None]  # a callback, or a counter the parent reads
 ProgressCallback = Callable[[int, "int | None", "int | None"], None]
 
 
@@ -68,7 +66,7 @@ class _Part:
 
 
 def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], keep_items: bool,
-                    progress: Any = None) -> _Part:
+                    progress: Progress = None) -> _Part:
     validator = Validator(**{**options, "duplicates": False, "max_issues": None, "on_issue": None})
     candidates = validator._duplicates = _Candidates()  # type: ignore[assignment]
     part = _Part(candidates=candidates)
@@ -88,19 +86,6 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
     return part
 
 
-def _worker(path: str, start: int, stop: int, options: dict[str, Any], keep_items: bool, progress: Any,
-            connection: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and stops workers with SIGTERM
-    try:
-        connection.send(("ok", _validate_range(path, start, stop, options, keep_items, progress)))
-    except PluginError as exc:
-        connection.send(("plugin", (exc.plugin, str(exc.cause))))
-    except BaseException as exc:  # sent to the parent, which raises it as a PromptfmtError
-        connection.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        connection.close()
-
-
 def validate_in_parts(
     path: str,
     ranges: list[tuple[int, int]],
@@ -110,53 +95,24 @@ def validate_in_parts(
     on_progress: ProgressCallback | None,
 ) -> None:
     """Validate ``path`` cut into ``ranges``; ``validator`` ends up holding the report of the whole file."""
-    context = multiprocessing.get_context("fork")
     size = os.path.getsize(path)
-    workers = []
-    try:
-        for start, stop in ranges[1:]:
-            receiver, sender = context.Pipe(duplex=False)
-            progress = context.Value("q", 0, lock=False)
-            process = context.Process(target=_worker, daemon=True,
-                                      args=(path, start, stop, options, writer is not None, progress, sender))
-            process.start()
-            sender.close()
-            workers.append((process, receiver, progress))
-        def tick(records: int) -> None:
-            if on_progress is not None:
-                on_progress(records + sum(progress.value for _, _, progress in workers), None, size)
+    keep = writer is not None
+    with WorkerPool[_Part]() as pool:
+        counters = [pool.context.Value("q", 0, lock=False) for _ in ranges[1:]]
+        for (start, stop), counter in zip(ranges[1:], counters):
+            pool.start(_validate_range, path, start, stop, options, keep, counter)
 
-        first = _validate_range(path, *ranges[0], options, writer is not None, tick)
+        def tick(records: int = 0) -> None:
+            if on_progress is not None:
+                on_progress(records + sum(counter.value for counter in counters), None, size)
+
+        first = _validate_range(path, *ranges[0], options, keep, tick)
         validator.expect(len(first.candidates.indexes) * len(ranges))
         shift = _merge(validator, first, writer, (0, 0))
         del first
-        for process, receiver, _ in workers:
-            part = _receive(process, receiver, lambda: validator.records + sum(p.value for _, _, p in workers),
-                            size, on_progress)
+        for part in pool.results(lambda: tick(validator.records)):
             shift = _merge(validator, part, writer, shift)
             del part
-    finally:
-        for process, receiver, _ in workers:
-            if process.is_alive():
-                process.terminate()
-            process.join(timeout=5)
-            receiver.close()
-
-
-def _receive(process: Any, receiver: Any, done: Callable[[], int], size: int,
-             on_progress: ProgressCallback | None) -> _Part:
-    while not wait([receiver], timeout=POLL_SECONDS):
-        if on_progress is not None:
-            on_progress(done(), None, size)
-    try:
-        kind, payload = receiver.recv()
-    except EOFError:
-        raise PromptfmtError(f"a validation worker stopped unexpectedly (exit code {process.exitcode})") from None
-    if kind == "plugin":
-        raise PluginError(*payload)
-    if kind == "error":
-        raise PromptfmtError(f"a validation worker failed: {payload}")
-    return payload
 
 
 def _merge(validator: Validator, part: _Part, writer: QuarantineWriter | None, shift: tuple[int, int]) -> tuple[int, int]:
@@ -173,10 +129,7 @@ def _merge(validator: Validator, part: _Part, writer: QuarantineWriter | None, s
             item.index += index_before
             item.line = None if item.line is None else item.line + line_before
             writer.write(item, [{**issue, "record": item.index, "line": item.line} for issue in issues])
-    validator.records += part.records
-    validator.valid += part.valid
-    validator.invalid += part.invalid
-    validator.clean += part.clean
+    validator.merge(part)
     duplicates = _judge_duplicates(validator, part.candidates, index_before, line_before)
     # In file order; a record's duplicate issue comes after its other issues (merge keeps ties in order).
     for issue in heapq.merge(part.issues, duplicates, key=_record_of):

@@ -20,8 +20,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .format import Format
-from .io import Block
+from ..errors import PluginError
+from ..format import Format
+from ..io import Block
 
 # Sentinel candidates, rarest in prose first. A marker without any uses its first characters instead.
 _RARE_PUNCTUATION = "|<>[]{}#^~`@\\*_=+$%&"
@@ -76,8 +77,8 @@ class MarkerScanner:
         for fmt in formats:
             try:
                 markers = tuple(fmt.markers)
-            except Exception:  # a plugin's broken property must not break validation
-                continue
+            except Exception as exc:  # a plugin's bug: reported by name, never dropped
+                raise PluginError(getattr(fmt, "name", repr(fmt)), exc) from exc
             for marker in markers:
                 if isinstance(marker, str) and marker.strip():
                     owners.setdefault(marker, [])

@@ -11,10 +11,9 @@ pluggy finds the two functions by their names, exactly as if they were written o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from .detect import Match, answer_for
-from .format import Format
+from ..format import Format, Match, match_text
 from .hookspecs import hookimpl
 
 RegisterHook = Callable[[Callable[[Format], None]], None]
@@ -34,3 +33,10 @@ def format_hooks(*formats: Format) -> tuple[RegisterHook, DetectHook]:
         return answer_for(formats, text, format)
 
     return promptfmt_register_formats, promptfmt_detect_format
+
+
+def answer_for(formats: Iterable[Format], text: str, format: Format) -> Match | None:
+    """A plugin's ``promptfmt_detect_format``: a `Match` when ``format`` is one of ``formats``, else None."""
+    if any(format is own for own in formats):
+        return match_text(format, text)
+    return None

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pluggy
 
-from .errors import DuplicateFormatError, FormatDefinitionError, PluginError, UnknownFormatError
-from .format import Format
-from .plugins import PluginSet, make_plugin_manager
+from ..errors import DuplicateFormatError, FormatDefinitionError, PluginError, UnknownFormatError
+from ..format import Format
+from .manager import PluginSet, make_plugin_manager
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +114,15 @@ def load_registry(
     folder that ``PROMPTFMT_FORMATS_DIR`` names (``formats_dir=`` overrides it).
     """
     return build_registry(make_plugin_manager(format_files=format_files, **options))  # type: ignore[arg-type]
+
+
+def default_registry() -> FormatRegistry:
+    """The registry of every loadable plugin, for library calls that were given none.
+
+    A plugin that failed to load raises its `PluginError`: the library never drops a failure. Build
+    the registry with `load_registry` (which returns the failures) and pass it on to go on without it.
+    """
+    registry, failures = load_registry()
+    if failures:
+        raise failures[0]
+    return registry

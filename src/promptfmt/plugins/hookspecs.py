@@ -2,19 +2,16 @@
 
 A plugin is any module or object with functions marked ``@hookimpl``; it is registered through the
 ``promptfmt`` entry-point group (third-party) or the built-in list (promptfmt's own formats): both
-go through the same `promptfmt.plugins.make_plugin_manager` call.
+go through the same `promptfmt.plugins.manager.make_plugin_manager` call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:
-    from .detect import Match
-    from .format import Format
+from ..format import Format, Match
 
 PROJECT_NAME = "promptfmt"
 
@@ -36,7 +33,7 @@ def promptfmt_detect_format(text: str, format: Format) -> Match | None:
     """Say whether ``format`` produced ``text`` (a full text or a prompt alone).
 
     Called by `promptfmt.detect.detect_format` for each text and each format still in the running.
-    The plugin that provides ``format`` answers with a `promptfmt.detect.Match`, accepted or not
-    (``promptfmt.detect.answer_for(MY_FORMATS, text, format)`` does it by parsing); every other
+    The plugin that provides ``format`` answers with a `promptfmt.format.Match`, accepted or not
+    (``promptfmt.plugins.hooks.answer_for(MY_FORMATS, text, format)`` does it by parsing); every other
     plugin returns None. The first answer wins; a format no plugin answers for is matched by parsing.
     """

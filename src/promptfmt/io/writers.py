@@ -1,64 +1,112 @@
 """Writing datasets: JSON Lines or a JSON array, streamed, to a file written atomically or to stdout.
 
-A file is written under a temporary name in its own folder (`promptfmt.io.AtomicWriter`) and renamed
-into place when everything was written: an interrupted run (an error, Ctrl-C, SIGTERM) leaves the
-target as it was and no temporary file behind. ``-`` means standard output, where nothing can be
-atomic: the items are streamed as they come.
-
-An output that is the input (same path, or the same file through a link) is refused before anything
-is read: `refuse_overwrite`.
+A file is written under a temporary name in its own folder (`AtomicWriter`) and renamed into place
+when everything was written: an interrupted run (an error, Ctrl-C, SIGTERM) leaves the target as it
+was and no temporary file behind. ``-`` means standard output, where nothing can be atomic: the
+items are streamed as they come. `AtomicWriter` is the one atomic writer of promptfmt.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import PromptfmtError
-from .io import STDIN, AtomicWriter
-from .jsonout import ENCODE_ERRORS, encode, encode_fast_into
+from ..errors import OutputError
+from .items import Item
+from .jsonout import ENCODE_ERRORS, encode, encode_fast_into, encode_line
+from .paths import STDOUT
 
-STDOUT = "-"
 _BUFFER = 1 << 20
 
 
-class OutputError(PromptfmtError, ValueError):
-    """An output that cannot be used: it is the input, its folder is missing ... (a usage error)."""
+class AtomicWriter:
+    """A binary file written under a temporary name and renamed into place on success.
+
+    Readers never see a half-written file; on an exception the temporary file is removed and the
+    target is left as it was.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        folder = self.path.parent
+        try:
+            handle, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}.") from None
+        self.file = os.fdopen(handle, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        """Close, give the file the permissions a plain ``open`` would (mkstemp makes it private), rename."""
+        self.file.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            os.chmod(self._tmp, 0o666 & ~umask)
+        except OSError:
+            pass
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
 
-def same_file(a: str, b: str) -> bool:
-    """Whether paths ``a`` and ``b`` name the same file (``-`` is never a file)."""
-    if STDIN in (a, b):
-        return False
-    if Path(a).resolve() == Path(b).resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return False
+class QuarantineWriter:
+    """Records that failed validation, unchanged, with their issues: one JSON object per line.
 
+    Each line is ``{"record": <index>, "line": <line>, "issues": [...], "item": <the value as read>}``,
+    or ``"text": <the raw line>`` instead of ``"item"`` when the line could not be decoded. The file is
+    written atomically (it appears only when the run completes).
+    """
 
-def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> None:
-    """Raise `OutputError` when an output (``(option name, path)``) is the input or another output."""
-    seen: list[tuple[str, str]] = []
-    for option, path in outputs:
-        if path is None or path == STDOUT:
-            continue
-        if same_file(source, path):
-            raise OutputError(f"{option} {path} is the input file: promptfmt never overwrites its input. Write elsewhere.")
-        for other_option, other in seen:
-            if same_file(other, path):
-                raise OutputError(f"{option} and {other_option} are the same file ({path}); give them different names.")
-        folder = Path(path).parent
-        if not folder.is_dir():
-            raise OutputError(f"{option} {path}: the folder {str(folder)!r} does not exist. Create it first.")
-        if Path(path).is_dir():
-            raise OutputError(f"{option} {path} is a folder; give a file name.")
-        seen.append((option, path))
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._out = AtomicWriter(path)
+        self.path = self._out.path
+        self.count = 0
+
+    def write(self, item: Item, issues: Iterable[Any]) -> None:
+        entry: dict[str, Any] = {"record": item.index, "line": item.line, "issues": list(issues)}
+        if item.error is None:
+            entry["item"] = item.value
+        elif item.text is not None:
+            entry["text"] = item.text
+        self._out.write(encode_line(entry))
+        self.count += 1
+
+    def close(self) -> None:
+        self._out.commit()
+
+    def abort(self) -> None:
+        self._out.abort()
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def _line_writer(write: Callable[[bytes], Any]) -> Callable[[Any], None]:
@@ -184,7 +232,7 @@ def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[
     try:
         with ExitStack() as stack:
             for path in paths:
-                writers.append(_open_atomic(path))
+                writers.append(AtomicWriter(path))
             buffers = [
                 stack.enter_context(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))
                 for writer in writers
@@ -199,10 +247,3 @@ def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[
         raise
     for writer in writers:
         writer.commit()
-
-
-def _open_atomic(path: str) -> AtomicWriter:
-    try:
-        return AtomicWriter(path)
-    except PromptfmtError as exc:
-        raise OutputError(str(exc)) from None

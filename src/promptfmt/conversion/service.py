@@ -1,0 +1,175 @@
+"""Converting a dataset from one layout and prompt style to another, losing nothing.
+
+The service reads `promptfmt.io.Item` values, turns each into a record (`promptfmt.layouts`), has it
+checked by validation, checks that the output can carry it exactly, and hands the output item to a
+``write`` callable. It never prints and never opens files: the CLI does that.
+
+Nothing is lost (docs/architecture.md, "Semantics"):
+
+* an item that cannot be converted (invalid JSON, a validation error, a conversation that is not a
+  single turn, text the ``--from`` format did not produce ...) is *quarantined*: handed to
+  ``quarantine`` with its issues, never written;
+* a record that the output cannot carry exactly is *lossy*: counted by reason and written (rendering
+  is still wanted for training text) or, with ``strict``, quarantined;
+* ``read == written + quarantined`` always holds for the returned `ConvertSummary`.
+
+`plan` decides everything that does not depend on the individual items (layouts, formats, usage
+errors) from the first items; `run` is the per-item loop; `convert` does both.
+"""
+
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..io import Item
+from ..plugins import FormatRegistry
+from ..records import layouts
+from ..validation.issues import CHECKS, ERROR, Issue
+from ..validation.validator import Validator
+from .plan import Plan, plan
+from .stages import stage as _stage
+from .summary import ConvertSummary
+
+LOSSY_CODE = "lossy-in-format"
+Quarantine = Callable[[Item, list[Issue]], None]
+Progress = Callable[[int], None]
+PROGRESS_EVERY = 1024
+
+
+def run(
+    plan: Plan,
+    items: Iterable[Item],
+    write: Callable[[dict[str, Any]], None],
+    *,
+    quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
+    registry: FormatRegistry | None = None,
+) -> ConvertSummary:
+    """Convert ``items`` as ``plan`` says; output items go to ``write``, refused ones to ``quarantine``.
+
+    ``registry`` holds the formats whose markers validation looks for (``template-marker``, a
+    warning); None looks for none (the target format's own markers are checked anyway: they make a
+    record lossy). ``progress(read)`` is called every `PROGRESS_EVERY` items and at the end.
+    """
+    summary = ConvertSummary(
+        input_layout=plan.input_layout,
+        output_layout=plan.output_layout,
+        source_format=plan.source.name if plan.source is not None else None,
+        target_format=plan.target.name if plan.target is not None else None,
+        strict=plan.strict,
+    )
+    refuse = _refuser(summary, quarantine)
+    read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
+    checker = validator(plan, registry)
+    check = checker.check
+    quick = checker.quick if read_fields is None else None  # clean records skip the full check
+    stage = _stage(plan)
+    colliding = _COLLIDING.get(plan.output_layout)
+    keep_metadata = not plan.drop_metadata
+    strict = plan.strict
+    lossy = summary.lossy
+    read = written = lossy_records = 0
+    for item in items:
+        read += 1
+        if progress is not None and not read % PROGRESS_EVERY:
+            progress(read)
+        fields = quick(item) if quick is not None else None
+        if fields is not None:  # a clean record without metadata
+            losses, output_item = stage(*fields, None)
+        else:
+            if read_fields is not None and item.error is None:
+                value = read_fields(item.value)
+                if type(value) is list:
+                    refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
+                    continue
+                checked = check(Item(item.index, item.line, value))
+            else:
+                checked = check(item)
+            if not checked.ok:
+                refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+                continue
+            metadata = checked.metadata
+            if not keep_metadata:
+                metadata = None
+            elif metadata and colliding is not None and not colliding.isdisjoint(metadata):
+                refuse(item, [_issue(item, p.code, p.field, p.message)
+                              for p in layouts.metadata_collisions(plan.output_layout, metadata)])
+                continue
+            losses, output_item = stage(*checked.fields, metadata)
+        if losses:
+            if strict:
+                refuse(item, [_lossy_issue(item, plan, *loss) for loss in losses])
+                continue
+            lossy_records += 1
+            lossy.update({reason for reason, _, _ in losses})
+        write(output_item)
+        written += 1
+    if progress is not None:
+        progress(read)
+    summary.warnings.update({code: n for code, n in checker.counts.items() if CHECKS[code].severity != ERROR})
+    summary.read = read
+    summary.written = written
+    summary.lossy_records = lossy_records
+    if summary.read != summary.written + summary.quarantined:  # nothing is lost (docs/architecture.md, "Semantics")
+        raise AssertionError(f"read {summary.read} != written {summary.written} + quarantined {summary.quarantined}")
+    return summary
+
+
+def convert(
+    items: Iterable[Item],
+    write: Callable[[dict[str, Any]], None],
+    *,
+    quarantine: Quarantine | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> ConvertSummary:
+    """`plan` then `run`: the whole conversion of ``items`` (``options`` are those of `plan`)."""
+    chosen, rest = plan(iter(items), **options)
+    return run(chosen, rest, write, quarantine=quarantine, progress=progress, registry=options.get("registry"))
+
+
+# Output layouts whose own keys a metadata key could overwrite.
+_COLLIDING = {layout: keys for layout, keys in layouts.LAYOUT_KEYS.items() if layout != layouts.ALPACA}
+
+
+def _refuser(summary: ConvertSummary, quarantine: Quarantine | None) -> Quarantine:
+    by_code = summary.quarantined_by_code
+
+    def refuse(item: Item, issues: list[Issue]) -> None:
+        summary.quarantined += 1
+        for code in {issue.code for issue in issues}:
+            by_code[code] += 1
+        if quarantine is not None:
+            quarantine(item, issues)
+
+    return refuse
+
+
+def _issue(item: Item, code: str, where: str, message: str) -> Issue:
+    return Issue(code, ERROR, item.index, item.line, where, message)
+
+
+def _lossy_issue(item: Item, plan: Plan, reason: str, where: str, message: str) -> Issue:
+    into = plan.target.name if plan.target is not None else f"the {plan.output_layout} layout"
+    return _issue(item, LOSSY_CODE, where, f"{reason}: {message} ({into} cannot carry this record exactly; --strict refuses it)")
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+IGNORED_CHECKS = ("unknown-field",)
+"""Validation checks convert does not report: metadata keys are carried over, by design."""
+
+
+def validator(plan: Plan, registry: FormatRegistry | None = None) -> Validator:
+    """The `Validator` convert uses: no duplicate tracking (memory stays flat)."""
+    return Validator(
+        registry=registry if registry is not None else (),
+        null_as_empty=plan.null_as_empty,
+        mapping=plan.mapping,
+        duplicates=False,
+        ignore=IGNORED_CHECKS,
+        max_issues=0,
+    )
+

@@ -1,0 +1,54 @@
+"""The counts of one conversion: ``read == written + quarantined``, always."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ConvertSummary:
+    """The counts of one conversion. ``read == written + quarantined`` always."""
+
+    input_layout: str
+    output_layout: str
+    source_format: str | None
+    target_format: str | None
+    strict: bool = False
+    read: int = 0
+    written: int = 0
+    quarantined: int = 0
+    lossy_records: int = 0
+    lossy: Counter[str] = field(default_factory=Counter)  # records per loss reason
+    quarantined_by_code: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
+    warnings: Counter[str] = field(default_factory=Counter)  # validation warnings per code
+
+    @property
+    def ok(self) -> bool:
+        """True when every record read was written."""
+        return self.quarantined == 0
+
+    def merge(self, other: ConvertSummary) -> None:
+        """Add the counts of ``other`` (a part of the same conversion) to these."""
+        for name in ("read", "written", "quarantined", "lossy_records"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("lossy", "quarantined_by_code", "warnings"):
+            getattr(self, name).update(getattr(other, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input_layout": self.input_layout,
+            "output_layout": self.output_layout,
+            "from": self.source_format,
+            "to": self.target_format,
+            "strict": self.strict,
+            "read": self.read,
+            "written": self.written,
+            "quarantined": self.quarantined,
+            "quarantined_by_code": dict(sorted(self.quarantined_by_code.items())),
+            "lossy": {"records": self.lossy_records, "by_reason": dict(sorted(self.lossy.items()))},
+            "warnings": dict(sorted(self.warnings.items())),
+            "ok": self.ok,
+        }
+

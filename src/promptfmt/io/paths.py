@@ -1,0 +1,66 @@
+"""Paths given on the command line or to the services: inputs that must be readable files, outputs
+that must never be the input. Every command checks them here, so the same problem gives the same
+message everywhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from ..errors import InputPathError, OutputError
+from .items import STDIN
+
+STDOUT = "-"
+
+
+def open_input(path: str) -> IO[bytes]:
+    """``path`` opened for reading; `InputPathError` saying what is wrong otherwise."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputPathError(path, "no such file. Check the path.") from None
+    except IsADirectoryError:
+        raise InputPathError(path, "is a folder, not a dataset file.") from None
+    except PermissionError:
+        raise InputPathError(path, "permission denied.") from None
+    except OSError as exc:
+        raise InputPathError(path, f"cannot be opened: {exc.strerror or exc}.") from None
+
+
+def require_input(path: str) -> None:
+    """Raise `InputPathError` unless ``path`` is ``-`` or a file that can be opened."""
+    if path != STDIN:
+        open_input(path).close()
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (``-`` is never a file)."""
+    if STDIN in (a, b):
+        return False
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> None:
+    """Raise `OutputError` when an output (``(option name, path)``) is the input or another output."""
+    seen: list[tuple[str, str]] = []
+    for option, path in outputs:
+        if path is None or path == STDOUT:
+            continue
+        if same_file(source, path):
+            raise OutputError(f"{option} {path} is the input file: promptfmt never overwrites its input. Write elsewhere.")
+        for other_option, other in seen:
+            if same_file(other, path):
+                raise OutputError(f"{option} and {other_option} are the same file ({path}); give them different names.")
+        folder = Path(path).parent
+        if not folder.is_dir():
+            raise OutputError(f"{option} {path}: the folder {str(folder)!r} does not exist. Create it first.")
+        if Path(path).is_dir():
+            raise OutputError(f"{option} {path} is a folder; give a file name.")
+        seen.append((option, path))

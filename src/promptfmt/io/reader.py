@@ -1,0 +1,220 @@
+"""Reading datasets, and writing files atomically.
+
+Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON documents, gzip-compressed or
+not, UTF-8 with or without BOM, from a path or ``-`` (standard input). The layout is told apart by
+content, not by extension:
+
+* the first non-blank character ``[`` means a JSON array (unless that line is a whole array and
+  another line follows: JSON Lines whose items are arrays);
+* a first line that is a JSON value by itself means JSON Lines;
+* a first line that opens a value it does not close (``{`` alone, as ``json.dump(indent=2)`` and
+  ``jq`` write them) means a sequence of JSON documents, usually a single object.
+
+Everything is streamed, so memory stays flat as the file grows (apart from one record at a time):
+JSON Lines in `Block` objects of whole lines (~1 MiB) decoded with msgspec; the object records of
+a JSON array cut out of its bytes and decoded the same way; anything else in an array, and
+documents, through a sliding window of text with the standard library's decoder (which also
+locates every error). Every decoded value comes out as an `Item` that knows its index and the
+line where it starts. A malformed line is an `Item` with an ``error``, not the end of the run; a
+malformed array or document is one error item with line and column, after the items decoded before
+it, and ends the reading (what follows cannot be located reliably). A file that stops being readable
+(a truncated gzip stream, an I/O error) gives one ``unreadable`` error item, never an exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import orjson
+
+from .arrays import read_array_fast
+from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, Block, Item, Source, unreadable_item
+from .jsonl import read_blocks, read_lines
+from .paths import open_input
+from .window import read_values
+
+
+def open_binary(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
+    """The decompressed bytes of ``path`` (``-`` reads ``stdin``, by default the process's)."""
+    if path == STDIN:
+        raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
+        if not hasattr(raw, "peek"):  # e.g. io.BytesIO: gzip detection needs to look ahead
+            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+    else:
+        raw = open_input(path)
+    if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+class DatasetReader:
+    """The items of one dataset, in order, with where the reading is (for progress displays).
+
+    ``position`` is the number of (compressed) bytes consumed so far and ``size`` the size of the
+    file, both None when unknown (standard input, a pipe). Use as a context manager, or iterate to
+    the end: the file is closed either way.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> None:
+        self.path = os.fspath(path)
+        self.name = Source(self.path).name
+        self._stream = open_binary(self.path, stdin)
+        self._raw = getattr(self._stream, "fileobj", None) or self._stream
+        self.size = self._file_size()
+        self._start: _Start | None = None
+
+    def _file_size(self) -> int | None:
+        try:
+            stat = os.fstat(self._raw.fileno())
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            return None
+        return stat.st_size if stat.st_size > 0 else None
+
+    @property
+    def position(self) -> int | None:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return None
+
+    def close(self) -> None:
+        if self.path != STDIN:
+            self._stream.close()
+
+    def __enter__(self) -> DatasetReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def layout(self) -> str:
+        """``jsonl``, ``array``, ``documents``, or ``none`` (empty, or unreadable from the start)."""
+        return self._detect().kind
+
+    def _detect(self) -> _Start:
+        if self._start is None:
+            self._start = _detect(self._stream)
+        return self._start
+
+    def __iter__(self) -> Iterator[Item]:
+        return self._items()
+
+    def _items(self) -> Iterator[Item]:
+        try:
+            yield from _items_of(self._detect(), self._stream)
+        finally:
+            self.close()
+
+    def blocks(self) -> Iterator[Block]:
+        """JSON Lines only: the file as `Block` objects of whole lines (a failing read ends with a
+        `Block` whose ``error`` says why). For services that process lines in bulk."""
+        start = self._detect()
+        if start.kind != JSONL:
+            raise ValueError(f"{self.name} is not JSON Lines ({start.kind}); iterate over the items instead")
+        try:
+            yield from read_blocks(start.first, self._stream, start.line)
+        finally:
+            self.close()
+
+
+def read_items(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> Iterator[Item]:
+    """Every value of the dataset at ``path`` (``-``: standard input), in order, with its index and line."""
+    return iter(DatasetReader(path, stdin))
+
+
+
+# -- telling layouts apart ---------------------------------------------------------------------
+
+
+JSONL, ARRAY, DOCUMENTS, NONE = "jsonl", "array", "documents", "none"
+
+
+@dataclass(slots=True)
+class _Start:
+    """What the beginning of a stream showed: the layout, its first non-blank line and where."""
+
+    kind: str
+    first: bytes = b""
+    line: int = 1
+    lines: Iterator[bytes] | None = None
+    item: Item | None = None  # the one error item of a stream that could not be read at all
+
+
+def _detect(stream: IO[bytes]) -> _Start:
+    """The layout that the first non-blank line announces."""
+    blank = 0
+    try:
+        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        if head.startswith(UTF16_BOMS):
+            error = "the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"
+            return _Start(NONE, item=Item(0, 1, error=error))
+        lines = iter(stream)
+        first = b""
+        for raw in lines:
+            if blank == 0 and raw.startswith(UTF8_BOM):
+                raw = raw[len(UTF8_BOM):]
+            if raw.strip():
+                first = raw
+                break
+            blank += 1
+        if not first:
+            return _Start(NONE)
+        start = first.lstrip()
+        if start.startswith(b"["):
+            ahead = _next_value_line(lines) if _is_json(first) else []
+            if ahead and ahead[-1].strip():  # one JSON value per line, each an array: JSON Lines all the same
+                return _Start(JSONL, first + b"".join(ahead), blank + 1)
+            return _Start(ARRAY, first + b"".join(ahead), blank + 1, lines)
+    except IO_ERRORS as exc:
+        return _Start(NONE, item=unreadable_item(0, blank + 1, exc))
+    kind = DOCUMENTS if _opens_a_document(start) else JSONL
+    return _Start(kind, first, blank + 1, lines)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _next_value_line(lines: Iterator[bytes]) -> list[bytes]:
+    """The lines up to the next non-blank one (all of them blank when the stream ends first)."""
+    ahead = []
+    for line in lines:
+        ahead.append(line)
+        if line.strip():
+            break
+    return ahead
+
+
+def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
+    if start.kind == NONE:
+        return iter(() if start.item is None else (start.item,))
+    if start.kind == JSONL:
+        return read_lines(read_blocks(start.first, stream, start.line))
+    if start.kind == ARRAY:
+        return read_array_fast(start.first, stream, start.line)
+    chained = itertools.chain((start.first,), start.lines or ())
+    return read_values(chained, line=start.line, array=start.kind == ARRAY)
+
+
+def _opens_a_document(line: bytes) -> bool:
+    """Whether a first line that is not JSON by itself opens a pretty-printed document."""
+    if not line.startswith(b"{"):
+        return False
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line.rstrip().endswith((b"{", b"[", b","))
+    return False
+

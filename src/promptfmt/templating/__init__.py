@@ -1,0 +1,22 @@
+"""Templating: formats described by literal pieces (the engine of every built-in format), their
+TOML files, and the import of Jinja chat templates through a sandbox."""
+
+from .declarative import FormatFile, dumps_format, load_format_file, parse_format_text
+from .importer import ImportResult, import_chat_template
+from .sandbox import ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
+from .template import Template, TemplateFormat
+
+__all__ = [
+    "ChatTemplate",
+    "FormatFile",
+    "ImportResult",
+    "MissingTokensError",
+    "Template",
+    "TemplateFormat",
+    "TemplateImportError",
+    "dumps_format",
+    "import_chat_template",
+    "load_chat_template",
+    "load_format_file",
+    "parse_format_text",
+]

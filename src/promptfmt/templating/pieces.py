@@ -1,0 +1,89 @@
+"""The literal pieces of a prompt style (`Template`) and the literal search that parse and check share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FormatDefinitionError
+
+INPUT_BLOCK_RULES = ("non-empty", "always")
+
+# The preamble a text starts with tells whether the record has an input (two preambles), or not (one).
+INPUT, NO_INPUT, EITHER = "input", "no-input", "either"
+
+
+@dataclass(frozen=True)
+class Template:
+    """The literal pieces of a prompt style (see the module docstring for how they are joined)."""
+
+    prefix: str
+    separator: str
+    prompt_suffix: str = ""
+    response_prefix: str = ""
+    end: str = ""
+    prefix_no_input: str | None = None
+    input_block: str = "non-empty"
+    chat: bool = False
+    trim: bool = False
+    extra_markers: tuple[str, ...] = ()
+    trim_output: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_block not in INPUT_BLOCK_RULES:
+            raise FormatDefinitionError(
+                f"input_block must be one of {', '.join(INPUT_BLOCK_RULES)}, not {self.input_block!r}"
+            )
+        if not self.separator:
+            raise FormatDefinitionError("separator must not be empty: it marks where the input starts")
+        if not self.after_prompt:
+            raise FormatDefinitionError(
+                "prompt_suffix and response_prefix are both empty: nothing would mark where the prompt ends"
+            )
+        if not (self.response_prefix or self.end):
+            raise FormatDefinitionError(
+                "response_prefix and end are both empty: a prompt alone could not be told from an empty output"
+            )
+        if self.separator == self.after_prompt:
+            raise FormatDefinitionError(
+                "separator equals prompt_suffix + response_prefix: the input block could not be told apart"
+            )
+        if self.input_block == "always" and self.prefix_no_input is not None:
+            raise FormatDefinitionError("prefix_no_input is meaningless when the input block always appears")
+
+    @property
+    def after_prompt(self) -> str:
+        """The literal between the last prompt field and the output."""
+        return self.prompt_suffix + self.response_prefix
+
+    @property
+    def trims_output(self) -> bool:
+        """Whether the output is stripped of surrounding whitespace (``trim`` or ``trim_output``)."""
+        return self.trim or self.trim_output
+
+    @property
+    def markers(self) -> tuple[str, ...]:
+        """Distinctive lines of the literal pieces, plus any declared extra markers."""
+        pieces = (self.prefix, self.prefix_no_input or "", self.separator, self.prompt_suffix,
+                  self.response_prefix, self.end, *self.extra_markers)
+        found: dict[str, None] = {}
+        for piece in pieces:
+            for line in piece.splitlines():
+                line = line.strip()
+                if len(line) >= 3:
+                    found[line] = None
+        return tuple(found)
+
+
+
+def earliest(text: str, pos: int, literals: tuple[str, ...]) -> tuple[str | None, int]:
+    """The literal that occurs first at or after ``pos`` (the longer one on a tie), and where."""
+    best: str | None = None
+    best_at = -1
+    for literal in literals:
+        at = text.find(literal, pos)
+        if at < 0:
+            continue
+        if best is None or at < best_at or (at == best_at and len(literal) > len(best)):
+            best, best_at = literal, at
+    return best, best_at
+
