@@ -27,14 +27,7 @@ import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-_WORDS = (
-    "the model data training answer question language token sentence example result value list "
-    "function number system network input output format prompt response instruction text file "
-    "research method quickly carefully simple complex small large first second final important "
-    "describe explain summarise translate classify rewrite generate compare evaluate compute "
-    "because although however therefore while which where when how what why who city river "
-    "energy water planet history music science health policy market customer product design"
-).split()
+_WORDS = ["the", "model", "data", "training", "answer", "question", "language", "token", "sentence", "example", "result", "value", "list", "function", "number", "system", "network", "input", "output", "format", "prompt", "response", "instruction", "text", "file", "research", "method", "quickly", "carefully", "simple", "complex", "small", "large", "first", "second", "final", "important", "describe", "explain", "summarise", "translate", "classify", "rewrite", "generate", "compare", "evaluate", "compute", "because", "although", "however", "therefore", "while", "which", "where", "when", "how", "what", "why", "who", "city", "river", "energy", "water", "planet", "history", "music", "science", "health", "policy", "market", "customer", "product", "design"]
 _NON_ASCII = ("café", "naïve", "résumé", "Zürich", "São", "東京", "数据", "✓")
 _EMOJI = "🙂"
 MIXES = {"realistic": (0.08, 0.01), "heavy": (None, None)}  # (records with non-ASCII, with an emoji)

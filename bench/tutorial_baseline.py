@@ -27,7 +27,7 @@ def format_input(entry):
 def main() -> None:
     source, target = sys.argv[1], sys.argv[2]
     compact = "--compact" in sys.argv[3:]
-    with open(source, "r", encoding="utf-8") as file:
+    with open(source, encoding="utf-8") as file:
         data = json.load(file)
     texts = [{"text": format_input(entry) + f"\n\n### Response:\n{entry['output']}"} for entry in data]
     with open(target, "w", encoding="utf-8") as file:

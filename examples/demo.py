@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptfmt import convert, load_registry, validate
-from promptfmt.io import read_items
-from promptfmt.io import open_output
+from promptfmt.io import open_output, read_items
 
 HERE = Path(__file__).resolve().parent
 DATASET = HERE / "instructions.jsonl"

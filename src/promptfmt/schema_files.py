@@ -19,7 +19,7 @@ def source_dir() -> Path:
 
 def load(name: str) -> dict[str, Any]:
     """A checked-in schema: from the installed package, else from the source checkout."""
-    packaged = resources.files("promptfmt").joinpath("schemas", name)
+    packaged = resources.files("promptfmt").joinpath("schemas").joinpath(name)
     if packaged.is_file():
         return json.loads(packaged.read_text(encoding="utf-8"))
     return json.loads((source_dir() / name).read_text(encoding="utf-8"))

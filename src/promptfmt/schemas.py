@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from .models import Record
 from .schema_files import load, source_dir
 from .templating.declarative import FormatFile
@@ -20,7 +22,7 @@ __all__ = ["GENERATED", "drifted", "dumps", "file_name", "generate", "load", "na
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "promptfmt schema --write"
 
-GENERATED: dict[str, type] = {
+GENERATED: dict[str, type[BaseModel]] = {
     "record.schema.json": Record,
     "format.schema.json": FormatFile,
     "report.schema.json": Report,

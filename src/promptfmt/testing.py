@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 # Characters JSON can carry (no lone surrogates), with control characters and odd whitespace on purpose.
-_CHARACTERS = st.characters(blacklist_categories=("Cs",))
+_CHARACTERS = st.characters(exclude_categories=["Cs"])
 _EDGES = ("", " ", "\n", "\n\n", "\t", "  \n ", "\r\n", "\u00a0", "\u2028", "é", "日本語", "🙂", "\x00", "\x1b[0m")
 
 

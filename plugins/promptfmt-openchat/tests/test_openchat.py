@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
-
-from promptfmt import Query, Record
-from promptfmt import ChatTemplate, load_chat_template
-from promptfmt.testing import conformance_suite, prop_matches_chat_template, record_strategy
+from hypothesis import given
+from hypothesis import strategies as st
 from promptfmt_openchat import OPENCHAT
+
+from promptfmt import ChatTemplate, Query, Record, load_chat_template
+from promptfmt.testing import conformance_suite, prop_matches_chat_template, record_strategy
 
 GOLDEN = [
     (

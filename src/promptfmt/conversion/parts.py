@@ -92,7 +92,7 @@ def _take_parts(
 ) -> dict[int, ConvertSummary]:
     """Convert the parts not taken yet, one at a time, until none is left; their summaries by number.
     ``finished[k]`` gets how many items part ``k`` wrote; ``after()`` runs after each part."""
-    results = {}
+    results: dict[int, ConvertSummary] = {}
     while True:
         with job.taken.get_lock():
             number = job.taken.value
@@ -162,7 +162,7 @@ def convert_parts(
 
             def report() -> None:
                 if progress is not None:
-                    progress(sum(job.counts), sum(job.positions), size)
+                    progress(sum(job.counts[:]), sum(job.positions[:]), size)
 
             append = _Appender(job, sink)
             early = layout != ARRAY or sink.restartable  # an array's parts may be thrown away

@@ -53,13 +53,7 @@ def run(
     warning); None looks for none (the target format's own markers are checked anyway: they make a
     record lossy). ``progress(read)`` is called every `PROGRESS_EVERY` items and at the end.
     """
-    summary = ConvertSummary(
-        input_layout=plan.input_layout,
-        output_layout=plan.output_layout,
-        source_format=plan.source.name if plan.source is not None else None,
-        target_format=plan.target.name if plan.target is not None else None,
-        strict=plan.strict,
-    )
+    summary = ConvertSummary.of(plan)
     refuse = _refuser(summary, quarantine)
     read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
     checker = validator(plan, registry)
@@ -97,7 +91,9 @@ def run(
                 refuse(item, [_issue(item, p.code, p.field, p.message)
                               for p in layouts.metadata_collisions(plan.output_layout, metadata)])
                 continue
-            losses, output_item = stage(*checked.fields, metadata)
+            fields = checked.fields
+            assert fields is not None  # a valid item is a record
+            losses, output_item = stage(*fields, metadata)
         if losses:
             if strict:
                 refuse(item, [_lossy_issue(item, plan, *loss) for loss in losses])
@@ -109,12 +105,7 @@ def run(
     if progress is not None:
         progress(read)
     summary.warnings.update({code: n for code, n in checker.counts.items() if CHECKS[code].severity != ERROR})
-    summary.read = read
-    summary.written = written
-    summary.lossy_records = lossy_records
-    if summary.read != summary.written + summary.quarantined:  # nothing is lost (docs/architecture.md, "Semantics")
-        raise AssertionError(f"read {summary.read} != written {summary.written} + quarantined {summary.quarantined}")
-    return summary
+    return summary.close(read, written, lossy_records)
 
 
 def convert(

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .plan import Plan
+
 
 @dataclass
 class ConvertSummary:
@@ -23,6 +25,24 @@ class ConvertSummary:
     lossy: Counter[str] = field(default_factory=Counter)  # records per loss reason
     quarantined_by_code: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings per code
+
+    @classmethod
+    def of(cls, plan: Plan) -> ConvertSummary:
+        """The empty summary of a conversion planned as ``plan``."""
+        return cls(
+            input_layout=plan.input_layout,
+            output_layout=plan.output_layout,
+            source_format=plan.source.name if plan.source is not None else None,
+            target_format=plan.target.name if plan.target is not None else None,
+            strict=plan.strict,
+        )
+
+    def close(self, read: int, written: int, lossy_records: int) -> ConvertSummary:
+        """Set the final counts; nothing is lost (docs/architecture.md, "Semantics"), or this raises."""
+        self.read, self.written, self.lossy_records = read, written, lossy_records
+        if read != written + self.quarantined:
+            raise AssertionError(f"read {read} != written {written} + quarantined {self.quarantined}")
+        return self
 
     @property
     def ok(self) -> bool:

@@ -94,15 +94,9 @@ class _ArrayScan:
         buffer = self.buffer
         size = len(buffer)
         items: list[Item] = []
-        if self.index:
-            separator = _SEPARATOR.match(buffer, self.resume)
-            if separator is None:
-                return items, _BYTES_WS.match(buffer, self.resume).end() < size
-            start = separator.end()
-        else:
-            start = _BYTES_WS.match(buffer, _BYTES_WS.match(buffer).end() + 1).end()  # after "["
-        if start >= size or buffer[start] != 0x7B:  # "{"
-            return items, start < size
+        start = self._next_start()
+        if start < 0 or start >= size or buffer[start] != 0x7B:  # "{"
+            return items, start < size if start >= 0 else _skip_ws(buffer, self.resume) < size
         starts: list[int] = []
         numbers: list[int] = []
         block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
@@ -138,7 +132,7 @@ class _ArrayScan:
                     by_line = False  # the rest of this batch: candidate by candidate
             if end < 0:
                 found = _record_at(buffer, start)
-                if found is None or found is _GAVE_UP:
+                if not isinstance(found, tuple):  # None: read more; _GAVE_UP: the window reads the rest
                     done = found is _GAVE_UP
                     break
                 value, end, following = found
@@ -155,10 +149,26 @@ class _ArrayScan:
                 done = True
                 break
         if items:
-            block.data = buffer[first:resume]
-            block.rows(starts)
-            self.index, self.counted, self.line, self.resume = index, first + starts[-1], numbers[-1], resume
+            self._read(block, first, resume, starts)
         return items, done
+
+    def _read(self, block: Block, first: int, resume: int, starts: list[int]) -> None:
+        """Settle a batch: its block holds ``buffer[first:resume]``, row k from ``starts[k]``."""
+        numbers = block.numbers
+        assert numbers is not None
+        block.data = self.buffer[first:resume]
+        block.rows(starts)
+        self.index += len(starts)
+        self.counted, self.line, self.resume = first + starts[-1], numbers[-1], resume
+
+    def _next_start(self) -> int:
+        """Where the next value starts: after "[" or after the comma that follows the last record
+        read; -1 when the bytes after that record hold no comma (yet)."""
+        buffer = self.buffer
+        if not self.index:
+            return _skip_ws(buffer, _skip_ws(buffer, 0) + 1)  # after "["
+        separator = _SEPARATOR.match(buffer, self.resume)
+        return -1 if separator is None else separator.end()
 
     def open_bytes(self) -> int:
         """How many bytes were read but belong to no record read yet."""
@@ -181,6 +191,12 @@ class _ArrayScan:
         self.line += self.buffer.count(b"\n", self.counted, self.resume)
         self.counted = self.resume
         self.carried = _chars_on_last_line(self.buffer, self.resume, self.carried)
+
+
+def _skip_ws(data: bytes, pos: int) -> int:
+    """Where the whitespace that starts at ``pos`` ends."""
+    match = _BYTES_WS.match(data, pos)
+    return pos if match is None else match.end()
 
 
 def _chars_on_last_line(data: bytes, end: int, carried: int) -> int:

@@ -114,9 +114,9 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
-        column = len(raw[: bad.start].decode("utf-8", "replace")) + 1
-        return Item(index, number, column=column, text=text,
-                    error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}, column {column}): {FIX_UTF8}")
+        at = len(raw[: bad.start].decode("utf-8", "replace")) + 1
+        return Item(index, number, column=at, text=text,
+                    error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}, column {at}): {FIX_UTF8}")
     if text.startswith("\ufeff"):
         message = "the line starts with a byte-order mark (U+FEFF); remove it"
     elif text.lstrip().startswith("["):
@@ -125,7 +125,7 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
         message = "the line ends before the value is complete (a truncated line, or a record split over lines?)"
     else:
         message = _orjson_message(exc)
-    column = getattr(exc, "colno", None)
+    column: int | None = getattr(exc, "colno", None)
     where = f" (column {column})" if column else ""
     return Item(index, number, error=f"invalid JSON: {message}{where}", column=column, text=text)
 

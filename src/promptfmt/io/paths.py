@@ -22,7 +22,7 @@ def open_input(path: str) -> IO[bytes]:
     except FileNotFoundError:
         raise InputPathError(path, "no such file. Check the path.") from None
     except IsADirectoryError:
-        raise InputPathError(path, "is a folder, not a dataset file.") from None
+        raise InputPathError(path, "is a folder, not a file.") from None
     except PermissionError:
         raise InputPathError(path, "permission denied.") from None
     except OSError as exc:

@@ -30,7 +30,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 import orjson
 
@@ -46,7 +46,7 @@ def open_binary(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     if path == STDIN:
         raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
         if not hasattr(raw, "peek"):  # e.g. io.BytesIO: gzip detection needs to look ahead
-            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
+            raw = io.BufferedReader(cast(io.RawIOBase, raw))
     else:
         raw = open_input(path)
     if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
@@ -152,7 +152,8 @@ def _detect(stream: IO[bytes]) -> _Start:
     """The layout that the first non-blank line announces."""
     blank = 0
     try:
-        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        peek = getattr(stream, "peek", None)
+        head = peek(4)[:4] if peek is not None else b""
         if head.startswith(UTF16_BOMS):
             error = "the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"
             return _Start(NONE, item=Item(0, 1, error=error))

@@ -109,7 +109,7 @@ class QuarantineWriter:
             self.abort()
 
 
-def _line_writer(write: Callable[[bytes], Any]) -> Callable[[Any], None]:
+def _line_writer(write: Callable[[bytearray], Any]) -> Callable[[Any], None]:
     """``write_line(item)``: one JSON Lines line (a closure: this runs once per record)."""
     fast = encode_fast_into
     line = bytearray()  # reused: no bytes object per record, one write

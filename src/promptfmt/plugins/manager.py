@@ -17,6 +17,7 @@ Declarative format files (`promptfmt.plugins.sources`) are plugins too, one per 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Callable, Iterable
@@ -95,7 +96,7 @@ def make_plugin_manager(
     result = PluginSet(manager)
     sources: list[tuple[str, Callable[[], object]]] = []
     if builtins:
-        sources += [(module, lambda module=module: importlib.import_module(module)) for module in BUILTIN_PLUGINS]
+        sources += [(module, functools.partial(importlib.import_module, module)) for module in BUILTIN_PLUGINS]
         result.origins.update(dict.fromkeys(BUILTIN_PLUGINS, "built-in"))
     if entry_points:
         for ep in _entry_points(group=ENTRY_POINT_GROUP):
@@ -106,7 +107,7 @@ def make_plugin_manager(
         for name, load in format_file_sources(format_files, formats_dir or None):
             sources.append((name, load))
             result.origins[name] = "declarative format file"
-    sources += [(name, lambda plugin=plugin: plugin) for name, plugin in plugins]
+    sources += [(name, functools.partial(_given, plugin)) for name, plugin in plugins]
 
     for name, load in sources:
         if manager.is_blocked(name):
@@ -119,6 +120,10 @@ def make_plugin_manager(
                 manager.unregister(name=name)
             result.failures.append(PluginError(name, exc))
     return result
+
+
+def _given(plugin: object) -> object:
+    return plugin
 
 
 def _entry_point_origin(ep: object) -> str:

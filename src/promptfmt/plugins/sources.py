@@ -8,6 +8,8 @@ plugin ``dir:FOLDER``. What a file may hold is `promptfmt.templating.declarative
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -51,7 +53,7 @@ class _MissingFolder:
 
 
 def format_file_sources(
-    format_files: Iterable[str | Path] = (), formats_dir: str | Path | None = None
+    format_files: Iterable[str | os.PathLike[str]] = (), formats_dir: str | os.PathLike[str] | None = None
 ) -> Iterator[tuple[str, Callable[[], object]]]:
     """``(plugin name, loader)`` for every format file: the folder's ``*.toml`` first, then ``format_files``.
 
@@ -72,4 +74,4 @@ def format_file_sources(
         if key in seen:
             continue
         seen.add(key)
-        yield f"{FILE_PLUGIN_PREFIX}{path}", lambda path=path: FormatFilePlugin.from_file(path)
+        yield f"{FILE_PLUGIN_PREFIX}{path}", functools.partial(FormatFilePlugin.from_file, path)

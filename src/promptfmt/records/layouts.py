@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ParseError
 from ..format import Format
@@ -144,10 +144,9 @@ def _from_prompt_completion(value: Any, fmt: Format) -> dict[str, Any] | list[Pr
         return _not_an_object(PROMPT_COMPLETION, value)
     prompt = _string_field(value, "prompt", PROMPT_COMPLETION)
     completion = _string_field(value, "completion", PROMPT_COMPLETION)
-    problems = [p for p in (prompt, completion) if isinstance(p, Problem)]
-    if problems:
-        return problems
-    record = _parsed(fmt, prompt + completion, "prompt", value, PROMPT_COMPLETION)  # type: ignore[operator]
+    if isinstance(prompt, Problem) or isinstance(completion, Problem):
+        return [p for p in (prompt, completion) if isinstance(p, Problem)]
+    record = _parsed(fmt, prompt + completion, "prompt", value, PROMPT_COMPLETION)
     if isinstance(record, dict):
         expected = fmt.render(Record.model_validate(_fields(record))).prompt
         if expected != prompt:
@@ -237,8 +236,8 @@ class _Conversation:
     def read(self, value: Any) -> dict[str, Any] | list[Problem]:
         turns = self.turns(value)
         if turns and isinstance(turns[0], Problem):
-            return turns  # type: ignore[return-value]
-        return _from_turns(turns, value, self.layout, self.key)  # type: ignore[arg-type]
+            return turns
+        return _from_turns(cast("list[tuple[str, str]]", turns), value, self.layout, self.key)
 
 
 _MESSAGES = _Conversation(MESSAGES, "messages", "role", "content", {"system": "system", "user": "user", "assistant": "assistant"})

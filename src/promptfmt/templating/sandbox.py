@@ -76,7 +76,8 @@ class ChatTemplate:
         from jinja2.sandbox import SecurityError
 
         template = _compile(self.source, self.origin)
-        moment = datetime.datetime(*now)
+        year, month, day, hour, minute, second = now
+        moment = datetime.datetime(year, month, day, hour, minute, second)
         try:
             return template.render(
                 messages=messages,

@@ -182,6 +182,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
 
     def _match_prefix(self, text: str) -> tuple[str, int]:
         """The variant the preamble announces, and where the instruction starts."""
+        candidates: tuple[tuple[str, str], ...]
         if self._always:
             candidates = ((self._prefix_input, INPUT),)
         elif self._prefix_input == self._prefix_no_input:

@@ -15,6 +15,7 @@ all clean text before any regex runs:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -141,7 +142,7 @@ class Gate:
             _mark(found, PLACEHOLDER_FLAG, block, lambda pos: data.find(b"{{", pos))
         for pattern, lead, flag in _RAW_PATTERNS:
             if lead in data:
-                _mark(found, flag, block, lambda pos, pattern=pattern: _search(pattern, data, pos))
+                _mark(found, flag, block, functools.partial(_search, pattern, data))
         return found
 
 

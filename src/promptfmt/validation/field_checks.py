@@ -36,6 +36,7 @@ class FieldChecks:
     """The checks on a record's keys and field values (a mixin: `Validator` provides the bookkeeping)."""
 
     mapping: FieldMapping
+    _ignored: frozenset[str]
     _key: dict[str, str]
     _label: dict[str, str]
     _unknown_messages: dict[str, str]

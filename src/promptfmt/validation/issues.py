@@ -79,4 +79,7 @@ class Issue:
         return f"{self.location(source)}: {self.code}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in _ISSUE_FIELDS}
+
+
+_ISSUE_FIELDS = tuple(Issue.__dataclass_fields__)
