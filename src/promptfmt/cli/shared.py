@@ -54,7 +54,7 @@ def parse_workers(text: str) -> int | None:
     return int(text)
 
 
-def registry_or_exit(
+def load_formats(
     format_files: Sequence[str] = (), *, report_failures: bool = True, named_files_required: bool = True
 ) -> tuple[FormatRegistry, list[PluginError]]:
     """Every loadable format; plugins that failed are reported by name on stderr.
@@ -75,9 +75,9 @@ def registry_or_exit(
     return registry, failures
 
 
-def format_or_exit(name: str, format_files: Sequence[str] = ()) -> Format:
+def load_format(name: str, format_files: Sequence[str] = ()) -> Format:
     """The format called ``name``, loading the registry first (see `lookup_format`)."""
-    registry, failures = registry_or_exit(format_files)
+    registry, failures = load_formats(format_files)
     return lookup_format(registry, failures, name)
 
 

@@ -57,7 +57,7 @@ def plan(
     ``output_layout`` defaults to ``text`` when ``target`` is given, else ``alpaca``. ``input_layout``
     is detected from the first item that is a JSON object unless given. ``source`` is the format of
     rendered input items, or ``"auto"`` to detect it from the first `DETECT_LIMIT` of them (this needs
-    ``registry``). ``mapping`` (a `promptfmt.mapping.FieldMapping`) reads the record fields of alpaca
+    ``registry``). ``mapping`` (a `promptfmt.records.mapping.FieldMapping`) reads the record fields of alpaca
     items from other keys; it makes ``alpaca`` the default input layout. Raises `ConvertUsageError`
     when the options do not fit.
     """

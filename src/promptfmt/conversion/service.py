@@ -1,6 +1,6 @@
 """Converting a dataset from one layout and prompt style to another, losing nothing.
 
-The service reads `promptfmt.io.Item` values, turns each into a record (`promptfmt.layouts`), has it
+The service reads `promptfmt.io.Item` values, turns each into a record (`promptfmt.records.layouts`), has it
 checked by validation, checks that the output can carry it exactly, and hands the output item to a
 ``write`` callable. It never prints and never opens files: the CLI does that.
 

@@ -17,7 +17,7 @@ reference it follows::
     response_prefix = " "
     end = "\\n"                       # end-of-turn text after the output
 
-Keys of ``[template]`` are the fields of `Template` (see `promptfmt.template`), with one
+Keys of ``[template]`` are the fields of `Template` (see `promptfmt.templating.template`), with one
 addition: ``preamble`` is text placed before everything else (a system prompt, a BOS text); it is
 prepended to ``prefix`` (and to ``prefix_no_input`` when that is given). TOML has no null: leave
 ``prefix_no_input`` out to share ``prefix``.
@@ -27,11 +27,8 @@ checked against that checked-in schema with ``jsonschema`` (every message names 
 ``house-qa.toml: template.separator: must not be empty``), then the `Template` is built, whose own
 `FormatDefinitionError` messages name the file too. Nothing in a format file is ever executed.
 
-Format files reach the registry as ordinary plugins (`FormatFilePlugin`), one per file, named
-``file:PATH``: from ``--format-file PATH`` on the command line, ``format_files=`` of
-`promptfmt.load_registry`, and every ``*.toml`` of the folder named by ``PROMPTFMT_FORMATS_DIR``.
-A broken file is reported by that name and the other formats still load; a formats folder that
-does not exist is reported as plugin ``dir:FOLDER``.
+Format files reach the registry as ordinary plugins, one per file, named ``file:PATH``
+(`promptfmt.plugins.sources`).
 """
 
 from __future__ import annotations
@@ -95,7 +92,7 @@ def _drop_default(schema: dict[str, Any]) -> None:
 
 
 class TemplateSpec(BaseModel):
-    """The ``[template]`` table: the literal pieces of the prompt style (see `promptfmt.template`)."""
+    """The ``[template]`` table: the literal pieces of the prompt style (see `promptfmt.templating.template`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, title="template")
 

@@ -1,8 +1,8 @@
 """Validating one JSON Lines file in several processes, with exactly the report of one process.
 
-The file is cut at line ends into one byte range per process (`promptfmt.parallel.ranges`). This
-process validates the first range itself; each other range goes to a forked process (plugin
-formats need not be picklable, and Python's string hashes agree because the hash secret is
+The file is cut at line ends into one byte range per process (`promptfmt.io.ranges.ranges`). This
+process validates the first range itself; each other range goes to a worker of the
+`promptfmt.pool.WorkerPool` (forked: Python's string hashes agree because the hash secret is
 inherited). A worker checks everything but duplicates: for each record without an error it sends
 back the record's two 64-bit hashes, and this process runs them through its own duplicate table,
 in file order. Indexes and line numbers are counted from the start of each range and shifted once
@@ -43,7 +43,7 @@ class _Candidates:
 
     def see(self, index: int, instruction: str, input: str, output: str, line: int | None = None,
             clean: bool = True) -> None:
-        """Stands in for `promptfmt.dedup.Duplicates.see` in a worker: remember, judge nothing."""
+        """Stands in for `promptfmt.validation.dedup.Duplicates.see` in a worker: remember, judge nothing."""
         self.indexes.append(index)
         self.lines.append(line or 0)
         self.prompts.append(hash((instruction, input)) or 1)

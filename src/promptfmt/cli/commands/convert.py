@@ -43,7 +43,7 @@ from ..shared import (
     QUIET_OPTION,
     lookup_format,
     parse_workers,
-    registry_or_exit,
+    load_formats,
     warn,
 )
 
@@ -97,7 +97,7 @@ def convert(
     _check_options(file, output, quarantine, as_json)
     asked = parse_workers(workers)
     mapping = FieldMapping.build(profile, maps)
-    registry, failures = registry_or_exit(format_files)
+    registry, failures = load_formats(format_files)
     target = lookup_format(registry, failures, to) if to else None
     parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
     with _terminated_as_interrupt(), DatasetReader(file) as reader:

@@ -13,7 +13,7 @@ import typer
 
 from ...detect import Detection, detect_format, text_of
 from ...io import Source, read_items, require_input
-from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, registry_or_exit, warn
+from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, load_formats, warn
 
 ITEM_SHAPES = 'a string, {"text": ...} or {"prompt": ..., "completion": ...}'
 
@@ -32,7 +32,7 @@ def detect(
     Prints the name (exit 0). Exit 1 when no format renders every text, or when several do alike (they are named).
     """
     require_input(file)
-    registry, _ = registry_or_exit(format_files)
+    registry, _ = load_formats(format_files)
     source = Source(file)
     skipped: list[int] = []
     detection = detect_format(_texts(file, source.name, skipped), registry, limit=limit)

@@ -11,7 +11,7 @@ import json
 
 import typer
 
-from ..shared import EXIT_PLUGIN, FORMAT_FILE_OPTION, registry_or_exit
+from ..shared import EXIT_PLUGIN, FORMAT_FILE_OPTION, load_formats
 
 
 def formats(
@@ -19,7 +19,7 @@ def formats(
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """List the registered formats (built-in and plugin ones)."""
-    registry, failures = registry_or_exit(format_files, named_files_required=False)
+    registry, failures = load_formats(format_files, named_files_required=False)
     rows = [
         {
             "name": entry.format.name,

@@ -9,7 +9,7 @@ import typer
 
 from ...io import Source, read_items, require_input
 from ...records.fields import to_record
-from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, format_or_exit, warn
+from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, load_format, warn
 
 
 def render(
@@ -21,7 +21,7 @@ def render(
 ) -> None:
     """Render records; invalid ones are reported on stderr (FILE:LINE: record N: field: message), exit 1."""
     require_input(file)
-    fmt = format_or_exit(format_name, format_files)
+    fmt = load_format(format_name, format_files)
     source = Source(file)
     invalid = seen = 0
     out = sys.stdout

@@ -1,6 +1,6 @@
 """``promptfmt validate``: every problem of a dataset, located, before a training run finds it.
 
-The library (`promptfmt.validate`) decides; this module reads the options and presents the report:
+The library (`promptfmt.validation`) decides; this module reads the options and presents the report:
 one line per issue (``FILE:LINE: record N: field: code: message``, capped by ``--max-issues``) and
 a summary table, or one JSON document (``--json``) that follows ``schemas/report.schema.json``.
 Exit codes: 0 without errors, 1 with errors, 2 for usage errors, 3 when a plugin fails.
@@ -28,9 +28,9 @@ from ..shared import (
     MAP_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
-    format_or_exit,
+    load_format,
     parse_workers,
-    registry_or_exit,
+    load_formats,
     warn,
 )
 
@@ -77,8 +77,8 @@ def validate(
     _check_paths(file, quarantine)
     processes = _processes(file, workers)
     mapping = FieldMapping.build(profile, maps)
-    fmt = format_or_exit(format_name, format_files) if format_name else None
-    registry, _ = registry_or_exit(format_files, report_failures=fmt is None)
+    fmt = load_format(format_name, format_files) if format_name else None
+    registry, _ = load_formats(format_files, report_failures=fmt is None)
 
     source = Source(file).name
     out = sys.stdout
