@@ -41,9 +41,9 @@ from ..shared import (
     MAP_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
+    load_formats,
     lookup_format,
     parse_workers,
-    load_formats,
     warn,
 )
 

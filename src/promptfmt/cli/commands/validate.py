@@ -29,8 +29,8 @@ from ..shared import (
     PROFILE_OPTION,
     QUIET_OPTION,
     load_format,
-    parse_workers,
     load_formats,
+    parse_workers,
     warn,
 )
 
