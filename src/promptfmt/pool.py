@@ -30,6 +30,18 @@ class WorkerError(PromptfmtError):
     """A worker process failed; the message names the worker and what went wrong."""
 
 
+class WorkerCrash(RuntimeError):
+    """A bug in a worker process: not a `PromptfmtError`, so the CLI reports an internal error
+    (exit 70); its cause holds the worker's traceback (shown with ``PROMPTFMT_DEBUG=1``)."""
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of a worker, as text, chained as the cause of a `WorkerCrash`."""
+
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0])
+
+
 class WorkerPool(Generic[Result]):
     """Forked processes, each running ``target(*args)`` once; use as a context manager."""
 
@@ -82,7 +94,7 @@ def _run(target: Callable[..., Any], args: tuple[Any, ...], connection: Connecti
     except PromptfmtError as exc:
         connection.send(("error", f"{type(exc).__name__}: {exc}"))
     except BaseException as exc:  # a bug: everything goes back to the parent, which reports it
-        connection.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        connection.send(("bug", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
     finally:
         connection.close()
 
@@ -97,4 +109,7 @@ def _receive(process: BaseProcess, receiver: Connection, name: str) -> Any:
         raise PluginError(*payload)
     if status == "error":
         raise WorkerError(f"{name} failed: {payload}")
+    if status == "bug":
+        summary, details = payload
+        raise WorkerCrash(f"{name} failed: {summary}") from _RemoteTraceback(details)
     return payload

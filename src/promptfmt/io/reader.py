@@ -1,4 +1,4 @@
-"""Reading datasets, and writing files atomically.
+"""Reading datasets: the layout of a file told apart by content, and the reader that fits it.
 
 Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON documents, gzip-compressed or
 not, UTF-8 with or without BOM, from a path or ``-`` (standard input). The layout is told apart by
@@ -206,7 +206,7 @@ def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
     if start.kind == ARRAY:
         return read_array_fast(start.first, stream, start.line)
     chained = itertools.chain((start.first,), start.lines or ())
-    return read_values(chained, line=start.line, array=start.kind == ARRAY)
+    return read_values(chained, line=start.line, array=False)  # documents
 
 
 def _opens_a_document(line: bytes) -> bool:
