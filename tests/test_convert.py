@@ -339,6 +339,25 @@ def test_profiles_and_maps_read_records_from_other_keys(cli, tmp_path):
     assert unknown.exit_code == 2 and "unknown profile" in unknown.stderr
 
 
+def test_a_key_shadowed_by_a_mapping_is_quarantined_never_dropped(cli, tmp_path):
+    """--map output=response on an item that also has 'output': that value would be lost, so the
+    item is refused with the reason (validate reports the same key as a warning)."""
+    rows = [{"instruction": "a", "response": "b", "output": "OLD"}, {"instruction": "c", "response": "d"}]
+    infile = write_jsonl(tmp_path / "in.jsonl", rows)
+    quarantine = tmp_path / "q.jsonl"
+    result = cli("convert", str(infile), "-o", "-", "--map", "output=response", "--to", "phi3",
+                 "--quarantine", str(quarantine))
+    assert result.exit_code == 1 and "read 2 = written 1 + quarantined 1" in result.stderr
+    assert json.loads(result.stdout) == {"text": "<|user|>\nc<|end|>\n<|assistant|>\nd<|end|>\n<|endoftext|>"}
+    entry = json.loads(quarantine.read_text())
+    assert (entry["record"], entry["item"]) == (0, rows[0])
+    assert [(i["code"], i["field"]) for i in entry["issues"]] == [("metadata-collision", "output")]
+    assert "read from 'response'" in entry["issues"][0]["message"]
+    swapped = write_jsonl(tmp_path / "swap.jsonl", [{"instruction": "x", "input": "y", "output": "z"}])
+    both = cli("convert", str(swapped), "-o", "-", "--map", "instruction=input", "--map", "input=instruction")
+    assert both.exit_code == 0 and json.loads(both.stdout) == {"instruction": "y", "input": "x", "output": "z"}
+
+
 def test_the_input_layout_can_be_named_instead_of_detected(cli, tmp_path):
     phi3 = REGISTRY.get("phi3")
     rendered = phi3.render(Record(instruction="Hi.", output="Yo."))

@@ -26,6 +26,7 @@ from typing import Any
 from ..io import Item
 from ..plugins import FormatRegistry
 from ..records import layouts
+from ..records.mapping import FieldMapping
 from ..validation.issues import CHECKS, ERROR, Issue
 from ..validation.validator import Validator
 from .plan import Plan, plan
@@ -63,6 +64,7 @@ def run(
     colliding = _COLLIDING.get(plan.output_layout)
     keep_metadata = not plan.drop_metadata
     strict = plan.strict
+    mapping = plan.mapping  # a key it shadows would be lost: such items are refused
     lossy = summary.lossy
     read = written = lossy_records = 0
     for item in items:
@@ -81,6 +83,9 @@ def run(
                 checked = check(Item(item.index, item.line, value))
             else:
                 checked = check(item)
+            if mapping is not None and checked.ok and mapping.shadowed(item.value):
+                refuse(item, _shadowed_issues(item, mapping))
+                continue
             if not checked.ok:
                 refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
                 continue
@@ -136,6 +141,15 @@ def _refuser(summary: ConvertSummary, quarantine: Quarantine | None) -> Quaranti
             quarantine(item, issues)
 
     return refuse
+
+
+def _shadowed_issues(item: Item, mapping: FieldMapping) -> list[Issue]:
+    return [
+        _issue(item, "metadata-collision", key,
+               f"the item has a key {key!r}, but {key} is read from {mapping.key(key)!r} (--map/--profile): its "
+               f"value would be lost; drop or rename the {key!r} key, or map {key} from it")
+        for key in mapping.shadowed(item.value)
+    ]
 
 
 def _issue(item: Item, code: str, where: str, message: str) -> Issue:

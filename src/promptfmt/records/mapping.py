@@ -108,6 +108,12 @@ class FieldMapping:
             view[key] = item
         return view, shadowed
 
+    def shadowed(self, value: dict[str, Any]) -> list[str]:
+        """The keys of ``value`` that `apply` leaves out: named like a record field whose field is
+        read from another key (``output`` with ``--map output=response``)."""
+        consumed = self._consumed  # type: ignore[attr-defined]
+        return [key for key in value if key in self.sources and key not in consumed]
+
 
 def parse_map(text: str) -> tuple[str, str]:
     """``"output=response"`` -> ``("output", "response")``; keys may contain spaces and ``=``."""
