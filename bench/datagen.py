@@ -1,6 +1,6 @@
 """Realistic instruction records for the benchmarks, generated fast and reproducibly.
 
-The records look like Alpaca-style data (the measurements behind docs/architecture.md, "Performance notes", used ~660 bytes per record):
+The records look like Alpaca-style data, ~660 bytes per record (the size the speed figures use):
 an instruction of one or two sentences, an input in ~40 % of the records (a passage, a list, a
 snippet of code), an output of a few sentences to a few paragraphs with newlines. Records are
 composed from a pool of sentences built once, so a million records take seconds, not minutes.
