@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .io import AtomicWriter
 from .models import Record
 from .schema_files import load, source_dir
 from .templating.declarative import FormatFile
@@ -67,6 +68,7 @@ def write(folder: Path | None = None) -> list[Path]:
     written = []
     for name in GENERATED:
         path = folder / name
-        path.write_text(dumps(generate(name)), encoding="utf-8")
+        with AtomicWriter(path) as writer:
+            writer.write(dumps(generate(name)).encode("utf-8"))
         written.append(path)
     return written
