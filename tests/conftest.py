@@ -1,4 +1,9 @@
-"""Shared fixtures and the Hypothesis profiles: quick locally, deeper when CI is set."""
+"""Shared fixtures and the Hypothesis profiles: quick locally, deeper when CI is set.
+
+Before anything is collected, the plugin settings of the environment are cleared: test modules
+parametrize over the registered formats, and a user's ``PROMPTFMT_FORMATS_DIR`` (or entry-point
+plugins, or a blocked built-in) must not change which tests exist.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,34 @@ import os
 import sys
 from pathlib import Path
 
+# At import time, before any test module is imported (and collected).
+os.environ.pop("PROMPTFMT_FORMATS_DIR", None)
+os.environ.pop("PROMPTFMT_BLOCK_PLUGINS", None)
+os.environ["PROMPTFMT_DISABLE_ENTRY_POINTS"] = "1"
+
 import pytest
 from hypothesis import HealthCheck, settings
+
+from .helpers import in_ci, shared_data_folder
 
 settings.register_profile("quick", max_examples=60, deadline=None)
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "quick"))
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("PROMPTFMT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "quick"))
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The third-party reference data (never copied into the project); tests skip without it."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared reference data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """The third-party reference data (never copied into the project), from ``PROMPTFMT_SHARED_DATA``
+    or ``../shared/data``: tests skip without it, and fail when ``CI`` is set."""
+    return shared_data_folder()
 
 
 @pytest.fixture(autouse=True)
 def _no_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see the built-ins only, unless a test opts back in to entry-point discovery."""
+    """Tests see the built-ins only, unless a test opts back in to entry-point discovery
+    (again for each test: a test may change the environment without monkeypatch)."""
     monkeypatch.setenv("PROMPTFMT_DISABLE_ENTRY_POINTS", "1")
     monkeypatch.delenv("PROMPTFMT_BLOCK_PLUGINS", raising=False)
     monkeypatch.delenv("PROMPTFMT_FORMATS_DIR", raising=False)

@@ -10,10 +10,11 @@ from functools import partial
 
 import pytest
 
-from promptfmt import Record, load_registry
+from promptfmt import Record
 from promptfmt.batch import BatchError, messages_batch, parse_batch, render_batch
 
-REGISTRY, _ = load_registry(entry_points=False)
+from .helpers import builtin
+
 BATCH = {
     "instruction": ["Name a colour.", "Translate.", "Two\nlines."],
     "input": ["", "Hallo", "x"],
@@ -28,7 +29,7 @@ def records():
 
 @pytest.mark.parametrize("name", ["alpaca", "phi3", "llama3", "chatml"])
 def test_render_batch_equals_rendering_each_record(name):
-    fmt = REGISTRY.get(name)
+    fmt = builtin(name)
     assert render_batch(BATCH, format=name) == {"text": [fmt.render(r).text for r in records()]}
     assert render_batch(BATCH, format=fmt, layout="prompt-completion") == {
         "prompt": [fmt.render(r).prompt for r in records()],
@@ -72,4 +73,4 @@ def test_values_that_are_not_strings_are_errors_naming_row_and_column():
 
 def test_the_function_pickles_for_worker_processes():
     function = pickle.loads(pickle.dumps(partial(render_batch, format="phi3")))
-    assert function(BATCH)["text"][0] == REGISTRY.get("phi3").render(records()[0]).text
+    assert function(BATCH)["text"][0] == builtin("phi3").render(records()[0]).text

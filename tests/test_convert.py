@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from promptfmt import Record, load_registry
+from promptfmt import Record
 from promptfmt.io import writers
 
-REGISTRY, _ = load_registry(entry_points=False)
-COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
+from .helpers import COURSE, builtin
 
 
 def write_jsonl(path: Path, items: list) -> Path:
@@ -33,8 +32,8 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_alpaca_text_to_phi3_equals_rendering_the_course_records_in_phi3(cli, tmp_path, shared_data):
-    """Issue 4.3 on the 1100 course records; A -> B -> A for every pair is property 6 (test_properties.py)."""
-    alpaca, phi3 = REGISTRY.get("alpaca"), REGISTRY.get("phi3")
+    """Issue 4.3 on the 1100 course records; A -> B -> A for any pair is property 6 (test_builtin_conformance.py)."""
+    alpaca, phi3 = builtin("alpaca"), builtin("phi3")
     records = [Record(**item) for item in json.loads((shared_data / COURSE).read_text("utf-8"))]
     infile = write_jsonl(tmp_path / "alpaca.jsonl", [{"text": alpaca.render(r).text} for r in records])
     outfile = tmp_path / "phi3.jsonl"
@@ -59,7 +58,7 @@ def test_strict_quarantines_lossy_records_with_their_reason(cli, tmp_path, share
     result = cli("convert", str(shared_data / COURSE), "-o", str(outfile), "--to", "phi3", "--strict",
                  "--quarantine", str(quarantine))
     assert result.exit_code == 1, result
-    phi3 = REGISTRY.get("phi3")
+    phi3 = builtin("phi3")
     lossy = [i for i, item in enumerate(course) if not phi3.check(Record(**item)).lossless]
     assert len(read_jsonl(outfile)) == 1100 - len(lossy)
     entries = read_jsonl(quarantine)
@@ -82,7 +81,7 @@ def test_lossy_records_are_written_unchanged_in_meaning_and_counted(cli, tmp_pat
     assert result.exit_code == 0, result
     summary = json.loads(result.stdout)
     assert summary["lossy"] == {"records": 2, "by_reason": {"marker-in-content": 1, "separator-in-instruction": 1}}
-    phi3 = REGISTRY.get("phi3")
+    phi3 = builtin("phi3")
     assert read_jsonl(tmp_path / "out.jsonl") == [{"text": phi3.render(Record(**item)).text} for item in items]
 
 
@@ -131,7 +130,7 @@ def test_without_a_quarantine_file_refused_items_are_listed_on_stderr(cli, tmp_p
 
 
 def test_text_the_source_format_did_not_produce_is_quarantined_with_the_offset(cli, tmp_path):
-    phi3 = REGISTRY.get("phi3")
+    phi3 = builtin("phi3")
     good = phi3.render(Record(instruction="Hi.", output="Hello.")).text
     infile = write_jsonl(tmp_path / "in.jsonl", [{"text": good}, {"text": "### Instruction:\nHi."}])
     result = cli("convert", str(infile), "-o", "-", "--from", "phi3", "--layout", "alpaca")
@@ -199,7 +198,7 @@ def test_a_system_message_is_kept_as_metadata_and_counted_when_the_format_cannot
 
 
 def test_from_auto_detects_the_format(cli, tmp_path):
-    phi3 = REGISTRY.get("phi3")
+    phi3 = builtin("phi3")
     records = [Record(instruction="Translate.", input="Hallo", output="Hello"), Record(instruction="Hi.", output="Yo.")]
     infile = write_jsonl(tmp_path / "in.jsonl", [{"text": phi3.render(r).text} for r in records])
     result = cli("convert", str(infile), "-o", "-", "--from", "auto", "--layout", "alpaca")
@@ -209,7 +208,7 @@ def test_from_auto_detects_the_format(cli, tmp_path):
 
 
 def test_from_auto_that_cannot_decide_is_a_usage_error_naming_the_candidates(cli, tmp_path):
-    stanford = REGISTRY.get("alpaca")  # without inputs, Stanford and course Alpaca render the same text
+    stanford = builtin("alpaca")  # without inputs, Stanford and course Alpaca render the same text
     infile = write_jsonl(tmp_path / "in.jsonl", [{"text": stanford.render(Record(instruction="Hi.", output="Yo.")).text}])
     result = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--from", "auto", "--to", "phi3")
     assert result.exit_code == 2
@@ -359,7 +358,7 @@ def test_a_key_shadowed_by_a_mapping_is_quarantined_never_dropped(cli, tmp_path)
 
 
 def test_the_input_layout_can_be_named_instead_of_detected(cli, tmp_path):
-    phi3 = REGISTRY.get("phi3")
+    phi3 = builtin("phi3")
     rendered = phi3.render(Record(instruction="Hi.", output="Yo."))
     item = {"prompt": rendered.prompt, "completion": rendered.completion, "text": rendered.text}
     infile = write_jsonl(tmp_path / "in.jsonl", [item])

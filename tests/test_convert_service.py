@@ -1,7 +1,7 @@
 """The convert service (`promptfmt.conversion`): the fast losslessness test, conversions between every
 pair of registered formats on real records, and the nothing-lost promise on generated items.
 
-Property 6 itself (A -> B -> A on generated records, every pair) is in test_properties.py.
+Property 6 itself (A -> B -> A on generated records, any pair) is in test_builtin_conformance.py.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptfmt import Format, Loss, LossReason, Record, Rendered, Verdict, load_registry
+from promptfmt import Format, Loss, LossReason, Record, Rendered, Verdict
 from promptfmt.conversion import ConvertUsageError, convert, plan, run
 from promptfmt.io import Item
 from promptfmt.templating.template import TemplateFormat
-from promptfmt.testing import record_strategy
 
-REGISTRY, _ = load_registry(entry_points=False)
-FORMATS = list(REGISTRY)
+from .helpers import COURSE, builtin, builtin_formats
+from .strategies import item_values, record_strategy
+
+FORMATS = builtin_formats()
 NAMES = [fmt.name for fmt in FORMATS]
-COURSE = "rasbt_llms_from_scratch_ch07/instruction-data.json"
 
 
 def items_of(values):
@@ -53,7 +53,7 @@ def test_a_subclass_that_changes_the_verdict_is_asked_even_where_its_base_is_cle
     where the fast test it inherits (``clearly_lossless``) would clear the record."""
     import copy
 
-    base = REGISTRY.get("alpaca")
+    base = builtin("alpaca")
 
     class NoDigits(type(base)):  # a plugin's stricter verdict, built on a built-in format
         def check_fields(self, instruction, input="", output=None):
@@ -90,27 +90,13 @@ def test_conversion_between_every_pair_of_formats_is_exact_on_the_course_records
             assert summary.lossy_records == lossy, (source.name, target.name)
 
 
-json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.text(max_size=5)),
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=5), children, max_size=3)),
-    max_leaves=6,
-)
-item_values = st.one_of(
-    json_values,
-    st.fixed_dictionaries({"instruction": st.text(max_size=8), "output": st.text(max_size=8)},
-                          optional={"input": st.text(max_size=4), "id": st.integers()}),
-    st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries(
-        {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": st.text(max_size=6)}), max_size=4)}),
-)
-
-
 @pytest.mark.parametrize("layout", ["alpaca", "text", "prompt-completion", "messages", "sharegpt"])
 @given(values=st.lists(item_values, max_size=8), strict=st.booleans())
 def test_read_is_always_written_plus_quarantined(layout, values, strict):
     items = items_of(values)
     items.insert(0, Item(0, 0, error="invalid JSON: broken"))
     written, refused = [], []
-    target = REGISTRY.get("phi3") if layout in ("text", "prompt-completion") else None
+    target = builtin("phi3") if layout in ("text", "prompt-completion") else None
     summary = convert(
         items, written.append, quarantine=lambda item, issues: refused.append((item, issues)),
         output_layout=layout, target=target, input_layout="alpaca", strict=strict,

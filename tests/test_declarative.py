@@ -14,7 +14,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from promptfmt import FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
@@ -27,6 +26,8 @@ from promptfmt.templating.declarative import (
     parse_format_text,
 )
 from promptfmt.testing import conformance_suite
+
+from .strategies import format_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "formats"
@@ -197,25 +198,7 @@ def test_checked_in_format_schema_is_generated_from_the_model():
     jsonschema.Draft202012Validator.check_schema(FORMAT_SCHEMA)
 
 
-_strings = st.one_of(st.sampled_from(["", "x", "a b", "two\nlines", "end\n", "ok-name_1.2+", "\r"]), st.text(max_size=4))
-_values = st.one_of(_strings, st.booleans(), st.integers(-2, 2), st.none(), st.lists(_strings, max_size=2))
-_template_tables = st.fixed_dictionaries(
-    {"separator": st.one_of(_strings, _values)},
-    optional={key: st.one_of(_strings, _values) for key in (
-        "preamble", "prefix", "prefix_no_input", "prompt_suffix", "response_prefix", "end", "input_block",
-        "chat", "trim", "trim_output", "extra_markers", "unknown",
-    )} | {"input_block": st.sampled_from(["non-empty", "always", "never"])},
-)
-_documents = st.fixed_dictionaries(
-    {},
-    optional={
-        "name": _strings, "aliases": st.one_of(st.lists(_strings, max_size=2), _values), "description": _strings,
-        "reference": _strings, "template": st.one_of(_template_tables, _values), "extra": _values,
-    },
-)
-
-
-@given(document=st.one_of(_documents, _values))
+@given(document=format_documents)
 def test_jsonschema_and_pydantic_accept_the_same_format_documents(document):
     """DESIGN.md section 4, property 7, for the declarative format schema."""
     try:

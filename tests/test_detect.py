@@ -7,13 +7,14 @@ import json
 
 import pytest
 
-from promptfmt import FormatRegistry, Query, Record, Template, TemplateFormat, build_registry, hookimpl, load_registry
+from promptfmt import FormatRegistry, Query, Record, Template, TemplateFormat, build_registry, hookimpl
 from promptfmt.detect import Detection, Match, answer_for, detect_format, match_text, text_of
 from promptfmt.formats import gemma, llama
 from promptfmt.plugins import make_plugin_manager
 
-REGISTRY, _ = load_registry(entry_points=False)
-FORMATS = list(REGISTRY)
+from .helpers import COURSE, builtin, builtin_formats, builtin_registry
+
+FORMATS = builtin_formats()
 by_format = pytest.mark.parametrize("fmt", FORMATS, ids=[fmt.name for fmt in FORMATS])
 
 PLAIN = [
@@ -38,7 +39,7 @@ def texts(fmt, records, part="text"):
 
 @pytest.fixture(scope="module")
 def course_records(shared_data):
-    data = json.loads((shared_data / "rasbt_llms_from_scratch_ch07" / "instruction-data.json").read_text("utf-8"))
+    data = json.loads((shared_data / COURSE).read_text("utf-8"))
     return [Record(**entry) for entry in data]
 
 
@@ -47,7 +48,7 @@ def course_records(shared_data):
 
 @by_format
 def test_each_format_is_named_on_its_own_texts(fmt):
-    detection = detect_format(texts(fmt, PLAIN), REGISTRY)
+    detection = detect_format(texts(fmt, PLAIN), builtin_registry())
     assert detection.name == fmt.name, detection.describe()
     assert detection.examined == len(PLAIN)
     assert fmt.name not in {rejection.format for rejection in detection.rejections}
@@ -55,13 +56,13 @@ def test_each_format_is_named_on_its_own_texts(fmt):
 
 @by_format
 def test_each_format_is_named_on_all_course_records(fmt, course_records):
-    detection = detect_format(texts(fmt, course_records), REGISTRY)
+    detection = detect_format(texts(fmt, course_records), builtin_registry())
     assert (detection.name, detection.examined) == (fmt.name, 1100), detection.describe()
 
 
 @by_format
 def test_each_format_is_named_on_its_prompts_unless_another_renders_the_same_prompts(fmt, course_records):
-    detection = detect_format(texts(fmt, course_records, "prompt"), REGISTRY)
+    detection = detect_format(texts(fmt, course_records, "prompt"), builtin_registry())
     if fmt.name in SAME_PROMPTS:
         assert detection.name is None and detection.candidates == SAME_PROMPTS
     else:
@@ -73,38 +74,38 @@ def test_each_format_is_named_on_its_prompts_unless_another_renders_the_same_pro
 
 def test_alpaca_variants_are_ambiguous_without_input_and_told_apart_with_it():
     for name in ("alpaca", "alpaca-llmfs"):
-        without = detect_format(texts(REGISTRY.get(name), NO_INPUT), REGISTRY)
+        without = detect_format(texts(builtin(name), NO_INPUT), builtin_registry())
         assert without.name is None and without.ambiguous
         assert without.candidates == ("alpaca", "alpaca-llmfs")
         assert "ambiguous: alpaca, alpaca-llmfs" in without.describe()
-        assert detect_format(texts(REGISTRY.get(name), PLAIN), REGISTRY).name == name
+        assert detect_format(texts(builtin(name), PLAIN), builtin_registry()).name == name
 
 
 def test_the_format_that_explains_more_markup_wins_and_the_other_is_listed():
-    detection = detect_format(texts(REGISTRY.get("llama2"), PLAIN), REGISTRY)
+    detection = detect_format(texts(builtin("llama2"), PLAIN), builtin_registry())
     assert detection.name == "llama2" and not detection.ambiguous
     assert "mistral" in detection.also_accepted  # mistral reads ' Blue. ' as the answer
-    assert REGISTRY.get("mistral").parse(texts(REGISTRY.get("llama2"), PLAIN)[0]).output == " Blue. "
+    assert builtin("mistral").parse(texts(builtin("llama2"), PLAIN)[0]).output == " Blue. "
     assert "mistral also parses them" in detection.describe()
 
 
 def test_one_text_that_only_one_format_accepts_decides():
-    mixed = [*texts(REGISTRY.get("alpaca"), NO_INPUT), *texts(REGISTRY.get("alpaca"), PLAIN[1:2])]
-    detection = detect_format(mixed, REGISTRY)
+    mixed = [*texts(builtin("alpaca"), NO_INPUT), *texts(builtin("alpaca"), PLAIN[1:2])]
+    detection = detect_format(mixed, builtin_registry())
     assert detection.name == "alpaca"
     assert [(r.format, r.index) for r in detection.rejections][:1] == [("alpaca-llmfs", 2)]  # held out longest
 
 
 def test_texts_of_two_formats_are_no_format():
-    mixed = [REGISTRY.get("llama3").render(PLAIN[0]).text, REGISTRY.get("gemma").render(PLAIN[0]).text]
-    detection = detect_format(mixed, REGISTRY)
+    mixed = [builtin("llama3").render(PLAIN[0]).text, builtin("gemma").render(PLAIN[0]).text]
+    detection = detect_format(mixed, builtin_registry())
     assert detection.name is None and not detection.ambiguous and detection.candidates == ()
     assert detection.rejections[0].index == 1  # llama3 held out until the second text
     assert detection.describe().startswith("no registered format renders every text. Closest: llama3, which rejects text 1")
 
 
 def test_no_text_is_no_detection():
-    detection = detect_format([], REGISTRY)
+    detection = detect_format([], builtin_registry())
     assert detection == Detection((), 0)
     assert detection.describe() == "there is no text to examine"
 
@@ -115,9 +116,9 @@ def test_limit_and_early_stop_keep_detection_streaming():
         yield from itertools.repeat("never read")
         raise AssertionError("read past the point where no format was left")  # pragma: no cover
 
-    assert detect_format(endless_garbage(), REGISTRY).examined == 1
-    llama3 = itertools.cycle(texts(REGISTRY.get("llama3"), PLAIN))
-    detection = detect_format(llama3, REGISTRY, limit=5)
+    assert detect_format(endless_garbage(), builtin_registry()).examined == 1
+    llama3 = itertools.cycle(texts(builtin("llama3"), PLAIN))
+    detection = detect_format(llama3, builtin_registry(), limit=5)
     assert (detection.name, detection.examined) == ("llama3", 5)
 
 
@@ -125,7 +126,7 @@ def test_limit_and_early_stop_keep_detection_streaming():
 
 
 def test_match_counts_the_markup_of_a_full_text_and_of_a_prompt():
-    fmt = REGISTRY.get("llama3")
+    fmt = builtin("llama3")
     record = PLAIN[1]
     content = len(record.instruction) + len(record.input) + len(record.output)
     assert match_text(fmt, fmt.render(record).text) == Match("llama3", True, len(fmt.render(record).text) - content)
@@ -136,11 +137,11 @@ def test_match_counts_the_markup_of_a_full_text_and_of_a_prompt():
 
 
 def test_builtin_plugins_answer_for_their_own_formats_only():
-    text = REGISTRY.get("llama3").render(PLAIN[0]).text
-    assert llama.promptfmt_detect_format(text=text, format=REGISTRY.get("llama3")) == match_text(REGISTRY.get("llama3"), text)
-    assert llama.promptfmt_detect_format(text=text, format=REGISTRY.get("gemma")) is None
-    assert gemma.promptfmt_detect_format(text=text, format=REGISTRY.get("gemma")).accepted is False
-    assert answer_for((), text, REGISTRY.get("llama3")) is None
+    text = builtin("llama3").render(PLAIN[0]).text
+    assert llama.promptfmt_detect_format(text=text, format=builtin("llama3")) == match_text(builtin("llama3"), text)
+    assert llama.promptfmt_detect_format(text=text, format=builtin("gemma")) is None
+    assert gemma.promptfmt_detect_format(text=text, format=builtin("gemma")).accepted is False
+    assert answer_for((), text, builtin("llama3")) is None
 
 
 class VetoPlugin:
@@ -211,7 +212,7 @@ def write_jsonl(path, values):
 
 
 def test_cli_names_the_format_on_stdout(cli, tmp_path):
-    rendered = [REGISTRY.get("gemma").render(record) for record in PLAIN]
+    rendered = [builtin("gemma").render(record) for record in PLAIN]
     path = write_jsonl(tmp_path / "gemma.jsonl", [r.as_dict() for r in rendered[:2]] + [rendered[2].text])
     result = cli("detect", str(path))
     assert (result.exit_code, result.stdout) == (0, "gemma\n"), result
@@ -220,7 +221,7 @@ def test_cli_names_the_format_on_stdout(cli, tmp_path):
 
 def test_cli_ambiguous_exits_1_naming_the_candidates(cli, tmp_path):
     path = tmp_path / "alpaca.json"
-    path.write_text(json.dumps(texts(REGISTRY.get("alpaca"), NO_INPUT)), "utf-8")
+    path.write_text(json.dumps(texts(builtin("alpaca"), NO_INPUT)), "utf-8")
     result = cli("detect", str(path))
     assert (result.exit_code, result.stdout) == (1, ""), result
     assert "Error: " in result.stderr and "ambiguous: alpaca, alpaca-llmfs" in result.stderr
@@ -228,7 +229,7 @@ def test_cli_ambiguous_exits_1_naming_the_candidates(cli, tmp_path):
 
 def test_cli_json_verdict_and_unreadable_items_are_reported(cli, tmp_path):
     path = tmp_path / "mixed.jsonl"
-    lines = [json.dumps(REGISTRY.get("zephyr").render(PLAIN[0]).text), "{oops", json.dumps({"instruction": "x"})]
+    lines = [json.dumps(builtin("zephyr").render(PLAIN[0]).text), "{oops", json.dumps({"instruction": "x"})]
     path.write_text("\n".join(lines) + "\n", "utf-8")
     result = cli("detect", "--json", str(path))
     assert result.exit_code == 0, result

@@ -23,13 +23,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptfmt import LossReason, Query, Record, load_registry
-from promptfmt.testing import content_strategy
+from promptfmt import LossReason, Query, Record
 
+from .golden import (
+    MISTRAL_V3_HELLO,
+    MISTRAL_V3_HELLO_PROMPT,
+    MISTRAL_V3_HELLO_TEXT,
+    MISTRAL_V3_HI,
+    MISTRAL_V3_HI_TEXT,
+    VICUNA_HELLO,
+    VICUNA_HELLO_PROMPT,
+    VICUNA_HELLO_TEXT,
+    VICUNA_PADDED,
+    VICUNA_PADDED_TEXT,
+    VICUNA_SYSTEM,
+)
+from .helpers import COURSE, ROOT, builtin, builtin_registry
 from .reference import TemplateRaised, load_template, reference_pair, render_chat, user_content
+from .strategies import padded_records
 
-REGISTRY, _ = load_registry(entry_points=False)
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = ROOT / "README.md"
 
 LLAMA_TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}  # Llama-2, Mistral, Zephyr (sentencepiece)
 LLAMA3_TOKENS = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
@@ -69,14 +82,6 @@ TRIMMING = {"llama2", "llama3", "llama3.1", "gemma"}  # templates that | trim / 
 
 by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 
-# Whitespace and content edges on purpose: trimming templates must still match, and say what they drop.
-_PADDING = st.sampled_from(["", "", " ", "\n", "  \n", "\t", "\u00a0", "\u3000", "\r\n"])
-
-
-def _padded(name: str) -> st.SearchStrategy[str]:
-    """Content of format ``name`` (its own markers included), with whitespace around it half the time."""
-    return st.tuples(_PADDING, content_strategy(REGISTRY.get(name)), _PADDING).map("".join)
-
 
 @pytest.fixture(scope="module")
 def chat_templates(shared_data) -> Path:
@@ -85,7 +90,7 @@ def chat_templates(shared_data) -> Path:
 
 @pytest.fixture(scope="module")
 def course_records(shared_data) -> list[Record]:
-    data = json.loads((shared_data / "rasbt_llms_from_scratch_ch07" / "instruction-data.json").read_text("utf-8"))
+    data = json.loads((shared_data / COURSE).read_text("utf-8"))
     return [Record(instruction=e["instruction"], input=e["input"], output=e["output"]) for e in data]
 
 
@@ -99,7 +104,7 @@ def _tokens(case: Case, chat_templates: Path) -> dict[str, str]:
 def _mismatch(case: Case, source: str, tokens: dict[str, str], record: Record) -> str | None:
     """None when promptfmt renders ``record`` exactly like the template, else what differs."""
     text, prompt = reference_pair(source, record.instruction, record.input, record.output, **tokens)
-    rendered = REGISTRY.get(case.format).render(record)
+    rendered = builtin(case.format).render(record)
     if not text.startswith(prompt):
         return f"the template's own prompt {prompt!r} is not a prefix of its text {text!r}"
     if rendered.text != text:
@@ -125,12 +130,7 @@ def test_every_course_record_renders_like_the_official_template(case, chat_templ
 @by_case
 @given(data=st.data())
 def test_generated_records_render_like_the_official_template(case, chat_templates, data):
-    content = _padded(case.format)
-    record = Record(
-        instruction=data.draw(content, "instruction"),
-        input=data.draw(st.one_of(st.just(""), content), "input"),
-        output=data.draw(content, "output"),
-    )
+    record = data.draw(padded_records(case.format), "record")
     source = load_template(chat_templates / case.template)
     assert _mismatch(case, source, _tokens(case, chat_templates), record) is None
 
@@ -138,13 +138,10 @@ def test_generated_records_render_like_the_official_template(case, chat_template
 @pytest.mark.parametrize("name", sorted({case.format for case in CASES}))
 @given(data=st.data())
 def test_the_check_reports_exactly_the_whitespace_the_template_drops(name, data):
-    content = _padded(name)
-    record = Record(
-        instruction=data.draw(content), input=data.draw(st.one_of(st.just(""), content)), output=data.draw(content)
-    )
+    record = data.draw(padded_records(name), "record")
     user = user_content(record.instruction, record.input)
     dropped = name in TRIMMING and (user != user.strip() or record.output != record.output.strip())
-    verdict = REGISTRY.get(name).check(record)
+    verdict = builtin(name).check(record)
     assert (LossReason.TRIMMED_WHITESPACE in verdict.reasons) == dropped, verdict
 
 
@@ -153,7 +150,7 @@ def test_trimming_templates_render_padded_records_and_call_them_lossy(chat_templ
     for case in CASES:
         if case.format not in TRIMMING:
             continue
-        fmt = REGISTRY.get(case.format)
+        fmt = builtin(case.format)
         source = load_template(chat_templates / case.template)
         assert _mismatch(case, source, _tokens(case, chat_templates), record) is None
         assert "  Add" not in fmt.render(record).text and "5\n" not in fmt.render(record).text
@@ -173,7 +170,7 @@ def test_trimming_templates_render_padded_records_and_call_them_lossy(chat_templ
 )
 def test_trim_losses_name_every_field_the_trimmed_user_message_loses(instruction, input, fields):
     record = Record(instruction=instruction, input=input, output="5")
-    verdict = REGISTRY.get("gemma").check(record)
+    verdict = builtin("gemma").check(record)
     assert verdict.reasons == {LossReason.TRIMMED_WHITESPACE}
     assert {loss.field for loss in verdict.losses} == fields
 
@@ -194,22 +191,16 @@ def test_templates_that_reject_a_system_role_raise(chat_templates, template):
 def test_a_query_renders_as_the_generation_prompt_with_any_default_system_turn(chat_templates):
     user = [{"role": "user", "content": "Hi"}]
     for case in CASES:
-        fmt = REGISTRY.get(case.format)
+        fmt = builtin(case.format)
         rendered = render_chat(load_template(chat_templates / case.template), user, add_generation_prompt=True,
                                **_tokens(case, chat_templates))
         assert rendered == fmt.render(Query(instruction="Hi")).prompt, case.id
-    assert REGISTRY.get("qwen2").render(Query(instruction="Hi")).prompt.startswith(
+    assert builtin("qwen2").render(Query(instruction="Hi")).prompt.startswith(
         "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     )
 
 
 # -- vicuna: FastChat's conversation template, not Jinja -----------------------------------------
-
-VICUNA_SYSTEM = (
-    "A chat between a curious user and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the user's questions."
-)
-
 
 def fastchat_vicuna_v1_1(messages: list[tuple[str, str | None]]) -> str:
     """FastChat ``Conversation.get_prompt`` for ``vicuna_v1.1`` (``ADD_COLON_TWO``, sep ' ', sep2 '</s>')."""
@@ -221,7 +212,7 @@ def fastchat_vicuna_v1_1(messages: list[tuple[str, str | None]]) -> str:
 
 
 def _vicuna_matches_fastchat(record: Record) -> None:
-    fmt = REGISTRY.get("vicuna")
+    fmt = builtin("vicuna")
     user = user_content(record.instruction, record.input)
     rendered = fmt.render(record)
     assert rendered.text == fastchat_vicuna_v1_1([("USER", user), ("ASSISTANT", record.output)])
@@ -229,15 +220,12 @@ def _vicuna_matches_fastchat(record: Record) -> None:
 
 
 def test_vicuna_golden_strings():
-    fmt = REGISTRY.get("vicuna")
-    record = Record(instruction="Hello!", output="Hello! How can I help?")
-    # SOURCE.md: "{system} USER: {u1} ASSISTANT: {a1}</s>USER: {u2} ASSISTANT:", first turn
-    assert fmt.render(record).text == f"{VICUNA_SYSTEM} USER: Hello! ASSISTANT: Hello! How can I help?</s>"
-    assert fmt.render(record).prompt == f"{VICUNA_SYSTEM} USER: Hello! ASSISTANT:"
-    assert fmt.render(record).completion == " Hello! How can I help?</s>"
-    assert fmt.render(Record(instruction="Translate.", input="Hallo", output=" Hello ")).text == (
-        f"{VICUNA_SYSTEM} USER: Translate.\nHallo ASSISTANT:  Hello </s>"  # nothing is stripped
-    )
+    """SOURCE.md: "{system} USER: {u1} ASSISTANT: {a1}</s>USER: {u2} ASSISTANT:", first turn (tests/golden.py)."""
+    fmt = builtin("vicuna")
+    assert fmt.render(VICUNA_HELLO).text == VICUNA_HELLO_TEXT
+    assert fmt.render(VICUNA_HELLO).prompt == VICUNA_HELLO_PROMPT
+    assert fmt.render(VICUNA_HELLO).completion == " Hello! How can I help?</s>"
+    assert fmt.render(VICUNA_PADDED).text == VICUNA_PADDED_TEXT  # nothing is stripped
 
 
 def test_vicuna_matches_fastchat_on_every_course_record(course_records):
@@ -245,19 +233,14 @@ def test_vicuna_matches_fastchat_on_every_course_record(course_records):
         _vicuna_matches_fastchat(record)
 
 
-@given(record=st.builds(
-    Record,
-    instruction=_padded("vicuna").filter(bool),
-    input=st.one_of(st.just(""), _padded("vicuna")),
-    output=_padded("vicuna").filter(bool),
-))
+@given(record=padded_records("vicuna", empty=False))
 def test_vicuna_matches_fastchat_on_generated_records(record):
     _vicuna_matches_fastchat(record)
 
 
 def test_vicuna_empty_output_keeps_its_separator_unlike_fastchat():
     """FastChat treats an empty message like None (a bare 'ASSISTANT:'); promptfmt still closes the answer."""
-    rendered = REGISTRY.get("vicuna").render(Record(instruction="Say nothing.", output=""))
+    rendered = builtin("vicuna").render(Record(instruction="Say nothing.", output=""))
     assert rendered.completion == " </s>"
     assert fastchat_vicuna_v1_1([("USER", "Say nothing."), ("ASSISTANT", "")]) == rendered.prompt
 
@@ -266,17 +249,15 @@ def test_vicuna_empty_output_keeps_its_separator_unlike_fastchat():
 
 
 def test_mistral_v3_golden_strings():
-    fmt = REGISTRY.get("mistral-v3")
-    # mistralai/cookbook concept-deep-dive/tokenization/templates.md, Tokenizer V3 row (first turn)
-    hello = Record(instruction="Hello, how are you?", output="Fine, and you?")
-    assert fmt.render(hello).text == "<s>[INST] Hello, how are you?[/INST] Fine, and you?</s>"
-    assert fmt.render(hello).prompt == "<s>[INST] Hello, how are you?[/INST]"
-    # Mistral-7B-Instruct-v0.3 discussion #37 (the V3 chat template update), first turn
-    assert fmt.render(Record(instruction="Hello", output="Hi there!")).text == "<s>[INST] Hello[/INST] Hi there!</s>"
+    """mistralai/cookbook's Tokenizer V3 row and Mistral-7B-Instruct-v0.3 discussion #37 (tests/golden.py)."""
+    fmt = builtin("mistral-v3")
+    assert fmt.render(MISTRAL_V3_HELLO).text == MISTRAL_V3_HELLO_TEXT
+    assert fmt.render(MISTRAL_V3_HELLO).prompt == MISTRAL_V3_HELLO_PROMPT
+    assert fmt.render(MISTRAL_V3_HI).text == MISTRAL_V3_HI_TEXT
 
 
 def test_mistral_v3_trims_the_answer_but_not_the_user_message():
-    fmt = REGISTRY.get("mistral-v3")
+    fmt = builtin("mistral-v3")
     record = Record(instruction=" Hello ", input="", output="\n Hi there! ")
     assert fmt.render(record).text == "<s>[INST]  Hello [/INST] Hi there!</s>"  # " " + content|trim + eos_token
     assert [(loss.reason, loss.field) for loss in fmt.check(record).losses] == [(LossReason.TRIMMED_WHITESPACE, "output")]
@@ -285,7 +266,7 @@ def test_mistral_v3_trims_the_answer_but_not_the_user_message():
 
 def test_mistral_variants_differ_only_where_their_templates_do():
     record = Record(instruction="Hi", output="Hello")
-    texts = {name: REGISTRY.get(name).render(record).text for name in ("mistral", "mistral-v0.1", "mistral-v3", "llama2")}
+    texts = {name: builtin(name).render(record).text for name in ("mistral", "mistral-v0.1", "mistral-v3", "llama2")}
     assert texts == {
         "mistral": "<s>[INST] Hi [/INST]Hello</s>",
         "mistral-v0.1": "<s>[INST] Hi [/INST]Hello</s> ",
@@ -300,4 +281,4 @@ def test_mistral_variants_differ_only_where_their_templates_do():
 def test_readme_fidelity_table_has_a_row_for_every_builtin_format():
     section = README.read_text("utf-8").split("## Fidelity", 1)[1].split("\n## ", 1)[0]
     rows = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.M))
-    assert rows == set(REGISTRY.names()), f"rows {sorted(rows)} != formats {sorted(REGISTRY.names())}"
+    assert rows == set(builtin_registry().names()), f"rows {sorted(rows)} != formats {sorted(builtin_registry().names())}"

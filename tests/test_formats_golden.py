@@ -1,6 +1,7 @@
 """Golden tests: each built-in Alpaca and Phi-3 format against the reference it names.
 
-References (read from ../shared/data at test time, never copied):
+References (read from ../shared/data at test time, never copied; the golden strings copied from them
+are in tests/golden.py):
 * alpaca       -- the `text` column of torchtune_alpaca_tiny/alpaca_tiny.json (Stanford Alpaca as published),
                   prompt = stanford_alpaca train.py PROMPT_DICT (quoted in stanford_alpaca/SOURCE.md).
 * alpaca-llmfs -- LLMs-from-scratch ch07 `format_input`: the notebook's printed strings for entries
@@ -17,39 +18,21 @@ import json
 import pytest
 from hypothesis import given
 
-from promptfmt import Query, Record, load_registry
-from promptfmt.testing import record_strategy
+from promptfmt import Query, Record
 
+from .golden import (
+    COURSE_50,
+    COURSE_999,
+    LLMFS_50,
+    LLMFS_999,
+    PHI3_LLMFS_PROMPT_50,
+    PHI3_LLMFS_TEXT_50,
+    STANFORD_PROMPT_INPUT,
+    STANFORD_PROMPT_NO_INPUT,
+)
+from .helpers import COURSE, builtin
 from .reference import load_template, reference_pair
-
-REGISTRY, _ = load_registry(entry_points=False)
-
-# stanford_alpaca train.py PROMPT_DICT, as quoted in shared/data/stanford_alpaca/SOURCE.md
-STANFORD_PROMPT_INPUT = (
-    "Below is an instruction that describes a task, paired with an input that provides further context. "
-    "Write a response that appropriately completes the request.\n\n"
-    "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:"
-)
-STANFORD_PROMPT_NO_INPUT = (
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
-    "### Instruction:\n{instruction}\n\n### Response:"
-)
-
-# LLMs-from-scratch ch07 notebook output for data[50] and data[999] (SOURCE.md, literal strings)
-LLMFS_50 = (
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
-    "\n\n### Instruction:\nIdentify the correct spelling of the following word.\n\n### Input:\nOcassion"
-    "\n\n### Response:\nThe correct spelling is 'Occasion.'"
-)
-LLMFS_999 = (
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
-    "\n\n### Instruction:\nWhat is an antonym of 'complicated'?\n\n### Response:\nAn antonym of 'complicated' is 'simple'."
-)
-# exercise 7.1: the printed prompt of data[50], and the training text derived in SOURCE.md
-PHI3_LLMFS_PROMPT_50 = "<|user|>\nIdentify the correct spelling of the following word.\nOcassion"
-PHI3_LLMFS_TEXT_50 = (
-    "<|user|>\nIdentify the correct spelling of the following word.\nOcassion\n<|assistant|>:\nThe correct spelling is 'Occasion.'"
-)
+from .strategies import builtin_records
 
 
 def course_format_input(entry: dict) -> str:
@@ -67,7 +50,7 @@ def course_format_input_phi(entry: dict) -> str:
 
 @pytest.fixture(scope="module")
 def course_data(shared_data):
-    return json.loads((shared_data / "rasbt_llms_from_scratch_ch07" / "instruction-data.json").read_text("utf-8"))
+    return json.loads((shared_data / COURSE).read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +66,7 @@ def as_record(entry: dict) -> Record:
 
 
 def test_alpaca_equals_published_text_column(alpaca_tiny):
-    fmt = REGISTRY.get("alpaca")
+    fmt = builtin("alpaca")
     assert len(alpaca_tiny) == 100
     assert sum(1 for e in alpaca_tiny if e["input"]) == 46  # both preambles are exercised
     for entry in alpaca_tiny:
@@ -97,7 +80,7 @@ def test_alpaca_equals_published_text_column(alpaca_tiny):
 
 
 def test_alpaca_prompt_alone_parses_for_inference():
-    fmt = REGISTRY.get("alpaca")
+    fmt = builtin("alpaca")
     prompt = STANFORD_PROMPT_INPUT.format(instruction="Identify the odd one out.", input="Twitter, Instagram, Telegram")
     assert fmt.parse(prompt) == Query(instruction="Identify the odd one out.", input="Twitter, Instagram, Telegram")
 
@@ -106,14 +89,16 @@ def test_alpaca_prompt_alone_parses_for_inference():
 
 
 def test_alpaca_llmfs_exact_for_notebook_entries(course_data):
-    fmt = REGISTRY.get("alpaca-llmfs")
+    fmt = builtin("alpaca-llmfs")
     assert fmt.render(as_record(course_data[50])).text == LLMFS_50
     assert fmt.render(as_record(course_data[999])).text == LLMFS_999
     assert fmt.parse(LLMFS_50) == as_record(course_data[50])
+    # the records the conformance classes get these strings with are the notebook's entries
+    assert (as_record(course_data[50]), as_record(course_data[999])) == (COURSE_50, COURSE_999)
 
 
 def test_alpaca_llmfs_consistent_for_all_course_records(course_data):
-    fmt = REGISTRY.get("alpaca-llmfs")
+    fmt = builtin("alpaca-llmfs")
     assert len(course_data) == 1100
     for entry in course_data:
         rendered = fmt.render(as_record(entry))
@@ -131,7 +116,7 @@ def phi3_template(shared_data):
 
 
 def test_phi3_equals_official_template_for_all_course_records(course_data, phi3_template):
-    fmt = REGISTRY.get("phi3")
+    fmt = builtin("phi3")
     for entry in course_data:
         text, prompt = reference_pair(phi3_template, entry["instruction"], entry["input"], entry["output"],
                                       eos_token="<|endoftext|>")
@@ -140,17 +125,17 @@ def test_phi3_equals_official_template_for_all_course_records(course_data, phi3_
         assert rendered.prompt == prompt
 
 
-@given(record=record_strategy(REGISTRY.get("phi3")))
+@given(record=builtin_records("phi3"))
 def test_phi3_equals_official_template_for_generated_records(record, shared_data):
     template = load_template(shared_data / "chat_templates" / "trl_original" / "phi3.jinja")
     text, prompt = reference_pair(template, record.instruction, record.input, record.output, eos_token="<|endoftext|>")
-    rendered = REGISTRY.get("phi3").render(record)
+    rendered = builtin("phi3").render(record)
     assert (rendered.text, rendered.prompt) == (text, prompt)
 
 
 def test_phi3_course_record_with_multiline_instruction_is_lossy_but_rendered(course_data):
     """One course record has a newline in its instruction: the separator, so the split is ambiguous."""
-    fmt = REGISTRY.get("phi3")
+    fmt = builtin("phi3")
     multiline = [i for i, e in enumerate(course_data) if "\n" in e["instruction"]]
     assert len(multiline) == 1
     verdict = fmt.check(as_record(course_data[multiline[0]]))
@@ -164,7 +149,7 @@ def test_phi3_course_record_with_multiline_instruction_is_lossy_but_rendered(cou
 
 
 def test_phi3_llmfs_exact_for_exercise_entry(course_data):
-    fmt = REGISTRY.get("phi3-llmfs")
+    fmt = builtin("phi3-llmfs")
     rendered = fmt.render(as_record(course_data[50]))
     assert rendered.prompt == PHI3_LLMFS_PROMPT_50
     assert rendered.text == PHI3_LLMFS_TEXT_50
@@ -172,7 +157,7 @@ def test_phi3_llmfs_exact_for_exercise_entry(course_data):
 
 
 def test_phi3_llmfs_consistent_for_all_course_records(course_data):
-    fmt = REGISTRY.get("phi3-llmfs")
+    fmt = builtin("phi3-llmfs")
     for entry in course_data:
         rendered = fmt.render(as_record(entry))
         assert rendered.prompt == course_format_input_phi(entry)

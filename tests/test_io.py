@@ -22,6 +22,8 @@ from promptfmt.io import AtomicWriter, DatasetReader, Item, QuarantineWriter, ar
 from promptfmt.io import window as window_reader_module
 from promptfmt.io.jsonout import encode_line
 
+from .strategies import array_documents, per_line_array_documents
+
 
 def items_of(data: bytes) -> list[Item]:
     return list(read_items("-", stdin=io.BytesIO(data)))
@@ -269,44 +271,6 @@ def test_atomic_files_get_the_permissions_a_plain_open_gives(tmp_path):
 
 # -- the fast JSON array reader agrees with the window reader -------------------------------------
 
-_array_strings = st.sampled_from(["}, {", "},", "}]", "{", "]", '"', "\\", "\n", "é", "🙂", "x"]) | st.text(max_size=4)
-_array_records = st.fixed_dictionaries(
-    {"instruction": _array_strings, "output": _array_strings},
-    optional={"input": _array_strings, "meta": st.recursive(
-        st.none() | st.booleans() | st.integers() | _array_strings,
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_array_strings, inner, max_size=2),
-        max_leaves=4)},
-)
-_array_others = st.one_of(
-    st.integers(), st.just([]), st.just({}), st.just(2**70), st.just({"instruction": "a", "output": "b", "id": 2**70}),
-)
-_array_values = st.integers(0, 3).flatmap(lambda kind: _array_records if kind else _array_others)  # mostly records
-
-
-@st.composite
-def _array_documents(draw, values=st.lists(_array_values, max_size=6), layouts=(None, 0, 2, 4, "per line")):
-    """A JSON array as some writer lays it out, sometimes damaged."""
-    values = draw(values)
-    indent = draw(st.sampled_from(layouts))
-    if indent != "per line":
-        text = json.dumps(values, ensure_ascii=draw(st.booleans()), indent=indent).encode("utf-8", "surrogatepass")
-    else:  # one record per line, as datagen writes (and variants)
-        margin = draw(st.sampled_from(["", "", "  ", "\t"])).encode()
-        separator = draw(st.sampled_from([",\n", ",\n", ",\n", ",\r\n", " ,\n", ", \n", ",\n\n", ", "])).encode()
-        text = (b"[\n" + separator.join(margin + json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")
-                                        for v in values) + draw(st.sampled_from([b"\n]\n", b"]", b"\r\n]"])))
-    damage = draw(st.sampled_from(["none", "none", "cut", "insert", "trailing-comma"]))
-    if damage == "cut":
-        text = text[: draw(st.integers(1, max(1, len(text) - 1)))]
-    elif damage == "insert":
-        at = draw(st.integers(1, len(text)))
-        text = text[:at] + draw(st.sampled_from([b"}", b",", b"]", b"NaN", b"\xff", b" x", b'"'])) + text[at:]
-    elif damage == "trailing-comma" and text.rstrip().endswith(b"]") and values:
-        cut = text.rstrip().rfind(b"]")
-        text = text[:cut].rstrip() + b",\n" + text[cut:]
-    return text
-
-
 def _fields(items):
     return [(i.index, i.line, i.value, i.error, i.column, i.code) for i in items]
 
@@ -322,10 +286,7 @@ def _array_items_both_ways(data: bytes) -> tuple[list, list]:
     return fast, window
 
 
-_per_line_documents = _array_documents(st.lists(_array_records, min_size=2, max_size=8), ("per line",))
-
-
-@given(_array_documents() | _per_line_documents, st.sampled_from([7, 64, 1 << 20]), st.sampled_from([1, 2, 64]))
+@given(array_documents() | per_line_array_documents, st.sampled_from([7, 64, 1 << 20]), st.sampled_from([1, 2, 64]))
 def test_the_fast_array_reader_gives_what_the_window_reader_gives(data, batch, records):
     """Same items, values, lines, errors and columns, whatever the layout, the damage and where the
     batches of bytes and of records end: the window reader, which decodes the whole text itself, is

@@ -6,13 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptfmt import load_registry
 from promptfmt.records import layouts
 from promptfmt.records.fields import Problem
 
-REGISTRY, _ = load_registry(entry_points=False)
-ALPACA = REGISTRY.get("alpaca")
-PHI3 = REGISTRY.get("phi3")
+from .helpers import builtin
 
 
 @pytest.mark.parametrize(
@@ -35,26 +32,26 @@ def test_layout_is_told_by_the_keys(item, layout):
 
 
 def test_text_items_parse_back_with_their_metadata():
-    text = ALPACA.render_text(_record("Translate.", "Hallo", "Hello"))
-    read = layouts.reader("text", ALPACA)
+    text = builtin("alpaca").render_text(_record("Translate.", "Hallo", "Hello"))
+    read = layouts.reader("text", builtin("alpaca"))
     assert read({"text": text, "id": 7}) == {"instruction": "Translate.", "input": "Hallo", "output": "Hello", "id": 7}
 
 
 def test_text_that_the_format_did_not_produce_is_a_problem_naming_the_offset():
-    (problem,) = layouts.reader("text", ALPACA)({"text": "<|user|>\nhi<|end|>\n"})
+    (problem,) = layouts.reader("text", builtin("alpaca"))({"text": "<|user|>\nhi<|end|>\n"})
     assert problem.code == "parse-error" and problem.field == "text"
     assert "offset 0" in problem.message and "--from" in problem.message
 
 
 def test_a_prompt_without_completion_is_refused():
-    prompt = PHI3.render(_record("Say hi.", "", "Hi")).prompt
-    (problem,) = layouts.reader("text", PHI3)({"text": prompt})
+    prompt = builtin("phi3").render(_record("Say hi.", "", "Hi")).prompt
+    (problem,) = layouts.reader("text", builtin("phi3"))({"text": prompt})
     assert problem.code == "no-output"
 
 
 def test_prompt_completion_must_split_where_the_format_splits():
-    rendered = ALPACA.render(_record("Say hi.", "", "Hi"))
-    read = layouts.reader("prompt-completion", ALPACA)
+    rendered = builtin("alpaca").render(_record("Say hi.", "", "Hi"))
+    read = layouts.reader("prompt-completion", builtin("alpaca"))
     assert read({"prompt": rendered.prompt, "completion": rendered.completion}) == {
         "instruction": "Say hi.", "input": "", "output": "Hi"}
     (problem,) = read({"prompt": rendered.prompt + "\n", "completion": rendered.completion[1:]})
@@ -62,8 +59,8 @@ def test_prompt_completion_must_split_where_the_format_splits():
 
 
 def test_metadata_that_collides_with_a_record_field_is_a_problem():
-    text = ALPACA.render_text(_record("a", "", "b"))
-    (problem,) = layouts.reader("text", ALPACA)({"text": text, "output": "other"})
+    text = builtin("alpaca").render_text(_record("a", "", "b"))
+    (problem,) = layouts.reader("text", builtin("alpaca"))({"text": text, "output": "other"})
     assert (problem.code, problem.field) == ("metadata-collision", "output")
 
 

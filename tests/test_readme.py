@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from promptfmt import load_registry
+from .helpers import builtin_registry
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
 
@@ -31,8 +31,7 @@ def test_python_examples_run_and_their_comments_hold():
 
 
 def test_every_registered_format_is_documented():
-    registry, _ = load_registry(entry_points=False)
-    missing = [fmt.name for fmt in registry if f"`{fmt.name}`" not in README]
+    missing = [fmt.name for fmt in builtin_registry() if f"`{fmt.name}`" not in README]
     assert not missing, f"formats missing from README.md: {missing}"
 
 

@@ -12,10 +12,9 @@ from promptfmt import (
     Record,
     Template,
     TemplateFormat,
-    load_registry,
 )
 
-REGISTRY, _ = load_registry(entry_points=False)
+from .helpers import builtin, builtin_registry
 
 TRIMMING = TemplateFormat(
     "trimming",
@@ -26,7 +25,7 @@ TRIMMING = TemplateFormat(
 
 
 def test_parse_error_names_offset_and_expectation():
-    fmt = REGISTRY.get("phi3")
+    fmt = builtin("phi3")
     with pytest.raises(ParseError) as caught:
         fmt.parse("<|user|>\nhello<|end|>\n<|assistant|>\nhi")
     error = caught.value
@@ -38,7 +37,7 @@ def test_parse_error_names_offset_and_expectation():
 
 
 def test_trailing_text_after_the_end_is_rejected():
-    fmt = REGISTRY.get("phi3")
+    fmt = builtin("phi3")
     text = fmt.render(Record(instruction="a", output="b")).text
     with pytest.raises(ParseError, match=f"at offset {len(text)} expected the end of the text"):
         fmt.parse(text + "more")
@@ -46,18 +45,18 @@ def test_trailing_text_after_the_end_is_rejected():
 
 def test_empty_input_block_is_not_text_the_format_produces():
     with pytest.raises(ParseError, match="a non-empty input"):
-        REGISTRY.get("phi3").parse("<|user|>\nhello\n<|end|>\n<|assistant|>\nhi<|end|>\n<|endoftext|>")
+        builtin("phi3").parse("<|user|>\nhello\n<|end|>\n<|assistant|>\nhi<|end|>\n<|endoftext|>")
 
 
 def test_prompt_alone_gives_a_query_for_every_builtin():
-    for fmt in REGISTRY:
+    for fmt in builtin_registry():
         for query in (Query(instruction="Add 2 and 3."), Query(instruction="Translate.", input="Hallo")):
             parsed = fmt.parse(fmt.render(query).prompt)
             assert type(parsed) is Query and parsed == query, fmt.name
 
 
 def test_stanford_alpaca_and_course_alpaca_differ_only_with_input():
-    stanford, course = REGISTRY.get("alpaca"), REGISTRY.get("alpaca-llmfs")
+    stanford, course = builtin("alpaca"), builtin("alpaca-llmfs")
     plain = Record(instruction="Say hi.", output="Hi.")
     assert stanford.render(plain).text == course.render(plain).text
     assert stanford.render(plain).prompt != course.render(plain).prompt  # Stanford's prompt ends in '### Response:'
@@ -78,14 +77,14 @@ def test_trimming_template_renders_like_the_template_and_reports_the_loss():
 
 
 def test_marker_in_output_is_lossy_where_the_output_has_an_end():
-    fmt = REGISTRY.get("phi3")
+    fmt = builtin("phi3")
     record = Record(instruction="a", output="x<|end|>\n<|endoftext|>y")
     verdict = fmt.check(record)
     assert [(loss.reason, loss.field) for loss in verdict.losses] == [(LossReason.MARKER_IN_CONTENT, "output")]
     with pytest.raises(ParseError):
         fmt.parse(fmt.render(record).text)
     # the Stanford output runs to the end of the text: any content survives
-    assert REGISTRY.get("alpaca").check(Record(instruction="a", output="### Response:\n### Input:")).lossless
+    assert builtin("alpaca").check(Record(instruction="a", output="### Response:\n### Input:")).lossless
 
 
 @pytest.mark.parametrize(

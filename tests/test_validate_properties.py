@@ -19,63 +19,10 @@ from promptfmt.formats.phi3 import PHI3, PHI3_LLMFS
 from promptfmt.io import read_items
 from promptfmt.records.mapping import FieldMapping
 
-from .strategies import json_documents, record_like
+from .helpers import builtin_registry
+from .strategies import dataset_values, gate_rows, jsonl_documents, keyed_values, plain_lines
 
 FORMATS = (ALPACA, ALPACA_LLMFS, PHI3, PHI3_LLMFS)
-MARKERS = ["### Input:", "<|user|>", "{{name}}", "\x07", " ", "\n", "", "###eos_token###"]
-
-# Record-ish values with hostile content: markers, placeholders, controls, padding, repeats.
-hostile_text = st.lists(st.sampled_from(MARKERS) | st.text(max_size=5), max_size=4).map("".join)
-hostile_records = st.fixed_dictionaries(
-    {"instruction": hostile_text, "output": hostile_text},
-    optional={"input": hostile_text, "id": st.integers(0, 3)},
-)
-values = st.one_of(hostile_records, record_like, json_documents)
-
-
-def dumps(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
-# Plain records, often padded: what `Validator.quick` settles (hostile values mostly go to `check`).
-plain_text = st.lists(st.sampled_from(["a", "word", "é", " ", "\n", "\t", "\u3000"]), max_size=4).map("".join)
-plain_records = st.fixed_dictionaries({"instruction": plain_text, "output": plain_text}, optional={"input": plain_text})
-plain_lines = st.lists(st.one_of(plain_records, plain_records, values).map(dumps), max_size=8).map(b"\n".join)
-
-
-def broken_line(draw) -> bytes:
-    """A line that is certainly not JSON."""
-    line = draw(st.one_of(
-        st.binary(min_size=1, max_size=20),
-        st.builds(lambda v, n: dumps(v)[: n], values, st.integers(1, 30)),
-        st.sampled_from([b"{", b'{"instruction": "a",}', b"[1,", b"\xff\xfe", b'{"a": NaN}', b"nul", b"{'a': 1}"]),
-    ))
-    line = line.replace(b"\n", b" ").replace(b"\r", b" ")
-    if not line.strip() or line.startswith(b"\xef\xbb\xbf"):  # blank lines are skipped; a BOM is not data
-        line = b"#" + line
-    try:
-        json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return line
-    return line + b" }"  # still valid? then make it invalid
-
-
-@st.composite
-def jsonl_documents(draw):
-    """(bytes, line numbers of the broken lines)."""
-    lines: list[bytes] = []
-    broken: list[int] = []
-    for _ in range(draw(st.integers(0, 8))):
-        kind = draw(st.sampled_from(["value", "value", "blank", "broken"]))
-        if kind == "value":
-            lines.append(dumps(draw(values)))
-        elif kind == "blank":
-            lines.append(draw(st.sampled_from([b"", b"  ", b"\t"])))
-        else:
-            lines.append(broken_line(draw))
-            broken.append(len(lines))
-    ending = draw(st.sampled_from([b"\n", b"\r\n"]))
-    return ending.join(lines) + draw(st.sampled_from([b"", ending])), broken
 
 
 def run(data: bytes, **options) -> Report:
@@ -110,7 +57,7 @@ def test_every_broken_json_line_is_an_error_on_its_own_line(document):
         assert set(broken) <= error_lines or data.lstrip().startswith(b"{"), (broken, report.issues)
 
 
-@given(st.lists(values, max_size=6), st.integers(0, 10_000), st.binary(min_size=1, max_size=4), st.booleans())
+@given(st.lists(dataset_values, max_size=6), st.integers(0, 10_000), st.binary(min_size=1, max_size=4), st.booleans())
 def test_a_broken_array_is_an_error_with_a_location_and_never_an_exception(rows, cut, junk, indent):
     text = json.dumps(rows, ensure_ascii=False, indent=2 if indent else None).encode("utf-8", "surrogatepass")
     cut %= len(text) + 1
@@ -155,8 +102,7 @@ def test_the_bulk_json_lines_path_agrees_with_item_by_item_checks(document, stri
     assert bulk.as_dict() == one_by_one.end().as_dict()
 
 
-@given(st.dictionaries(st.sampled_from(["instruction", "input", "output", "response", "context", "x"]), values),
-       st.sampled_from(list(range(4))))
+@given(keyed_values, st.sampled_from(list(range(4))))
 def test_mapping_loses_no_key(value, which):
     mapping = FieldMapping.build(["alpaca", "dolly", "prompt-response", None][which])
     view, shadowed = mapping.apply(value)
@@ -230,23 +176,13 @@ def _escape_slashes(line: bytes) -> bytes:
     return line.replace(b"/", b"\\/")  # as some JSON encoders write "/" (also inside escapes: still JSON)
 
 
-gate_text = st.lists(
-    st.sampled_from([*MARKERS, "[INST]", "</s>", "[1, 2]", "|", "<", "#", "{", "/", "\x7f", "\x85", "é", "🙂"])
-    | st.text(max_size=4),
-    max_size=5,
-).map("".join)
-
-
-@given(st.lists(st.fixed_dictionaries({"instruction": gate_text, "input": gate_text, "output": gate_text}), min_size=1,
-                max_size=5),
-       st.sampled_from(["utf-8", "ascii", "slashes"]))
+@given(gate_rows, st.sampled_from(["utf-8", "ascii", "slashes"]))
 @example([{"instruction": "a</s>", "input": "", "output": "x"}], "slashes")
 @example([{"instruction": "[1, 2] [INST]", "input": "", "output": "<|user|>"}], "utf-8")
 def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
     """The block gate is sound: a line it does not flag for a check has no finding of that check,
     whatever escapes the JSON writer chose (ensure_ascii, ``\\/``)."""
     from promptfmt.io import Block
-    from promptfmt.plugins.registry import load_registry
     from promptfmt.validation.content import (
         CONTROL_FLAG,
         MARKER,
@@ -257,8 +193,7 @@ def test_the_gate_flags_every_line_whose_fields_have_a_finding(rows, encoding):
         placeholders,
     )
 
-    registry, _ = load_registry()
-    scanner = MarkerScanner(registry)
+    scanner = MarkerScanner(builtin_registry())
     lines = [json.dumps(row, ensure_ascii=encoding == "ascii").encode("utf-8", "surrogatepass") for row in rows]
     if encoding == "slashes":
         lines = [_escape_slashes(line) for line in lines]
