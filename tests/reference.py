@@ -46,7 +46,7 @@ def user_content(instruction: str, input: str, separator: str = "\n") -> str:
 
 
 def reference_pair(source: str, instruction: str, input: str, output: str, **tokens: str) -> tuple[str, str]:
-    """(text, prompt) of the official template for one record, as DESIGN.md section 3 defines them."""
+    """(text, prompt) of the official template for one record, as docs/architecture.md, "Semantics" (exact fidelity) defines them."""
     user = {"role": "user", "content": user_content(instruction, input)}
     text = render_chat(source, [user, {"role": "assistant", "content": output}], add_generation_prompt=False, **tokens)
     prompt = render_chat(source, [user], add_generation_prompt=True, **tokens)

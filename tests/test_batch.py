@@ -1,4 +1,4 @@
-"""Batch functions (DESIGN.md section 7): columns in, columns out, as ``datasets.map(batched=True)`` calls them.
+"""Batch functions: columns in, columns out, as ``datasets.map(batched=True)`` calls them.
 
 ``datasets`` is not needed: a batch is a dict of equal-length lists, which is what it passes.
 """

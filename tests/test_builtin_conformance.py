@@ -1,6 +1,6 @@
 """The built-in formats through the conformance kit, exactly as a plugin author runs it on a format.
 
-One `promptfmt.testing.conformance_suite` class per built-in format: DESIGN.md section 4,
+One `promptfmt.testing.conformance_suite` class per built-in format: docs/architecture.md, "Properties",
 properties 1-6 on Hypothesis-generated records (round trips, verdicts that are never wrong, rejected
 text naming an offset, the prompt a prefix of the text, empty input, the fast paths, conversion to
 and from the built-ins), plus the golden strings copied from each format's reference

@@ -200,7 +200,7 @@ def test_checked_in_format_schema_is_generated_from_the_model():
 
 @given(document=format_documents)
 def test_jsonschema_and_pydantic_accept_the_same_format_documents(document):
-    """DESIGN.md section 4, property 7, for the declarative format schema."""
+    """docs/architecture.md, "Properties", property 7, for the declarative format schema."""
     try:
         FormatFile.model_validate(document)
         model_accepts = True

@@ -49,8 +49,11 @@ def test_modules_and_functions_stay_small():
 
 
 def test_no_comment_points_outside_the_repository():
-    offenders = [str(path) for path in SOURCE.rglob("*.py") if "DESIGN.md" in path.read_text("utf-8")]
-    assert offenders == []
+    """The design notes are docs/architecture.md; the shared design file is not in the repository."""
+    root = SOURCE.parents[1]
+    files = [*SOURCE.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "bench").glob("*.py")]
+    outside = "DESIGN" + ".md"  # spelled in two pieces so that this file does not find itself
+    assert [str(path) for path in files if outside in path.read_text("utf-8")] == []
 
 
 # -- a Query is a prompt alone, whatever its metadata holds ------------------------------------------

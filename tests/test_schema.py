@@ -48,7 +48,7 @@ def pydantic_accepts(document) -> bool:
 
 @given(document=json_documents)
 def test_jsonschema_and_pydantic_accept_the_same_documents(document):
-    """DESIGN.md section 4, property 7 (a differential test on generated JSON values)."""
+    """docs/architecture.md, "Properties", property 7 (a differential test on generated JSON values)."""
     schema_accepts = VALIDATOR.is_valid(document)
     assert schema_accepts == pydantic_accepts(document), document
     # the fast loader used on the hot path agrees too
