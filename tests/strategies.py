@@ -8,7 +8,8 @@ modules import every strategy from this module. The rest, by subject:
 * JSON documents: valid records, near-records and arbitrary JSON values (schema, validation);
 * datasets as bytes: JSON Lines with broken lines, JSON arrays as writers lay them out (readers,
   validation), and the items convert reads;
-* declarative format documents (the format schema).
+* declarative format documents (the format schema);
+* conversations: 1-8 turns, with and without a system message, contents hostile to the format.
 
 Strategies that depend on a built-in format take its name and are built on first draw
 (`st.deferred`), so importing this module builds no registry.
@@ -22,12 +23,15 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from promptfmt import Format, Record
+from promptfmt.conversation import Conversation
 from promptfmt.testing import content_strategy, record_strategy, text_strategy
 
 from .helpers import builtin, dumps
 
 __all__ = [
     "array_documents",
+    "conversation_documents",
+    "conversations",
     "builtin_records",
     "content_strategy",
     "dataset_values",
@@ -278,3 +282,45 @@ _format_tables = st.fixed_dictionaries(
 )
 # Format files as parsed TOML: tables with right and wrong keys and types, or not a table at all.
 format_documents = st.one_of(_format_tables, _values)
+
+
+# -- conversations ---------------------------------------------------------------------------------
+
+
+def conversations(name: str, *, system: bool | None = None, prompts: bool = True) -> st.SearchStrategy[Conversation]:
+    """Conversations of 1-8 turns for the built-in format ``name``, with contents drawn from the kit's
+    hostile pieces (the format's own markers, padding, newlines, unicode); ``system``: always, never
+    or sometimes (None) a system message; ``prompts``: some end with a user message."""
+
+    @st.composite
+    def draw(draw: st.DrawFn) -> Conversation:
+        content = content_strategy(builtin(name))
+        turns = draw(st.integers(1, 8))
+        messages: list[tuple[str, str]] = []
+        if system or (system is None and draw(st.booleans())):
+            messages.append(("system", draw(content)))
+        for _ in range(turns):
+            messages += [("user", draw(content)), ("assistant", draw(content))]
+        if prompts and draw(st.booleans()):
+            messages.pop()
+        return Conversation.of(messages)
+
+    return st.deferred(draw)
+
+
+_roles = st.sampled_from(["system", "user", "assistant", "tool", "narrator", "USER", ""]) | json_scalars
+_message_like = st.fixed_dictionaries(
+    {}, optional={"role": _roles, "content": st.text(max_size=6) | json_values, "name": st.text(max_size=3)}
+) | json_values
+_ordered_roles = st.integers(0, 4).flatmap(
+    lambda turns: st.booleans().map(lambda system: ["system"] * system + ["user", "assistant"] * turns)
+)
+conversation_documents = st.one_of(
+    # mostly well-ordered role sequences, so that the shape of messages decides
+    _ordered_roles.flatmap(lambda roles: st.tuples(*[
+        st.fixed_dictionaries({"role": st.just(role), "content": st.text(max_size=4) | json_scalars}) for role in roles
+    ]).map(lambda messages: {"messages": list(messages)})),
+    st.fixed_dictionaries({"messages": st.lists(_message_like, max_size=4)}, optional={"id": json_scalars}),
+    json_documents,
+)
+"""JSON values that look like conversations: roles in order or not, contents of any type, stray keys."""

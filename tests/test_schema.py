@@ -10,12 +10,17 @@ from hypothesis import given
 from pydantic import ValidationError
 
 from promptfmt import Record, schemas
+from promptfmt.conversation import Conversation, order_problems
 from promptfmt.records.fields import to_record
 
-from .strategies import json_documents
+from .strategies import conversation_documents, json_documents
 
 RECORD_SCHEMA = json.loads((schemas.source_dir() / "record.schema.json").read_text("utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(RECORD_SCHEMA)
+
+
+CONVERSATION_VALIDATOR = jsonschema.Draft202012Validator(
+    json.loads((schemas.source_dir() / "conversation.schema.json").read_text("utf-8")))
 
 
 def test_checked_in_schemas_match_the_models():
@@ -86,3 +91,28 @@ def test_null_is_a_wrong_type_with_a_hint_unless_opted_in():
     assert to_record({"instruction": "a", "input": None, "output": "b"}, null_as_empty=True) == Record(
         instruction="a", output="b"
     )
+
+
+def _roles(document) -> list | None:
+    messages = document.get("messages") if isinstance(document, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return None
+    roles = [message.get("role") if isinstance(message, dict) else None for message in messages]
+    return roles if all(isinstance(role, str) for role in roles) else None
+
+
+@given(document=conversation_documents)
+def test_the_conversation_schema_and_model_agree_on_every_document(document):
+    """Property 7 for conversations: the schema states the shape; the order of the roles, which JSON
+    Schema cannot state, is refused by the model with its reason, whatever the schema says."""
+    try:
+        Conversation.model_validate(document)
+        model_accepts = True
+    except ValidationError as error:
+        model_accepts, message = False, str(error)
+    roles = _roles(document)
+    problems = order_problems(roles) if roles is not None else []
+    if problems:
+        assert not model_accepts and problems[0].code in message
+    else:
+        assert CONVERSATION_VALIDATOR.is_valid(document) == model_accepts, document

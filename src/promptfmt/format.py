@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from .conversation import Conversation, ConversationRefused, RenderedConversation, Segment
 from .models import Query, Record, Rendered, Verdict
 
 
@@ -69,6 +70,27 @@ class Format(ABC):
             return False
         return True
 
+    def render_conversation(self, conversation: Conversation) -> RenderedConversation:
+        """The segments of ``conversation``; `ConversationRefused` names what the format cannot render.
+
+        This default serves formats of one turn: one user message (the instruction) and one answer,
+        no system message. Chat formats render any number of turns (`promptfmt.templating.turns`).
+        """
+        if conversation.system is not None:
+            raise ConversationRefused("system-not-supported", 0,
+                                      f"{self.name} renders records, which have no place for a system message")
+        turns = conversation.turns
+        if len(turns) > 2:
+            raise ConversationRefused("multi-turn-not-supported", len(conversation.messages) - len(turns) + 2,
+                                      f"{self.name} renders one user message and its answer, not several turns")
+        user = turns[0].content
+        if len(turns) == 1:
+            return _split(self.render(Query(instruction=user)).prompt, user, 0)
+        rendered = self.render(Record(instruction=user, output=turns[1].content))
+        answer = len(conversation.messages) - 1
+        segments = _split(rendered.prompt, user, answer - 1).segments
+        return RenderedConversation((*segments, Segment(rendered.completion, answer, True)))
+
     def render_text(self, record: Record) -> str:
         return self.render(record).text
 
@@ -102,3 +124,13 @@ def match_text(fmt: Format, text: str) -> Match:
         return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
     content = sum(len(value) for value in parsed.fields().values())
     return Match(fmt.name, True, structure=len(text) - content)
+
+
+def _split(prompt: str, user: str, index: int) -> RenderedConversation:
+    """A prompt as markup around the user message (the whole prompt is the message's when it does
+    not hold the message exactly once)."""
+    if not user or prompt.count(user) != 1:
+        return RenderedConversation((Segment(prompt, index),))
+    at = prompt.index(user)
+    pieces = (Segment(prompt[:at]), Segment(user, index), Segment(prompt[at + len(user):]))
+    return RenderedConversation(tuple(piece for piece in pieces if piece.text or piece.message is not None))

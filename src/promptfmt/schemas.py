@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .conversation import Conversation
 from .io import AtomicWriter
 from .models import Record
 from .schema_files import load, source_dir
@@ -25,6 +26,7 @@ REGENERATE = "promptfmt schema --write"
 
 GENERATED: dict[str, type[BaseModel]] = {
     "record.schema.json": Record,
+    "conversation.schema.json": Conversation,
     "format.schema.json": FormatFile,
     "report.schema.json": Report,
 }

@@ -15,29 +15,30 @@ user message, joined by ``"\\n"``.
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
 
 USER_TURN = "<|im_start|>user\n"
-ASSISTANT_TURN = "<|im_end|>\n<|im_start|>assistant\n"
 END_OF_TURN = "<|im_end|>\n"
 MARKERS = ("<|im_start|>", "<|im_end|>")
 QWEN2_SYSTEM = "You are a helpful assistant."
 QWEN2_5_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
-def _chatml(system: str | None) -> Template:
-    system_turn = "" if system is None else f"<|im_start|>system\n{system}<|im_end|>\n"
-    return Template(
-        prefix=system_turn + USER_TURN,
-        separator="\n",
-        prompt_suffix=ASSISTANT_TURN,
-        end=END_OF_TURN,
-        chat=True,
+def _chatml(default_system: str | None) -> ChatTurns:
+    """ChatML turns; a system message is a turn of its own (``default_system`` when there is none)."""
+    return ChatTurns(
+        user_prefix=USER_TURN,
+        user_suffix=END_OF_TURN,
+        generation_prompt="<|im_start|>assistant\n",
+        turn_end=END_OF_TURN,
+        system_prefix="<|im_start|>system\n",
+        system_suffix=END_OF_TURN,
+        default_system=default_system,
         extra_markers=MARKERS,
     )
 
 
-CHATML = TemplateFormat(
+CHATML = TemplateFormat.from_turns(
     "chatml",
     _chatml(None),
     aliases=("chatml-plain",),
@@ -45,7 +46,7 @@ CHATML = TemplateFormat(
     reference="ChatML chat_template as in ollama template/index.json entry 06 (chat_templates/ollama/extracted/06_chatml.jinja)",
 )
 
-QWEN2 = TemplateFormat(
+QWEN2 = TemplateFormat.from_turns(
     "qwen2",
     _chatml(QWEN2_SYSTEM),
     aliases=("qwen1.5", "chatml-qwen2"),
@@ -53,7 +54,7 @@ QWEN2 = TemplateFormat(
     reference="Qwen2-Instruct chat_template as in ollama template/index.json entry 07 (chat_templates/ollama/extracted/07_chatml.jinja)",
 )
 
-QWEN2_5 = TemplateFormat(
+QWEN2_5 = TemplateFormat.from_turns(
     "qwen2.5",
     _chatml(QWEN2_5_SYSTEM),
     aliases=("qwen2_5",),

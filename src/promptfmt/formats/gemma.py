@@ -10,16 +10,18 @@ conversation without a system message identically, hence the ``gemma3`` alias.
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
+from ..templating.turns import SYSTEM_REFUSED
 
-GEMMA = TemplateFormat(
+GEMMA = TemplateFormat.from_turns(
     "gemma",
-    Template(
-        prefix="<bos><start_of_turn>user\n",
-        separator="\n",
-        prompt_suffix="<end_of_turn>\n<start_of_turn>model\n",
-        end="<end_of_turn>\n",
-        chat=True,
+    ChatTurns(
+        bos="<bos>",
+        user_prefix="<start_of_turn>user\n",
+        user_suffix="<end_of_turn>\n",
+        generation_prompt="<start_of_turn>model\n",
+        turn_end="<end_of_turn>\n",
+        system=SYSTEM_REFUSED,  # "System role not supported"
         trim=True,
         extra_markers=("<start_of_turn>", "<end_of_turn>"),
     ),

@@ -17,25 +17,23 @@
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
+from ..templating.turns import SYSTEM_IN_FIRST_USER
 
 LLAMA3_MARKERS = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
-LLAMA3_USER = "<|start_header_id|>user<|end_header_id|>\n\n"
-LLAMA3_ASSISTANT = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
-LLAMA3_1_SYSTEM = (
-    "<|start_header_id|>system<|end_header_id|>\n\n"
-    "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
-)
+LLAMA3_SYSTEM = "<|start_header_id|>system<|end_header_id|>\n\n"
+LLAMA3_1_SYSTEM = LLAMA3_SYSTEM + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
 
-LLAMA2 = TemplateFormat(
+LLAMA2 = TemplateFormat.from_turns(
     "llama2",
-    Template(
-        prefix="<s>[INST] ",
-        separator="\n",
-        prompt_suffix=" [/INST]",
+    ChatTurns(
+        user_prefix="<s>[INST] ",  # the template writes bos_token before every user turn
+        user_suffix=" [/INST]",
         response_prefix=" ",
-        end=" </s>",
-        chat=True,
+        turn_end=" </s>",
+        system=SYSTEM_IN_FIRST_USER,
+        system_prefix="<<SYS>>\n",
+        system_suffix="\n<</SYS>>\n\n",
         trim=True,
         extra_markers=("[INST]", "[/INST]", "<<SYS>>"),
     ),
@@ -48,29 +46,33 @@ LLAMA2 = TemplateFormat(
 )
 
 
-def _llama3(system_turn: str) -> Template:
-    return Template(
-        prefix="<|begin_of_text|>" + system_turn + LLAMA3_USER,
-        separator="\n",
-        prompt_suffix=LLAMA3_ASSISTANT,
-        end="<|eot_id|>",
-        chat=True,
+def _llama3(system_prefix: str, default_system: str | None) -> ChatTurns:
+    """Header-delimited turns, every content trimmed; the system message is a turn of its own."""
+    return ChatTurns(
+        bos="<|begin_of_text|>",
+        user_prefix="<|start_header_id|>user<|end_header_id|>\n\n",
+        user_suffix="<|eot_id|>",
+        generation_prompt="<|start_header_id|>assistant<|end_header_id|>\n\n",
+        turn_end="<|eot_id|>",
+        system_prefix=system_prefix,
+        system_suffix="<|eot_id|>",
+        default_system=default_system,
         trim=True,
         extra_markers=LLAMA3_MARKERS,
     )
 
 
-LLAMA3 = TemplateFormat(
+LLAMA3 = TemplateFormat.from_turns(
     "llama3",
-    _llama3(""),
+    _llama3(LLAMA3_SYSTEM, None),
     aliases=("llama-3", "llama3-instruct"),
     description="Meta-Llama-3-Instruct: header-delimited user/assistant turns, contents trimmed, closed by <|eot_id|>.",
     reference="Meta-Llama-3-8B-Instruct chat_template (huggingface/trl chat_templates/llama3.jinja, 'Original Llama 3 chat template')",
 )
 
-LLAMA3_1 = TemplateFormat(
+LLAMA3_1 = TemplateFormat.from_turns(
     "llama3.1",
-    _llama3(LLAMA3_1_SYSTEM),
+    _llama3(LLAMA3_1_SYSTEM, ""),  # the system turn is always there, empty without a system message
     aliases=("llama-3.1", "llama3.1-instruct"),
     description="Llama-3.1-Instruct: like llama3 after the template's own system turn (knowledge and 26 Jul 2024 dates).",
     reference=(

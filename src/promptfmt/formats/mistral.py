@@ -19,17 +19,20 @@ message); promptfmt sends none. BOS ``<s>`` is template text.
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
+from ..templating.turns import SYSTEM_REFUSED
 
 MARKERS = ("[INST]", "[/INST]")
 
 
-def _legacy(end: str) -> Template:
-    """The tokenizer-V1 HF templates: '[INST] ' + content + ' [/INST]', then content + ``end``."""
-    return Template(prefix="<s>[INST] ", separator="\n", prompt_suffix=" [/INST]", end=end, chat=True, extra_markers=MARKERS)
+def _legacy(end: str) -> ChatTurns:
+    """The tokenizer-V1 HF templates: bos once, '[INST] ' + user + ' [/INST]', then answer + ``end``;
+    they raise on a system message."""
+    return ChatTurns(bos="<s>", user_prefix="[INST] ", user_suffix=" [/INST]", turn_end=end, system=SYSTEM_REFUSED,
+                     extra_markers=MARKERS)
 
 
-MISTRAL = TemplateFormat(
+MISTRAL = TemplateFormat.from_turns(
     "mistral",
     _legacy(end="</s>"),
     aliases=("mistral-instruct", "mistral-v0.2", "mixtral"),
@@ -40,7 +43,7 @@ MISTRAL = TemplateFormat(
     ),
 )
 
-MISTRAL_V0_1 = TemplateFormat(
+MISTRAL_V0_1 = TemplateFormat.from_turns(
     "mistral-v0.1",
     _legacy(end="</s> "),
     aliases=("mistral-7b-instruct-v0.1",),
@@ -51,15 +54,18 @@ MISTRAL_V0_1 = TemplateFormat(
     ),
 )
 
-MISTRAL_V3 = TemplateFormat(
+MISTRAL_V3 = TemplateFormat.from_turns(
     "mistral-v3",
-    Template(
-        prefix="<s>[INST] ",
-        separator="\n",
-        prompt_suffix="[/INST]",
+    ChatTurns(
+        bos="<s>",
+        user_prefix="[INST] ",
+        user_suffix="[/INST]",
         response_prefix=" ",
-        end="</s>",
-        chat=True,
+        turn_end="</s>",
+        # the v0.3 template folds a system message into the last user message only when the
+        # conversation ends with it (a training text would lose it): refused until a verbatim
+        # template is in the reference data
+        system=SYSTEM_REFUSED,
         trim_output=True,
         extra_markers=MARKERS,
     ),

@@ -12,16 +12,18 @@
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, Template, TemplateFormat
 
-PHI3 = TemplateFormat(
+PHI3 = TemplateFormat.from_turns(
     "phi3",
-    Template(
-        prefix="<|user|>\n",
-        separator="\n",
-        prompt_suffix="<|end|>\n<|assistant|>\n",
-        end="<|end|>\n<|endoftext|>",
-        chat=True,
+    ChatTurns(
+        user_prefix="<|user|>\n",
+        user_suffix="<|end|>\n",
+        generation_prompt="<|assistant|>\n",
+        turn_end="<|end|>\n",
+        final="<|endoftext|>",  # eos_token, after the last message of a training text
+        system_prefix="<|system|>\n",
+        system_suffix="<|end|>\n",
         extra_markers=("<|system|>",),
     ),
     aliases=("phi-3", "phi3-mini", "phi3.5", "phi-3.5"),

@@ -13,22 +13,23 @@ the answer is still trained) and an empty user message as ``"USER:  ASSISTANT:"`
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
 
 SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
 
-VICUNA = TemplateFormat(
+VICUNA = TemplateFormat.from_turns(
     "vicuna",
-    Template(
-        prefix=SYSTEM + " USER: ",
-        separator="\n",
-        prompt_suffix=" ASSISTANT:",
+    ChatTurns(  # FastChat: system + sep, then "ROLE: " + message + (sep, sep2 alternately)
+        user_prefix="USER: ",
+        user_suffix=" ",
+        generation_prompt="ASSISTANT:",
         response_prefix=" ",
-        end="</s>",
-        chat=True,
+        turn_end="</s>",
+        system_suffix=" ",
+        default_system=SYSTEM,
     ),
     aliases=("vicuna-v1.1", "vicuna_v1.1"),
     description="Vicuna v1.1 (FastChat): system prompt, ' USER: ' question ' ASSISTANT: ' answer '</s>'.",

@@ -9,16 +9,17 @@ the user message, joined by ``"\\n"``.
 from __future__ import annotations
 
 from ..plugins.hooks import format_hooks
-from ..templating.template import Template, TemplateFormat
+from ..templating.template import ChatTurns, TemplateFormat
 
-ZEPHYR = TemplateFormat(
+ZEPHYR = TemplateFormat.from_turns(
     "zephyr",
-    Template(
-        prefix="<|user|>\n",
-        separator="\n",
-        prompt_suffix="</s>\n<|assistant|>\n",
-        end="</s>\n",
-        chat=True,
+    ChatTurns(
+        user_prefix="<|user|>\n",
+        user_suffix="</s>\n",
+        generation_prompt="<|assistant|>\n",
+        turn_end="</s>\n",
+        system_prefix="<|system|>\n",
+        system_suffix="</s>\n",
         extra_markers=("<|system|>",),
     ),
     aliases=("zephyr-7b-beta",),

@@ -24,13 +24,15 @@ conformance kit proves the prediction right.
 
 from __future__ import annotations
 
-from ..errors import ParseError
+from ..conversation import Conversation, RenderedConversation, Segment
+from ..errors import FormatDefinitionError, ParseError
 from ..format import Format
 from ..models import Query, Record, Rendered
 from .analysis import LOSSLESS, LosslessnessAnalysis
 from .pieces import EITHER, INPUT, INPUT_BLOCK_RULES, NO_INPUT, Template, earliest
+from .turns import ChatTurns
 
-__all__ = ["INPUT_BLOCK_RULES", "LOSSLESS", "Template", "TemplateFormat"]
+__all__ = ["INPUT_BLOCK_RULES", "LOSSLESS", "ChatTurns", "Template", "TemplateFormat"]
 
 
 class TemplateFormat(LosslessnessAnalysis, Format):
@@ -44,9 +46,13 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         aliases: tuple[str, ...] = (),
         description: str = "",
         reference: str = "",
+        turns: ChatTurns | None = None,
     ) -> None:
+        if turns is not None and turns.template() != template:
+            raise FormatDefinitionError(f"{name}: the turns and the template describe different records")
         self.name = name
         self.template = template
+        self.turns = turns
         self.aliases = tuple(aliases)
         self.description = description
         self.reference = reference
@@ -63,9 +69,37 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         literals = {t.separator, t.after_prompt, t.end} - {""}
         self._proper_prefixes = {literal: tuple(literal[:k] for k in range(1, len(literal))) for literal in literals}
 
+    @classmethod
+    def from_turns(cls, name: str, turns: ChatTurns, **details: str | tuple[str, ...]) -> TemplateFormat:
+        """A chat format described turn by turn; records render through the one-turn `Template` of
+        the same pieces (``details``: ``aliases``, ``description``, ``reference``)."""
+        return cls(name, turns.template(), turns=turns, **details)  # type: ignore[arg-type]
+
     @property
     def markers(self) -> tuple[str, ...]:
         return self.template.markers
+
+    # -- conversations --------------------------------------------------------------------
+
+    def render_conversation(self, conversation: Conversation) -> RenderedConversation:
+        """Any number of turns for a format described by `ChatTurns`; one turn otherwise."""
+        if self.turns is not None:
+            return self.turns.render(conversation, self.name)
+        generic = super().render_conversation(conversation)  # refuses what one turn cannot hold
+        turns = conversation.turns
+        t = self.template
+        user = turns[0].content
+        content = user.strip() if t.trim else user
+        head = self._prefix_input if self._always else self._prefix_no_input
+        prompt = self.render_prompt(user, "")
+        if not prompt.startswith(head + content):  # pragma: no cover - the render rules above
+            return generic
+        index = len(conversation.messages) - len(turns)
+        pieces = [Segment(head), Segment(content, index), Segment(prompt[len(head) + len(content):])]
+        if len(turns) == 2:
+            output = turns[1].content.strip() if self._trims_output else turns[1].content
+            pieces.append(Segment(t.response_prefix + output + t.end, index + 1, True))
+        return RenderedConversation(tuple(p for p in pieces if p.text or p.message is not None))
 
     # -- render ---------------------------------------------------------------------------
 

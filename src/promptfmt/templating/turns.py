@@ -1,0 +1,167 @@
+"""Chat formats described turn by turn: how a template renders any number of turns and a system message.
+
+`ChatTurns` holds the literal pieces per role. A conversation renders as::
+
+    bos + [system] + (user_prefix + user + user_suffix
+                      + generation_prompt + response_prefix + assistant + turn_end) ... [+ final]
+
+* the system message is placed as the template places it (``system``): its own turn
+  (``system_prefix + system + system_suffix``), inside the first user message
+  (``system_prefix + system + system_suffix + user``, Llama-2's ``<<SYS>>`` block), or refused
+  (``system-not-supported``) where the official template raises. ``default_system`` is the
+  template's own system text, rendered (as markup) only when the conversation has none;
+* the prompt of a conversation ending with a user message ends with the generation prompt;
+* ``final`` (an EOS text such as Phi-3's ``<|endoftext|>``) follows the last assistant message;
+* ``trim`` strips the user and system contents (as ``| trim`` does, the whole first user message
+  with the system block inside it for Llama-2), ``trim_output`` the assistant contents.
+
+The segments say which text belongs to which message; an assistant message's segment is
+``response_prefix + content + turn_end`` (and ``final`` after the last one): the trainable text.
+`ChatTurns.template` is the one-turn `Template` of the same pieces, so a record renders exactly as a
+one-turn conversation does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..conversation import Conversation, ConversationRefused, RenderedConversation, Segment
+from .pieces import Template
+
+SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED = "turn", "first-user", "refused"
+SYSTEM_PLACEMENTS = (SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED)
+
+
+@dataclass(frozen=True)
+class ChatTurns:
+    """The literal pieces of a chat template, per role (see the module docstring)."""
+
+    user_prefix: str
+    user_suffix: str
+    generation_prompt: str = ""
+    response_prefix: str = ""
+    turn_end: str = ""
+    final: str = ""
+    bos: str = ""
+    system: str = SYSTEM_TURN
+    system_prefix: str = ""
+    system_suffix: str = ""
+    default_system: str | None = None
+    trim: bool = False
+    trim_output: bool = False
+    separator: str = "\n"
+    extra_markers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.system not in SYSTEM_PLACEMENTS:
+            raise ValueError(f"system must be one of {', '.join(SYSTEM_PLACEMENTS)}, not {self.system!r}")
+
+    def template(self) -> Template:
+        """The one-turn `Template`: what a record (one user and one assistant message) renders as."""
+        default = ""
+        if self.default_system is not None and self.system == SYSTEM_TURN:
+            default = self.system_prefix + self.default_system + self.system_suffix
+        return Template(
+            prefix=self.bos + default + self.user_prefix,
+            separator=self.separator,
+            prompt_suffix=self.user_suffix + self.generation_prompt,
+            response_prefix=self.response_prefix,
+            end=self.turn_end + self.final,
+            chat=True,
+            trim=self.trim,
+            trim_output=self.trim_output,
+            extra_markers=self.extra_markers,
+        )
+
+    def render(self, conversation: Conversation, format_name: str) -> RenderedConversation:
+        """The segments of ``conversation``; `ConversationRefused` for a system message it cannot place."""
+        out = _Segments()
+        out.markup(self.bos)
+        messages = conversation.messages
+        first_user_wrap: int | None = None  # the system message's index, to wrap into the first user message
+        if messages[0].role == "system":
+            if self.system == SYSTEM_REFUSED:
+                raise ConversationRefused(
+                    "system-not-supported", 0,
+                    f"the official template of {format_name} cannot render a system message (it raises); "
+                    "drop the system message, or choose a format whose template takes one")
+            if self.system == SYSTEM_TURN:
+                out.markup(self.system_prefix)
+                out.content(self._trimmed(messages[0].content), 0)
+                out.markup(self.system_suffix)
+            else:
+                first_user_wrap = 0
+        elif self.default_system is not None and self.system == SYSTEM_TURN:
+            out.markup(self.system_prefix + self.default_system + self.system_suffix)
+        last = len(messages) - 1
+        for index, message in enumerate(messages):
+            if message.role == "user":
+                out.markup(self.user_prefix)
+                if first_user_wrap is not None:
+                    self._wrapped_user(out, messages[first_user_wrap].content, message.content, first_user_wrap, index)
+                    first_user_wrap = None
+                else:
+                    out.content(self._trimmed(message.content), index)
+                out.markup(self.user_suffix)
+            elif message.role == "assistant":
+                content = message.content.strip() if self.trim or self.trim_output else message.content
+                out.markup(self.generation_prompt)
+                out.trainable(self.response_prefix + content + self.turn_end + (self.final if index == last else ""),
+                              index)
+        if conversation.is_prompt:
+            out.markup(self.generation_prompt)
+        return RenderedConversation(out.result())
+
+    def _trimmed(self, text: str) -> str:
+        return text.strip() if self.trim else text
+
+    def _wrapped_user(self, out: _Segments, system: str, user: str, system_index: int, user_index: int) -> None:
+        """The first user message with the system block inside it, trimmed as one text when ``trim``."""
+        pieces = [Segment(self.system_prefix), Segment(system, system_index), Segment(self.system_suffix),
+                  Segment(user, user_index)]
+        for piece in _strip(pieces) if self.trim else pieces:
+            if piece.message is None:
+                out.markup(piece.text)
+            else:
+                out.content(piece.text, piece.message)
+
+
+class _Segments:
+    """Segments in the making: consecutive markup is merged; empty markup is dropped."""
+
+    def __init__(self) -> None:
+        self._done: list[Segment] = []
+        self._markup = ""
+
+    def markup(self, text: str) -> None:
+        self._markup += text
+
+    def content(self, text: str, message: int) -> None:
+        self._flush()
+        self._done.append(Segment(text, message, False))
+
+    def trainable(self, text: str, message: int) -> None:
+        self._flush()
+        self._done.append(Segment(text, message, True))
+
+    def result(self) -> tuple[Segment, ...]:
+        self._flush()
+        return tuple(self._done)
+
+    def _flush(self) -> None:
+        if self._markup:
+            self._done.append(Segment(self._markup))
+            self._markup = ""
+
+
+def _strip(pieces: list[Segment]) -> list[Segment]:
+    """``pieces`` with the whitespace around their joined text removed, as ``str.strip`` would."""
+    result = list(pieces)
+    for order in (range(len(result)), range(len(result) - 1, -1, -1)):
+        for index in order:
+            piece = result[index]
+            text = piece.text.lstrip() if order.step == 1 else piece.text.rstrip()
+            result[index] = Segment(text, piece.message, piece.trainable)
+            if text:
+                break
+    return result

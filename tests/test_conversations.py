@@ -1,0 +1,215 @@
+"""Conversations: the model and its refusals, segments, and every chat format against its official template.
+
+The official templates are rendered in a Jinja sandbox set up like Hugging Face
+``apply_chat_template`` (`tests.reference`), on generated conversations (1-8 turns, with and
+without a system message, contents hostile to the format) and on every conversation of the real
+ShareGPT file (`../shared/data/fastchat_sharegpt`, see its SOURCE.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from promptfmt import Query, Record
+from promptfmt.conversation import Conversation, ConversationRefused, Segment, order_problems
+
+from .helpers import builtin, builtin_formats
+from .reference import TemplateRaised, load_template, render_chat
+from .strategies import conversations, record_strategy
+from .test_fidelity import CASES, Case, _tokens
+
+CHAT_FORMATS = [fmt.name for fmt in builtin_formats() if getattr(fmt, "turns", None) is not None]
+SYSTEM_REFUSED = {"gemma", "mistral", "mistral-v0.1", "mistral-v3"}
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+
+
+# -- the model --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("roles", "code", "index"),
+    [
+        (["user", "tool"], "tool-turn", 1),
+        (["user", "function"], "tool-turn", 1),
+        (["user", "narrator"], "unknown-role", 1),
+        (["user", "assistant", "system"], "system-not-first", 2),
+        (["assistant", "user"], "not-starting-with-user", 0),
+        (["system", "assistant"], "not-starting-with-user", 1),
+        (["user", "user"], "consecutive-user", 1),
+        (["user", "assistant", "assistant"], "consecutive-assistant", 2),
+        (["system"], "empty-conversation", 1),
+    ],
+)
+def test_every_refusal_names_its_reason_and_message(roles, code, index):
+    problem = order_problems(roles)[0]
+    assert (problem.code, problem.index) == (code, index)
+    with pytest.raises(ValidationError, match=code):
+        Conversation.model_validate({"messages": [{"role": role, "content": "x"} for role in roles]})
+
+
+def test_conversations_in_order_are_accepted_with_their_metadata():
+    for roles in (["user"], ["user", "assistant"], ["system", "user", "assistant", "user"]):
+        assert order_problems(roles) == []
+    conversation = Conversation.model_validate(
+        {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "u"}], "id": 7})
+    assert (conversation.system, conversation.is_prompt, conversation.metadata) == ("S", True, {"id": 7})
+    assert [m.role for m in conversation.turns] == ["user"]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"messages": []},
+        {"messages": [{"role": "user", "content": 5}]},
+        {"messages": [{"role": "user", "content": None}]},
+        {"messages": [{"role": "user", "content": "x", "tool_calls": []}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]},
+    ],
+)
+def test_content_that_is_not_a_string_and_keys_besides_role_and_content_are_refused(document):
+    with pytest.raises(ValidationError):
+        Conversation.model_validate(document)
+
+
+def test_a_record_is_the_one_turn_conversation():
+    record = Record(instruction="Translate.", input="Hallo", output="Hello", id=3)
+    conversation = Conversation.from_record(record)
+    assert [(m.role, m.content) for m in conversation.messages] == [("user", "Translate.\nHallo"), ("assistant", "Hello")]
+    assert conversation.metadata == {"id": 3}
+    assert Conversation.from_record(Record(instruction="Hi.", output="Yo."), "\n\n").messages[0].content == "Hi."
+
+
+# -- segments ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CHAT_FORMATS)
+@given(data=st.data())
+def test_segments_join_to_the_text_and_only_assistant_messages_are_trained(name, data):
+    fmt = builtin(name)
+    conversation = data.draw(conversations(name, system=False if name in SYSTEM_REFUSED else None))
+    rendered = fmt.render_conversation(conversation)
+    assert "".join(segment.text for segment in rendered.segments) == rendered.text
+    roles = [message.role for message in conversation.messages]
+    trained = [segment.message for segment in rendered.segments if segment.trainable]
+    assert trained == [index for index, role in enumerate(roles) if role == "assistant"]
+    contents = [segment.message for segment in rendered.segments if segment.message is not None]
+    assert contents == list(range(len(roles)))  # every message once, in order
+    if conversation.is_prompt:
+        assert rendered.completion == "" and rendered.prompt == rendered.text
+
+
+@pytest.mark.parametrize("name", CHAT_FORMATS)
+@given(data=st.data())
+def test_a_record_renders_as_its_one_turn_conversation(name, data):
+    """prompt and completion of a record are the segments before and of its assistant turn."""
+    fmt = builtin(name)
+    record = data.draw(record_strategy(fmt))
+    rendered = fmt.render(record)
+    conversation = fmt.render_conversation(Conversation.from_record(record, fmt.template.separator))
+    assert (conversation.prompt, conversation.completion) == (rendered.prompt, rendered.completion)
+    query = Conversation.from_record(record, fmt.template.separator).messages[0]
+    prompt_only = fmt.render_conversation(Conversation.of([("user", query.content)]))
+    assert prompt_only.text == fmt.render(Query(instruction=record.instruction, input=record.input)).prompt
+
+
+def test_the_segments_of_a_llama2_conversation_with_a_system_message():
+    conversation = Conversation.of([("system", " Be brief. "), ("user", "Hi "), ("assistant", " Yo"), ("user", "More")])
+    assert builtin("llama2").render_conversation(conversation).segments == (
+        Segment("<s>[INST] <<SYS>>\n"), Segment(" Be brief. ", 0), Segment("\n<</SYS>>\n\n"), Segment("Hi", 1),
+        Segment(" [/INST]"), Segment(" Yo </s>", 2, True), Segment("<s>[INST] "), Segment("More", 3),
+        Segment(" [/INST]"),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SYSTEM_REFUSED))
+def test_formats_whose_template_raises_refuse_a_system_message(name):
+    with pytest.raises(ConversationRefused) as caught:
+        builtin(name).render_conversation(Conversation.of([("system", "S"), ("user", "u"), ("assistant", "a")]))
+    assert (caught.value.code, caught.value.index) == ("system-not-supported", 0)
+
+
+@pytest.mark.parametrize("name", ["alpaca", "alpaca-llmfs", "phi3-llmfs"])
+def test_formats_of_one_turn_refuse_several_turns_and_a_system_message(name):
+    fmt = builtin(name)
+    with pytest.raises(ConversationRefused, match="multi-turn-not-supported"):
+        fmt.render_conversation(Conversation.of([("user", "u"), ("assistant", "a"), ("user", "v"), ("assistant", "b")]))
+    with pytest.raises(ConversationRefused, match="system-not-supported"):
+        fmt.render_conversation(Conversation.of([("system", "s"), ("user", "u"), ("assistant", "a")]))
+    one = fmt.render_conversation(Conversation.of([("user", "Name a colour."), ("assistant", "Blue.")]))
+    rendered = fmt.render(Record(instruction="Name a colour.", output="Blue."))
+    assert (one.prompt, one.completion) == (rendered.prompt, rendered.completion)
+    assert [s.message for s in one.segments if s.message is not None] == [0, 1]
+
+
+def test_vicuna_renders_turns_as_fastchat_does():
+    """FastChat ``vicuna_v1.1`` (ADD_COLON_TWO, sep " ", sep2 "</s>"), golden strings."""
+    conversation = Conversation.of([("system", "Be kind."), ("user", "Hi"), ("assistant", "Hello"), ("user", "Bye")])
+    assert builtin("vicuna").render_conversation(conversation).text == (
+        "Be kind. USER: Hi ASSISTANT: Hello</s>USER: Bye ASSISTANT:")
+
+
+# -- every chat format against its official template ----------------------------------------------
+
+
+def _official(case: Case, chat_templates, conversation: Conversation) -> str:
+    messages = [{"role": m.role, "content": m.content} for m in conversation.messages]
+    source = load_template(chat_templates / case.template)
+    return render_chat(source, messages, add_generation_prompt=conversation.is_prompt, **_tokens(case, chat_templates))
+
+
+def _comparable(case: Case, conversation: Conversation) -> bool:
+    """Phi-3.5 and Gemma 3 render a system message differently from the format's reference template."""
+    return conversation.system is None or case.template not in (
+        "trl_original/phi3_5.jinja", "ollama/extracted/22_gemma3-instruct.jinja")
+
+
+@pytest.fixture(scope="module")
+def chat_templates(shared_data):
+    return shared_data / "chat_templates"
+
+
+@by_case
+@given(data=st.data())
+def test_every_chat_format_renders_conversations_as_its_official_template(case, chat_templates, data):
+    conversation = data.draw(conversations(case.format, system=False if case.format in SYSTEM_REFUSED else None))
+    if _comparable(case, conversation):
+        assert builtin(case.format).render_conversation(conversation).text == _official(case, chat_templates, conversation)
+
+
+@by_case
+def test_a_system_message_is_refused_exactly_where_the_official_template_raises(case, chat_templates):
+    conversation = Conversation.of([("system", "Be brief."), ("user", "Hi"), ("assistant", "Yo")])
+    if not _comparable(case, conversation):  # the format follows this template only without a system message
+        assert "Be brief." in _official(case, chat_templates, conversation)
+    elif case.format in SYSTEM_REFUSED:
+        with pytest.raises(TemplateRaised):
+            _official(case, chat_templates, conversation)
+    else:
+        text = builtin(case.format).render_conversation(conversation).text
+        assert text == _official(case, chat_templates, conversation) and "Be brief." in text
+
+
+@pytest.fixture(scope="module")
+def sharegpt(shared_data) -> list[Conversation]:
+    data = json.loads((shared_data / "fastchat_sharegpt" / "dummy_conversation.json").read_text("utf-8"))
+    return [
+        Conversation.of([(SHAREGPT_ROLES[turn["from"]], turn["value"]) for turn in item["conversations"]], id=item["id"])
+        for item in data
+    ]
+
+
+@by_case
+def test_every_sharegpt_conversation_renders_as_the_official_template(case, chat_templates, sharegpt):
+    assert len(sharegpt) == 500
+    fmt = builtin(case.format)
+    mismatches = [
+        conversation.metadata["id"] for conversation in sharegpt
+        if fmt.render_conversation(conversation).text != _official(case, chat_templates, conversation)
+    ]
+    assert mismatches == []
