@@ -139,19 +139,29 @@ def test_text_the_source_format_did_not_produce_is_quarantined_with_the_offset(c
     assert "record 1: text: parse-error: not phi3 text: at offset 0" in result.stderr
 
 
-def test_multi_turn_sharegpt_conversations_are_quarantined_single_turn_ones_converted(cli, tmp_path, shared_data):
+def test_every_sharegpt_conversation_converts_to_messages_and_to_every_chat_format(cli, tmp_path, shared_data):
+    """The real ShareGPT file: 167 one-turn, 333 multi-turn conversations, none refused (issue: all 333
+    used to be quarantined as not-single-turn); to records, the multi-turn ones are refused with why."""
     source = shared_data / "fastchat_sharegpt" / "dummy_conversation.json"
     items = json.loads(source.read_text("utf-8"))
-    single = [item for item in items if len(item["conversations"]) == 2]
+    messages = cli("convert", str(source), "-o", "-", "--layout", "messages")
+    assert messages.exit_code == 0 and "read 500 = written 500 + quarantined 0" in messages.stderr
+    written = [json.loads(line) for line in messages.stdout.splitlines()]
+    roles = {"human": "user", "gpt": "assistant"}
+    assert [[(m["role"], m["content"]) for m in item["messages"]] for item in written] == [
+        [(roles[t["from"]], t["value"]) for t in item["conversations"]] for item in items]
+    assert [item["id"] for item in written] == [item["id"] for item in items]
+    back = cli("convert", "-", "-o", "-", "--layout", "sharegpt", input=messages.stdout)
+    assert [json.loads(line) for line in back.stdout.splitlines()] == items
+    for name in ("vicuna", "chatml", "qwen2.5", "llama2", "llama3", "llama3.1", "mistral", "gemma", "phi3", "zephyr"):
+        result = cli("convert", str(source), "-o", str(tmp_path / f"{name}.jsonl"), "--to", name, "--json")
+        summary = json.loads(result.stdout)
+        assert (summary["read"], summary["written"], summary["quarantined"]) == (500, 500, 0), name
+        assert summary["conversations"] == 333, name
     quarantine = tmp_path / "q.jsonl"
-    result = cli("convert", str(source), "-o", str(tmp_path / "out.jsonl"), "--to", "vicuna",
-                 "--quarantine", str(quarantine), "--json")
-    summary = json.loads(result.stdout)
-    assert summary["input_layout"] == "sharegpt"
-    assert summary["read"] == len(items) == summary["written"] + summary["quarantined"]
-    assert summary["written"] == len(single) - summary["quarantined_by_code"].get("empty-output", 0) - summary["quarantined_by_code"].get("empty-instruction", 0)
-    assert summary["quarantined_by_code"]["not-single-turn"] == len(items) - len(single)
-    assert all(e["issues"][0]["code"] in ("not-single-turn", "empty-output", "empty-instruction") for e in read_jsonl(quarantine))
+    records = cli("convert", str(source), "-o", "-", "--layout", "alpaca", "--quarantine", str(quarantine), "--json-array")
+    assert records.exit_code == 1 and "read 500 = written 167 + quarantined 333" in records.stderr
+    assert {e["issues"][0]["code"] for e in read_jsonl(quarantine)} == {"not-single-turn"}
 
 
 # -- metadata ------------------------------------------------------------------------------------------
@@ -180,18 +190,28 @@ def test_metadata_that_the_output_layout_uses_itself_is_refused_not_overwritten(
     assert [item["text"] for item in map(json.loads, dropped.stdout.splitlines())] == published
 
 
-def test_a_system_message_is_kept_as_metadata_and_counted_when_the_format_cannot_render_it(cli, tmp_path):
-    item = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},
-                         {"role": "assistant", "content": "Hello."}]}
+def test_a_system_message_is_rendered_where_the_template_puts_it_or_refused_never_dropped(cli, tmp_path):
+    item = {"messages": [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "Hi?"},
+                         {"role": "assistant", "content": "Arr."}]}
     infile = write_jsonl(tmp_path / "in.jsonl", [item])
     records = cli("convert", str(infile), "-o", "-", "--layout", "alpaca")
-    assert records.stdout == '{"instruction":"Hi?","input":"","output":"Hello.","system":"Be brief."}\n'
+    assert records.stdout == '{"instruction":"Hi?","input":"","output":"Arr.","system":"You are a pirate."}\n'
     back = cli("convert", "-", "-o", "-", "--layout", "messages", input=records.stdout)
     assert json.loads(back.stdout) == item
-    text = cli("convert", str(infile), "-o", str(tmp_path / "out.jsonl"), "--to", "phi3", "--json")
-    assert json.loads(text.stdout)["lossy"] == {"records": 1, "by_reason": {"system-not-rendered": 1}}
-    strict = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--strict")
-    assert strict.exit_code == 1 and "system-not-rendered" in strict.stderr
+    qwen = cli("convert", str(infile), "-o", "-", "--to", "qwen2.5")
+    assert json.loads(qwen.stdout) == {"text": "<|im_start|>system\nYou are a pirate.<|im_end|>\n<|im_start|>user\nHi?"
+                                               "<|im_end|>\n<|im_start|>assistant\nArr.<|im_end|>\n"}
+    llama3 = cli("convert", str(infile), "-o", "-", "--to", "llama3", "--layout", "prompt-completion")
+    assert json.loads(llama3.stdout)["prompt"].startswith(
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a pirate.<|eot_id|>")
+    # the same system message as the metadata key of a record
+    rendered = cli("convert", "-", "-o", "-", "--to", "qwen2.5", input=records.stdout)
+    assert rendered.stdout == qwen.stdout
+    refused = cli("convert", str(infile), "-o", "-", "--to", "gemma")
+    assert refused.exit_code == 1 and "read 1 = written 0 + quarantined 1" in refused.stderr
+    assert "messages.0: system-not-supported" in refused.stderr
+    from_record = cli("convert", "-", "-o", "-", "--to", "gemma", input=records.stdout)
+    assert from_record.exit_code == 1 and "system: system-not-supported" in from_record.stderr
 
 
 # -- --from auto ---------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promptfmt.records import layouts
+from promptfmt.conversation import Conversation
+from promptfmt.records import builders, layouts
 from promptfmt.records.fields import Problem
 
 from .helpers import builtin
@@ -82,10 +83,10 @@ def test_user_messages_split_at_the_first_newline_followed_by_text(content, fiel
 @given(st.text(), st.text())
 def test_conversation_losses_are_exactly_the_records_that_do_not_come_back(instruction, input):
     back = layouts.split_user_message(layouts.join_user_message(instruction, input))
-    assert (back == (instruction, input)) == (not layouts.conversation_losses(instruction, input))
+    assert (back == (instruction, input)) == (not builders.conversation_losses(instruction, input))
 
 
-def test_messages_map_to_a_record_with_the_system_message_as_metadata():
+def test_messages_with_a_system_message_are_a_conversation_and_a_record_with_the_system_as_metadata():
     item = {
         "messages": [
             {"role": "system", "content": "Be brief."},
@@ -94,17 +95,39 @@ def test_messages_map_to_a_record_with_the_system_message_as_metadata():
         ],
         "id": 1,
     }
-    record = layouts.reader("messages")(item)
-    assert record == {"instruction": "Translate.", "input": "Hallo", "output": "Hello", "id": 1, "system": "Be brief."}
-    assert layouts.to_messages("Translate.", "Hallo", "Hello", {"id": 1, "system": "Be brief."}) == item
+    conversation = layouts.reader("messages")(item)
+    assert isinstance(conversation, Conversation)
+    assert (conversation.system, conversation.metadata) == ("Be brief.", {"id": 1})
+    assert layouts.record_of(conversation, "messages") == {
+        "instruction": "Translate.", "input": "Hallo", "output": "Hello", "id": 1, "system": "Be brief."}
+    assert builders.to_messages("Translate.", "Hallo", "Hello", {"id": 1, "system": "Be brief."}) == item
+    assert builders.conversation_item("messages", conversation, conversation.metadata) == item
 
 
-def test_sharegpt_roles_are_mapped_and_back():
+def test_sharegpt_maps_to_a_record_and_back():
     item = {"id": "a", "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}]}
     record = layouts.reader("sharegpt")(item)
     assert record == {"instruction": "Hi?", "input": "", "output": "Hello.", "id": "a"}
-    assert layouts.to_sharegpt("Hi?", "", "Hello.", {"id": "a"}) == {
+    assert builders.to_sharegpt("Hi?", "", "Hello.", {"id": "a"}) == {
         "conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}], "id": "a"}
+    spelled = {"conversations": [{"from": "user", "value": "Hi?"}, {"from": "assistant", "value": "Hello."}]}
+    assert layouts.reader("sharegpt")(spelled) == {"instruction": "Hi?", "input": "", "output": "Hello."}
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                      {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]},
+        {"messages": [{"role": "user", "content": "a"}]},
+        {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
+                      {"role": "assistant", "content": "b"}], "system": "other"},
+    ],
+)
+def test_conversations_that_are_not_one_turn_are_read_as_conversations(item):
+    conversation = layouts.reader("messages")(item)
+    assert isinstance(conversation, Conversation)
+    assert [(m.role, m.content) for m in conversation.messages] == [(m["role"], m["content"]) for m in item["messages"]]
 
 
 @pytest.mark.parametrize(
@@ -112,42 +135,49 @@ def test_sharegpt_roles_are_mapped_and_back():
     [
         ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
                        {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}, "not-single-turn", "messages"),
-        ({"messages": [{"role": "user", "content": "a"}]}, "not-single-turn", "messages"),
-        ({"messages": [{"role": "assistant", "content": "b"}, {"role": "user", "content": "a"}]}, "not-single-turn", "messages"),
-        ({"messages": [{"role": "tool", "content": "a"}]}, "unsupported-role", "messages.0.role"),
-        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]}, "wrong-type", "messages.0.content"),
-        ({"messages": [{"role": "user", "content": "a", "name": "x"}]}, "unsupported-key", "messages.0.name"),
-        ({"messages": "hello"}, "wrong-type", "messages"),
         ({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
                        {"role": "assistant", "content": "b"}], "system": "other"}, "metadata-collision", "system"),
     ],
 )
-def test_conversations_that_do_not_fit_a_record_are_refused_with_a_reason(item, code, field):
+def test_conversations_that_do_not_fit_a_record_are_refused_as_records_with_a_reason(item, code, field):
+    problems = layouts.record_of(layouts.reader("messages")(item), "messages")
+    assert [(p.code, p.field) for p in problems] == [(code, field)]
+
+
+@pytest.mark.parametrize(
+    ("item", "code", "field"),
+    [
+        ({"messages": [{"role": "assistant", "content": "b"}, {"role": "user", "content": "a"}]}, "not-starting-with-user", "messages.0"),
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}, "consecutive-user", "messages.1"),
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                       {"role": "system", "content": "s"}]}, "system-not-first", "messages.2"),
+        ({"messages": [{"role": "system", "content": "s"}]}, "empty-conversation", "messages"),
+        ({"messages": [{"role": "tool", "content": "a"}]}, "tool-turn", "messages.0.role"),
+        ({"messages": [{"role": "narrator", "content": "a"}]}, "unknown-role", "messages.0.role"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]}, "wrong-type", "messages.0.content"),
+        ({"messages": [{"role": "user", "content": "a", "name": "x"}]}, "unsupported-key", "messages.0.name"),
+        ({"messages": "hello"}, "wrong-type", "messages"),
+    ],
+)
+def test_conversations_that_break_the_rules_are_refused_with_a_reason(item, code, field):
     problems = layouts.reader("messages")(item)
     assert [(p.code, p.field) for p in problems] == [(code, field)]
     assert all(isinstance(p, Problem) and p.message for p in problems)
 
 
-def test_sharegpt_multi_turn_is_refused_with_a_reason(shared_data):
+def test_every_sharegpt_conversation_is_read(shared_data):
     import json
 
     items = json.loads((shared_data / "fastchat_sharegpt" / "dummy_conversation.json").read_text("utf-8"))
     read = layouts.reader("sharegpt")
     results = [read(item) for item in items]
-    single = [r for r in results if isinstance(r, dict)]
-    refused = [r for r in results if isinstance(r, list)]
-    assert single and refused and len(single) + len(refused) == len(items)
-    assert {p[0].code for p in refused} == {"not-single-turn"}
-    assert "only single-turn conversations convert to records" in refused[0][0].message
-    for record in single:
-        assert set(record) == {"instruction", "input", "output", "id"}
-
-
+    assert sum(isinstance(r, dict) for r in results) == 167  # one turn: records
+    assert sum(isinstance(r, Conversation) for r in results) == 333  # several turns
 def test_metadata_collisions_with_the_output_layout_are_named():
-    (problem,) = layouts.metadata_collisions("text", {"text": "old rendering", "id": 1})
+    (problem,) = builders.metadata_collisions("text", {"text": "old rendering", "id": 1})
     assert (problem.code, problem.field) == ("metadata-collision", "text")
     assert "--drop-metadata" in problem.message
-    assert layouts.metadata_collisions("alpaca", {"text": "x"}) == []
+    assert builders.metadata_collisions("alpaca", {"text": "x"}) == []
 
 
 def _record(instruction, input, output):

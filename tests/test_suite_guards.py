@@ -20,7 +20,7 @@ from .helpers import ROOT, SHARED_DATA_ENV
 REGISTRY_MODULES = ["tests/test_builtin_conformance.py", "tests/test_detect.py"]
 # A test that takes the shared_data fixture, and one that reads a shared template through the helper.
 SHARED_DATA_TESTS = [
-    "tests/test_layouts.py::test_sharegpt_multi_turn_is_refused_with_a_reason",
+    "tests/test_layouts.py::test_every_sharegpt_conversation_is_read",
     "tests/test_import_template.py::TestImportedCommandR::test_contract_attributes",
 ]
 EXTRA_FORMAT = """\

@@ -1,6 +1,7 @@
 """promptfmt: validate instruction records, render them byte-exact in a model's prompt style, parse them back."""
 
 from .batch import BatchError, messages_batch, parse_batch, render_batch
+from .conversation import Conversation, ConversationRefused, Message, RenderedConversation, Segment
 from .conversion import ConvertSummary, ConvertUsageError, convert
 from .detect import Detection, detect_format
 from .errors import (
@@ -33,6 +34,11 @@ from .validation import Checked, Issue, Report, Validator, validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "Segment",
+    "RenderedConversation",
+    "Message",
+    "ConversationRefused",
+    "Conversation",
     "__version__",
     "BatchError",
     "ChatTemplate",

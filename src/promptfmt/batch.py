@@ -24,7 +24,8 @@ from .errors import PromptfmtError, UnknownFormatError
 from .format import Format
 from .models import Record
 from .plugins import default_registry
-from .records.layouts import PROMPT_COMPLETION, TEXT, conversation_losses, join_user_message
+from .records.builders import conversation_losses
+from .records.layouts import PROMPT_COMPLETION, TEXT, join_user_message
 
 _FORMATS: dict[str, Format] = {}
 

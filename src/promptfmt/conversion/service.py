@@ -23,13 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..conversation import Conversation, ConversationRefused
 from ..io import Item
 from ..plugins import FormatRegistry
-from ..records import layouts
+from ..records import builders, layouts
 from ..records.mapping import FieldMapping
 from ..validation.issues import CHECKS, ERROR, Issue
 from ..validation.validator import Validator
 from .plan import Plan, plan
+from .stages import Loss, conversation_stage
 from .stages import stage as _stage
 from .summary import ConvertSummary
 
@@ -56,15 +58,10 @@ def run(
     """
     summary = ConvertSummary.of(plan)
     refuse = _refuser(summary, quarantine)
-    read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
-    checker = validator(plan, registry)
-    check = checker.check
-    quick = checker.quick if read_fields is None else None  # clean records skip the full check
-    stage = _stage(plan)
-    colliding = _COLLIDING.get(plan.output_layout)
-    keep_metadata = not plan.drop_metadata
+    slow = _Items(plan, registry, refuse, summary)
+    quick = slow.checker.quick if slow.read_fields is None else None  # clean records skip the full check
+    stage = slow.stage
     strict = plan.strict
-    mapping = plan.mapping  # a key it shadows would be lost: such items are refused
     lossy = summary.lossy
     read = written = lossy_records = 0
     for item in items:
@@ -75,30 +72,10 @@ def run(
         if fields is not None:  # a clean record without metadata
             losses, output_item = stage(*fields, None)
         else:
-            if read_fields is not None and item.error is None:
-                value = read_fields(item.value)
-                if type(value) is list:
-                    refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
-                    continue
-                checked = check(Item(item.index, item.line, value))
-            else:
-                checked = check(item)
-            if mapping is not None and checked.ok and mapping.shadowed(item.value):
-                refuse(item, _shadowed_issues(item, mapping))
+            converted = slow(item)
+            if converted is None:
                 continue
-            if not checked.ok:
-                refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
-                continue
-            metadata = checked.metadata
-            if not keep_metadata:
-                metadata = None
-            elif metadata and colliding is not None and not colliding.isdisjoint(metadata):
-                refuse(item, [_issue(item, p.code, p.field, p.message)
-                              for p in layouts.metadata_collisions(plan.output_layout, metadata)])
-                continue
-            fields = checked.fields
-            assert fields is not None  # a valid item is a record
-            losses, output_item = stage(*fields, metadata)
+            losses, output_item = converted
         if losses:
             if strict:
                 refuse(item, [_lossy_issue(item, plan, *loss) for loss in losses])
@@ -109,8 +86,80 @@ def run(
         written += 1
     if progress is not None:
         progress(read)
-    summary.warnings.update({code: n for code, n in checker.counts.items() if CHECKS[code].severity != ERROR})
+    counts = slow.checker.counts
+    summary.warnings.update({code: n for code, n in counts.items() if CHECKS[code].severity != ERROR})
     return summary.close(read, written, lossy_records)
+
+
+class _Items:
+    """Everything but the clean record: items read through a layout, checked by validation, records
+    with metadata, conversations; refused items go to ``refuse`` with their issues."""
+
+    def __init__(self, plan: Plan, registry: FormatRegistry | None, refuse: Quarantine, summary: ConvertSummary) -> None:
+        self.plan, self.refuse, self.summary = plan, refuse, summary
+        self.read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
+        self.checker = validator(plan, registry)
+        self.stage = _stage(plan)
+        self.conversation = conversation_stage(plan)
+        self.colliding = _COLLIDING.get(plan.output_layout)
+        self.keep_metadata = not plan.drop_metadata
+        self.records_only = plan.output_layout == layouts.ALPACA
+
+    def __call__(self, item: Item) -> tuple[tuple[Loss, ...], dict[str, Any]] | None:
+        """(losses, output item), or None when the item was refused."""
+        plan, refuse = self.plan, self.refuse
+        if self.read_fields is not None and item.error is None:
+            value = self.read_fields(item.value)
+            if type(value) is Conversation and self.records_only:
+                value = layouts.record_of(value, plan.input_layout)
+            if type(value) is list:
+                refuse(item, [_issue(item, problem.code, problem.field, problem.message) for problem in value])
+                return None
+            if type(value) is Conversation:
+                return self._conversation(item, value)
+            checked = self.checker.check(Item(item.index, item.line, value))
+        else:
+            checked = self.checker.check(item)
+        if plan.mapping is not None and checked.ok and plan.mapping.shadowed(item.value):
+            refuse(item, _shadowed_issues(item, plan.mapping))
+            return None
+        if not checked.ok:
+            refuse(item, [issue for issue in checked.issues if issue.severity == ERROR])
+            return None
+        kept, metadata = self._metadata(item, checked.metadata)
+        if not kept:
+            return None
+        fields = checked.fields
+        assert fields is not None  # a valid item is a record
+        try:
+            return self.stage(*fields, metadata)
+        except ConversationRefused as refused:  # a record's system message the format cannot render
+            refuse(item, [_issue(item, refused.code, layouts.SYSTEM_KEY, refused.reason)])
+            return None
+
+    def _conversation(self, item: Item, value: Conversation) -> tuple[tuple[Loss, ...], dict[str, Any]] | None:
+        kept, metadata = self._metadata(item, value.metadata)
+        if not kept:
+            return None
+        try:
+            converted = self.conversation(value, metadata)
+        except ConversationRefused as refused:
+            where = layouts.LAYOUT_KEY[self.plan.input_layout]
+            self.refuse(item, [_issue(item, refused.code, f"{where}.{refused.index}", refused.reason)])
+            return None
+        self.summary.conversations += 1
+        return converted
+
+    def _metadata(self, item: Item, metadata: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
+        """(False, None) when a key collides with the output layout's own (the item is refused), else
+        (True, the metadata to write)."""
+        if not self.keep_metadata:
+            return True, None
+        if metadata and self.colliding is not None and not self.colliding.isdisjoint(metadata):
+            self.refuse(item, [_issue(item, p.code, p.field, p.message)
+                               for p in builders.metadata_collisions(self.plan.output_layout, metadata)])
+            return False, None
+        return True, metadata or None
 
 
 def convert(

@@ -1,16 +1,53 @@
-"""Stages: from a record's fields and metadata to what the output loses of it and the output item."""
+"""Stages: from a record's fields (or a conversation) and metadata to what the output loses of it and
+the output item. A record with a system message (the metadata key ``system``) renders as the
+conversation it is, so that the format places the system message as its template does (or refuses
+it, `ConversationRefused`): it is never dropped or replaced by the template's default."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from ..conversation import Conversation, Message
+from ..format import Format
 from ..models import Verdict
-from ..records import layouts
+from ..records import builders, layouts
 from .plan import Plan
 
 Loss = tuple[str, str, str]  # (reason, field, message)
 Stage = Callable[[str, str, str, "dict[str, Any] | None"], "tuple[tuple[Loss, ...], dict[str, Any]]"]
+ConversationStage = Callable[[Conversation, "dict[str, Any] | None"], "tuple[tuple[Loss, ...], dict[str, Any]]"]
+
+
+def conversation_stage(plan: Plan) -> ConversationStage:
+    """From a conversation of several turns, or with a system message, to the output item (the record
+    layouts receive records: `promptfmt.records.layouts.record_of` turns such items into records)."""
+    layout = plan.output_layout
+    if not layouts.needs_format(layout):
+        def conversation(value: Conversation, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+            return (), builders.conversation_item(layout, value, metadata)
+        return conversation
+    fmt = plan.target
+    assert fmt is not None
+    text = layout == layouts.TEXT
+
+    def rendered(value: Conversation, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+        result = fmt.render_conversation(value)
+        item = {"text": result.text} if text else {"prompt": result.prompt, "completion": result.completion}
+        if metadata:
+            item.update(metadata)
+        return (), item
+
+    return rendered
+
+
+def with_system(fmt: Format, instruction: str, input: str, output: str, system: str) -> Conversation:
+    """The conversation of a record that carries a system message."""
+    separator = getattr(getattr(fmt, "template", None), "separator", layouts.MESSAGE_SEPARATOR)
+    user = instruction + separator + input if input else instruction
+    messages = [Message(role="system", content=system), Message(role="user", content=user),
+                Message(role="assistant", content=output)]
+    return Conversation.model_construct(messages=messages)
 
 
 def stage(plan: Plan) -> Stage:
@@ -18,7 +55,7 @@ def stage(plan: Plan) -> Stage:
     layout = plan.output_layout
     if layouts.needs_format(layout):
         return _rendered_stage(plan)
-    build = layouts.writer(layout)
+    build = builders.writer(layout)
     if layout in layouts.CONVERSATION_LAYOUTS:
         def conversation(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
             return _conversation_losses(instruction, input), build(instruction, input, output, metadata)
@@ -33,29 +70,30 @@ def _rendered_stage(plan: Plan) -> Stage:
     fmt = plan.target
     assert fmt is not None
     check = fmt.check_fields
-    system_message = layouts.system_message
-    where = (" and --drop-metadata drops it" if plan.drop_metadata
-             else f"; it stays in the metadata key {layouts.SYSTEM_KEY!r}")
-    system_loss = (layouts.SYSTEM_NOT_RENDERED, layouts.SYSTEM_KEY,
-                   f"the record has a system message, which {fmt.name} text rendered from a record does not hold{where}")
+    system_message = builders.system_message
+    text_layout = plan.output_layout == layouts.TEXT
 
     def judged(instruction: str, input: str, output: str) -> tuple[Loss, ...]:
         verdict = check(instruction, input, output)  # formats make this fast for the common, lossless case
         return () if verdict.lossless else _losses(verdict)
 
-    def with_metadata(losses: tuple[Loss, ...], item: dict[str, Any], metadata: dict[str, Any]) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-        if system_message(metadata) is not None:
-            losses += (system_loss,)
+    def with_metadata(losses: tuple[Loss, ...], item: dict[str, Any], metadata: dict[str, Any],
+                      fields: tuple[str, str, str]) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+        system = system_message(metadata)
+        if system is not None:  # rendered where the template puts it, or refused: never dropped
+            rendered = fmt.render_conversation(with_system(fmt, *fields, system))
+            item = {"text": rendered.text} if text_layout else {"prompt": rendered.prompt, "completion": rendered.completion}
+            metadata = {key: value for key, value in metadata.items() if key != layouts.SYSTEM_KEY}
         item.update(metadata)
         return losses, item
 
-    if plan.output_layout == layouts.TEXT:
+    if text_layout:
         text_of = fmt.render_text_fields
 
         def text(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
             item = {"text": text_of(instruction, input, output)}
             losses = judged(instruction, input, output)
-            return with_metadata(losses, item, metadata) if metadata else (losses, item)
+            return with_metadata(losses, item, metadata, (instruction, input, output)) if metadata else (losses, item)
 
         return text
     render = fmt.render_fields
@@ -64,7 +102,7 @@ def _rendered_stage(plan: Plan) -> Stage:
         prompt, completion = render(instruction, input, output)
         item = {"prompt": prompt, "completion": completion}
         losses = judged(instruction, input, output)
-        return with_metadata(losses, item, metadata) if metadata else (losses, item)
+        return with_metadata(losses, item, metadata, (instruction, input, output)) if metadata else (losses, item)
 
     return prompt_completion
 
@@ -74,7 +112,7 @@ def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:
         (reason, "instruction",
          f"the instruction contains {layouts.MESSAGE_SEPARATOR!r}, so the user message would split into another "
          "instruction and input when the conversation is read back")
-        for reason in layouts.conversation_losses(instruction, input)
+        for reason in builders.conversation_losses(instruction, input)
     )
 
 

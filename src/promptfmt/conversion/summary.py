@@ -22,6 +22,7 @@ class ConvertSummary:
     written: int = 0
     quarantined: int = 0
     lossy_records: int = 0
+    conversations: int = 0  # items written as conversations (several turns, or a system message)
     lossy: Counter[str] = field(default_factory=Counter)  # records per loss reason
     quarantined_by_code: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings per code
@@ -51,7 +52,7 @@ class ConvertSummary:
 
     def merge(self, other: ConvertSummary) -> None:
         """Add the counts of ``other`` (a part of the same conversion) to these."""
-        for name in ("read", "written", "quarantined", "lossy_records"):
+        for name in ("read", "written", "quarantined", "lossy_records", "conversations"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("lossy", "quarantined_by_code", "warnings"):
             getattr(self, name).update(getattr(other, name))
@@ -68,6 +69,7 @@ class ConvertSummary:
             "quarantined": self.quarantined,
             "quarantined_by_code": dict(sorted(self.quarantined_by_code.items())),
             "lossy": {"records": self.lossy_records, "by_reason": dict(sorted(self.lossy.items()))},
+            "conversations": self.conversations,
             "warnings": dict(sorted(self.warnings.items())),
             "ok": self.ok,
         }

@@ -34,9 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from ..conversation import TOOL_ROLES, Conversation, Message, order_problems
 from ..errors import ParseError
 from ..format import Format
-from ..models import LossReason, Record
+from ..models import Record
 from .fields import Problem, kind
 
 ALPACA = "alpaca"
@@ -52,8 +53,8 @@ CONVERSATION_LAYOUTS = (MESSAGES, SHAREGPT)
 
 MESSAGE_SEPARATOR = "\n"
 SYSTEM_KEY = "system"
-SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
-_SHAREGPT_NAMES = {role: name for name, role in SHAREGPT_ROLES.items()}
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
+_SHAREGPT_NAMES = {"user": "human", "assistant": "gpt", "system": "system"}
 
 # The keys each layout defines; any other key of an item is metadata.
 LAYOUT_KEYS: dict[str, frozenset[str]] = {
@@ -64,8 +65,7 @@ LAYOUT_KEYS: dict[str, frozenset[str]] = {
     SHAREGPT: frozenset(("conversations",)),
 }
 
-SYSTEM_NOT_RENDERED = "system-not-rendered"
-"""Loss reason: the record has a system message, and a record format has no place for one."""
+LAYOUT_KEY = {MESSAGES: "messages", SHAREGPT: "conversations"}  # where a conversation layout keeps its turns
 
 
 def detect_layout(value: Any) -> str:
@@ -91,7 +91,7 @@ def needs_format(layout: str) -> bool:
 
 # -- items to records ----------------------------------------------------------------------------
 
-Reader = Callable[[Any], "dict[str, Any] | list[Problem]"]
+Reader = Callable[[Any], "dict[str, Any] | list[Problem] | Conversation"]
 
 
 def reader(layout: str, parser: Format | None = None) -> Reader:
@@ -222,18 +222,22 @@ class _Conversation:
             if extra:
                 return [Problem("unsupported-key", f"{where}.{extra[0]}",
                                 f"a turn with keys besides {role_key} and {content_key} ({', '.join(extra)}) "
-                                "cannot become a record without losing them")]
+                                "cannot be converted without losing them")]
             written, content = turn.get(role_key), turn.get(content_key)
             role = self.roles.get(written) if isinstance(written, str) else None
             if role is None:
-                return [Problem("unsupported-role", f"{where}.{role_key}",
-                                f"{role_key} {written!r} cannot become part of a record: only {', '.join(self.roles)} can")]
+                if written in TOOL_ROLES:
+                    return [Problem("tool-turn", f"{where}.{role_key}",
+                                    f"a {written} turn: tool calls and results are not conversations of text; drop the "
+                                    "tool turns or keep such items out of training")]
+                return [Problem("unknown-role", f"{where}.{role_key}",
+                                f"{role_key} {written!r} is not a role of a conversation: only {', '.join(self.roles)}")]
             if not isinstance(content, str):
                 return [Problem("wrong-type", f"{where}.{content_key}", f"{content_key} must be a string, got {kind(content)}")]
             found.append((role, content))
         return found
 
-    def read(self, value: Any) -> dict[str, Any] | list[Problem]:
+    def read(self, value: Any) -> dict[str, Any] | list[Problem] | Conversation:
         turns = self.turns(value)
         if turns and isinstance(turns[0], Problem):
             return turns
@@ -246,18 +250,40 @@ _from_messages = _MESSAGES.read
 _from_sharegpt = _SHAREGPT.read
 
 
-def _from_turns(turns: list[tuple[str, str]], value: dict[str, Any], layout: str, key: str) -> dict[str, Any] | list[Problem]:
-    system = None
-    if turns and turns[0][0] == "system":
-        system = turns[0][1]
-        turns = turns[1:]
-    roles = [role for role, _ in turns]
-    if roles != ["user", "assistant"]:
+def _from_turns(
+    turns: list[tuple[str, str]], value: dict[str, Any], layout: str, key: str,
+) -> dict[str, Any] | list[Problem] | Conversation:
+    """A record for one user message and its answer (the common case, no model built); otherwise the
+    `Conversation`, or the problem that refuses it (its reason and the message it concerns)."""
+    if len(turns) == 2 and turns[0][0] == "user" and turns[1][0] == "assistant":
+        return _record(turns, None, value, layout, key)
+    problems = order_problems([role for role, _ in turns])
+    if problems:
+        first = problems[0]
+        where = f"{key}.{first.index}" if first.index < len(turns) else key
+        return [Problem(first.code, where, first.message)]
+    metadata = {name: item for name, item in value.items() if name != key}
+    messages = [Message.model_construct(role=role, content=content) for role, content in turns]
+    return Conversation.model_construct(messages=messages, **metadata)
+
+
+def record_of(conversation: Conversation, layout: str) -> dict[str, Any] | list[Problem]:
+    """The record of a one-turn conversation (its system message becomes the metadata key ``system``),
+    or why it has none."""
+    key = LAYOUT_KEY[layout]
+    turns: list[tuple[str, str]] = [(message.role, message.content) for message in conversation.turns]
+    if [role for role, _ in turns] != ["user", "assistant"]:
         return [Problem(
             "not-single-turn", key,
             "only single-turn conversations convert to records (an optional system message, one user message, "
-            f"one assistant message); this one has {_describe_roles(roles)}",
+            f"one assistant message); this one has {_describe_roles([role for role, _ in turns])}. Write it with "
+            "--layout messages or sharegpt, or render it with --to FORMAT",
         )]
+    return _record(turns, conversation.system, conversation.metadata, layout, key)
+
+
+def _record(turns: list[tuple[str, str]], system: str | None, value: dict[str, Any], layout: str,
+            key: str) -> dict[str, Any] | list[Problem]:
     instruction, input = split_user_message(turns[0][1])
     record: dict[str, Any] = {"instruction": instruction, "input": input, "output": turns[1][1]}
     result = _with_metadata(record, value, layout)
@@ -286,91 +312,3 @@ def split_user_message(content: str) -> tuple[str, str]:
 def join_user_message(instruction: str, input: str) -> str:
     """The user message of a record: the instruction, then ``"\\n"`` and the input when there is one."""
     return instruction + MESSAGE_SEPARATOR + input if input else instruction
-
-
-# -- records to items ----------------------------------------------------------------------------
-
-Writer = Callable[[str, str, str, "dict[str, Any] | None"], "dict[str, Any]"]
-
-
-def conversation_losses(instruction: str, input: str) -> tuple[str, ...]:
-    """Loss reasons of a record written as a conversation and read back (see the module docstring)."""
-    if MESSAGE_SEPARATOR in instruction and split_user_message(join_user_message(instruction, input)) != (instruction, input):
-        return (LossReason.SEPARATOR_IN_INSTRUCTION.value,)
-    return ()
-
-
-def metadata_collisions(layout: str, metadata: dict[str, Any]) -> list[Problem]:
-    """Problems for metadata keys that the output layout defines itself (they would overwrite each other)."""
-    own = LAYOUT_KEYS[layout]
-    return [
-        Problem("metadata-collision", key,
-                f"the record has a metadata key {key!r}, which the {layout} layout uses itself; "
-                "rename the key, or pass --drop-metadata")
-        for key in metadata if key in own
-    ]
-
-
-def to_alpaca(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    item: dict[str, Any] = {"instruction": instruction, "input": input, "output": output}
-    if metadata:
-        item.update(metadata)
-    return item
-
-
-def to_messages(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    system, rest = _split_system(metadata)
-    messages = [{"role": "system", "content": system}] if system is not None else []
-    messages += [
-        {"role": "user", "content": join_user_message(instruction, input)},
-        {"role": "assistant", "content": output},
-    ]
-    item: dict[str, Any] = {"messages": messages}
-    if rest:
-        item.update(rest)
-    return item
-
-
-def to_sharegpt(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
-    system, rest = _split_system(metadata)
-    turns = [{"from": _SHAREGPT_NAMES["system"], "value": system}] if system is not None else []
-    turns += [
-        {"from": _SHAREGPT_NAMES["user"], "value": join_user_message(instruction, input)},
-        {"from": _SHAREGPT_NAMES["assistant"], "value": output},
-    ]
-    item: dict[str, Any] = {"conversations": turns}
-    if rest:
-        item.update(rest)
-    return item
-
-
-def system_message(metadata: dict[str, Any] | None) -> str | None:
-    """The system message a record carries (a string ``system`` metadata key), if any."""
-    if metadata:
-        system = metadata.get(SYSTEM_KEY)
-        if isinstance(system, str):
-            return system
-    return None
-
-
-def _split_system(metadata: dict[str, Any] | None) -> tuple[str | None, dict[str, Any] | None]:
-    system = system_message(metadata)
-    if system is None:
-        return None, metadata
-    return system, {key: value for key, value in metadata.items() if key != SYSTEM_KEY}  # type: ignore[union-attr]
-
-
-WRITERS: dict[str, Writer] = {
-    ALPACA: to_alpaca,
-    MESSAGES: to_messages,
-    SHAREGPT: to_sharegpt,
-}
-
-
-def writer(layout: str) -> Writer:
-    """The function that builds an output item of ``layout`` (one that holds records, not rendered
-    text) from a record's fields and metadata."""
-    try:
-        return WRITERS[layout]
-    except KeyError:
-        raise ValueError(f"no writer for the layout {layout!r}; the record layouts are {', '.join(WRITERS)}") from None

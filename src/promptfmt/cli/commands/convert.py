@@ -234,6 +234,9 @@ def _report(summary: ConvertSummary, source: str, output: str, quarantine: str |
         lines.append("lossy records were quarantined (--strict)")
     if summary.warnings:
         lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
+    if summary.conversations:
+        unjudged = "; their losslessness is not judged yet" if summary.target_format else ""
+        lines.append(f"conversations (several turns or a system message): {summary.conversations:,}{unjudged}")
     if summary.read == 0:
         lines.append(f"Warning: {source} holds no records.")
     warn("\n".join(lines))
