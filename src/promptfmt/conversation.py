@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import PromptfmtError
-from .models import Record
+from .models import Loss, LossReason, Record, Verdict
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
@@ -158,6 +158,30 @@ def order_problems(roles: list[str]) -> list[RoleProblem]:
     if not seen_user and not problems:
         problems.append(RoleProblem("empty-conversation", len(roles), "the conversation has no user message"))
     return problems
+
+
+def conversation_verdict(
+    conversation: Conversation, back: list[Message] | None, format_name: str, *,
+    trimmed_roles: frozenset[str] = frozenset(), default_system: str | None = None,
+) -> Verdict:
+    """Lossless when ``back`` (what parsing the rendering gave, None when it did not parse) is the
+    conversation's messages; otherwise a loss naming the first message that did not come back:
+    ``trimmed-whitespace`` (its role's content is trimmed by the template), ``default-system`` (the
+    template's default system text reads back as none), else ``marker-in-content``."""
+    messages = conversation.messages
+    if back == messages:
+        return Verdict()
+    given = back or []
+    index = next((i for i, (a, b) in enumerate(zip(messages, given)) if a != b), min(len(messages), len(given)))
+    index = min(index, len(messages) - 1)
+    message = messages[index]
+    if message.role in trimmed_roles and message.content != message.content.strip():
+        reason, why = LossReason.TRIMMED_WHITESPACE, "the template trims its surrounding whitespace"
+    elif message.role == "system" and default_system is not None and message.content == default_system:
+        reason, why = LossReason.DEFAULT_SYSTEM, "it is the template's default system text, which reads back as none"
+    else:
+        reason, why = LossReason.MARKER_IN_CONTENT, f"it holds text that {format_name} uses as markup"
+    return Verdict((Loss(reason, f"messages.{index}", f"message {index} ({message.role}) does not read back: {why}"),))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from .conversation import Conversation, ConversationRefused, RenderedConversation, Segment
+from .conversation import (
+    Conversation,
+    ConversationRefused,
+    Message,
+    RenderedConversation,
+    Segment,
+    conversation_verdict,
+)
 from .models import Query, Record, Rendered, Verdict
 
 
@@ -90,6 +97,26 @@ class Format(ABC):
         answer = len(conversation.messages) - 1
         segments = _split(rendered.prompt, user, answer - 1).segments
         return RenderedConversation((*segments, Segment(rendered.completion, answer, True)))
+
+    def parse_conversation(self, text: str) -> Conversation:
+        """The conversation a rendered text holds. This default serves formats of one turn: the
+        record's instruction (and input, after a newline) is the user message, its output the answer."""
+        parsed = self.parse(text)
+        user = parsed.instruction + "\n" + parsed.input if parsed.input else parsed.instruction
+        messages = [Message(role="user", content=user)]
+        if isinstance(parsed, Record):
+            messages.append(Message(role="assistant", content=parsed.output))
+        return Conversation.model_construct(messages=messages)
+
+    def check_conversation(self, conversation: Conversation) -> Verdict:
+        """Whether `parse_conversation` gives the messages of the rendering back, and if not, which
+        message comes back otherwise and why; `ConversationRefused` as `render_conversation`."""
+        rendered = self.render_conversation(conversation)
+        try:
+            back: list[Message] | None = self.parse_conversation(rendered.text).messages
+        except ValueError:
+            back = None
+        return conversation_verdict(conversation, back, self.name)
 
     def render_text(self, record: Record) -> str:
         return self.render(record).text

@@ -72,6 +72,7 @@ class LossReason(str, enum.Enum):
     MARKER_IN_CONTENT = "marker-in-content"
     SEPARATOR_IN_INSTRUCTION = "separator-in-instruction"
     TRIMMED_WHITESPACE = "trimmed-whitespace"
+    DEFAULT_SYSTEM = "default-system"  # a system message equal to the template's default parses back as none
 
 
 @dataclass(frozen=True, slots=True)

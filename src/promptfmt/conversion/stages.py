@@ -36,7 +36,8 @@ def conversation_stage(plan: Plan) -> ConversationStage:
         item = {"text": result.text} if text else {"prompt": result.prompt, "completion": result.completion}
         if metadata:
             item.update(metadata)
-        return (), item
+        verdict = fmt.check_conversation(value)  # parses the rendering back: exact by construction
+        return (() if verdict.lossless else _losses(verdict)), item
 
     return rendered
 

@@ -24,10 +24,10 @@ conformance kit proves the prediction right.
 
 from __future__ import annotations
 
-from ..conversation import Conversation, RenderedConversation, Segment
+from ..conversation import Conversation, RenderedConversation, Segment, conversation_verdict
 from ..errors import FormatDefinitionError, ParseError
 from ..format import Format
-from ..models import Query, Record, Rendered
+from ..models import Query, Record, Rendered, Verdict
 from .analysis import LOSSLESS, LosslessnessAnalysis
 from .pieces import EITHER, INPUT, INPUT_BLOCK_RULES, NO_INPUT, Template, earliest
 from .turns import ChatTurns
@@ -80,6 +80,24 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         return self.template.markers
 
     # -- conversations --------------------------------------------------------------------
+
+    def parse_conversation(self, text: str) -> Conversation:
+        if self.turns is not None:
+            return self.turns.parse(text, self.name)
+        return super().parse_conversation(text)
+
+    def check_conversation(self, conversation: Conversation) -> Verdict:
+        if self.turns is not None:
+            return self.turns.check(conversation, self.name)
+        self.render_conversation(conversation)  # refuses what one turn cannot hold
+        back = None
+        try:
+            back = self.parse_conversation(self.render_conversation(conversation).text).messages
+        except ValueError:
+            pass
+        t = self.template
+        trimmed = {"user", "assistant"} if t.trim else {"assistant"} if t.trims_output else set()
+        return conversation_verdict(conversation, back, self.name, trimmed_roles=frozenset(trimmed))
 
     def render_conversation(self, conversation: Conversation) -> RenderedConversation:
         """Any number of turns for a format described by `ChatTurns`; one turn otherwise."""

@@ -25,7 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..conversation import Conversation, ConversationRefused, RenderedConversation, Segment
+from ..conversation import (
+    Conversation,
+    ConversationRefused,
+    Message,
+    RenderedConversation,
+    Segment,
+    conversation_verdict,
+)
+from ..errors import ParseError
+from ..models import Verdict
 from .pieces import Template
 
 SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED = "turn", "first-user", "refused"
@@ -112,6 +121,53 @@ class ChatTurns:
             out.markup(self.generation_prompt)
         return RenderedConversation(out.result())
 
+    def parse(self, text: str, format_name: str) -> Conversation:
+        """The conversation that renders as ``text``; `ParseError` (offset, what was expected) otherwise.
+
+        Deterministic, like the rendering: each content ends at the first occurrence of the literal
+        that follows it. A text that starts with the default system turn has no system message.
+        """
+        cursor = _Cursor(text, format_name)
+        cursor.expect(self.bos, "the start of the text")
+        messages: list[Message] = []
+        default = None if self.default_system is None else self.system_prefix + self.default_system + self.system_suffix
+        if self.system == SYSTEM_TURN:
+            if default is not None and cursor.at(default + self.user_prefix):
+                cursor.expect(default, "the default system turn")
+            elif (self.system_prefix or default is not None) and cursor.at(self.system_prefix) \
+                    and not cursor.at(self.user_prefix):
+                cursor.expect(self.system_prefix, "a system turn")
+                # the first user turn always follows: it ends the system message
+                content = cursor.until(self.system_suffix + self.user_prefix, keep=len(self.user_prefix))
+                messages.append(Message(role="system", content=content))
+        after_user = self.user_suffix + self.generation_prompt
+        while True:
+            cursor.expect(self.user_prefix, "a user turn")
+            if not messages and self.system == SYSTEM_IN_FIRST_USER and self.system_prefix and cursor.at(self.system_prefix):
+                cursor.expect(self.system_prefix, "the system block")
+                messages.append(Message(role="system", content=cursor.until(self.system_suffix)))
+            user = cursor.until(after_user)
+            messages.append(Message(role="user", content=user))
+            if cursor.done():
+                return Conversation.model_construct(messages=messages)
+            cursor.expect(self.response_prefix, "the answer")
+            answer = cursor.until(self.turn_end)
+            messages.append(Message(role="assistant", content=answer))
+            if cursor.rest() == self.final:
+                return Conversation.model_construct(messages=messages)
+
+    def check(self, conversation: Conversation, format_name: str) -> Verdict:
+        """Lossless exactly when parsing the rendering gives the messages back; else the first message
+        that comes back otherwise, and why."""
+        text = self.render(conversation, format_name).text
+        try:
+            back: list[Message] | None = self.parse(text, format_name).messages
+        except ParseError:
+            back = None
+        trimmed = {"user", "system", "assistant"} if self.trim else {"assistant"} if self.trim_output else set()
+        return conversation_verdict(conversation, back, format_name, trimmed_roles=frozenset(trimmed),
+                                    default_system=self.default_system)
+
     def _trimmed(self, text: str) -> str:
         return text.strip() if self.trim else text
 
@@ -165,3 +221,33 @@ def _strip(pieces: list[Segment]) -> list[Segment]:
             if text:
                 break
     return result
+
+
+class _Cursor:
+    """Where parsing stands in a text."""
+
+    def __init__(self, text: str, format_name: str) -> None:
+        self.text, self.pos, self.format_name = text, 0, format_name
+
+    def at(self, literal: str) -> bool:
+        return self.text.startswith(literal, self.pos)
+
+    def done(self) -> bool:
+        return self.pos == len(self.text)
+
+    def rest(self) -> str:
+        return self.text[self.pos:]
+
+    def expect(self, literal: str, what: str) -> None:
+        if not self.at(literal):
+            raise ParseError(self.format_name, self.pos, f"{literal!r} ({what})", self.text)
+        self.pos += len(literal)
+
+    def until(self, literal: str, keep: int = 0) -> str:
+        """The text up to the next ``literal`` (to the end when it is empty), and past it but for its
+        last ``keep`` characters."""
+        at = self.text.find(literal, self.pos) if literal else len(self.text)
+        if at < 0:
+            raise ParseError(self.format_name, len(self.text), repr(literal), self.text)
+        found, self.pos = self.text[self.pos:at], at + len(literal) - keep
+        return found

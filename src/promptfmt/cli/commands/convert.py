@@ -235,8 +235,7 @@ def _report(summary: ConvertSummary, source: str, output: str, quarantine: str |
     if summary.warnings:
         lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
     if summary.conversations:
-        unjudged = "; their losslessness is not judged yet" if summary.target_format else ""
-        lines.append(f"conversations (several turns or a system message): {summary.conversations:,}{unjudged}")
+        lines.append(f"conversations (several turns or a system message): {summary.conversations:,}")
     if summary.read == 0:
         lines.append(f"Warning: {source} holds no records.")
     warn("\n".join(lines))
