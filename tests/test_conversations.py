@@ -213,3 +213,42 @@ def test_every_sharegpt_conversation_renders_as_the_official_template(case, chat
         if fmt.render_conversation(conversation).text != _official(case, chat_templates, conversation)
     ]
     assert mismatches == []
+
+
+# -- convert: segments, and multi-turn text read back --------------------------------------------------
+
+
+def test_the_segments_layout_gives_every_piece_with_its_message_role_and_training(cli, tmp_path):
+    item = {"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
+                         {"role": "assistant", "content": "Yo"}], "id": 4}
+    infile, records = tmp_path / "in.jsonl", tmp_path / "records.jsonl"
+    infile.write_text(json.dumps(item) + "\n")
+    records.write_text(json.dumps({"instruction": "Q", "output": "A"}) + "\n")
+    result = cli("convert", str(infile), "-o", "-", "--to", "phi3", "--layout", "segments")
+    assert result.exit_code == 0, result
+    first = json.loads(result.stdout)
+    second = json.loads(cli("convert", str(records), "-o", "-", "--to", "phi3", "--layout", "segments").stdout)
+    assert first == {"segments": [
+        {"text": "<|system|>\n", "message": None, "role": None, "trainable": False},
+        {"text": "Be kind.", "message": 0, "role": "system", "trainable": False},
+        {"text": "<|end|>\n<|user|>\n", "message": None, "role": None, "trainable": False},
+        {"text": "Hi", "message": 1, "role": "user", "trainable": False},
+        {"text": "<|end|>\n<|assistant|>\n", "message": None, "role": None, "trainable": False},
+        {"text": "Yo<|end|>\n<|endoftext|>", "message": 2, "role": "assistant", "trainable": True},
+    ], "id": 4}
+    record = builtin("phi3").render(Record(instruction="Q", output="A"))
+    pieces = second["segments"]
+    assert "".join(p["text"] for p in pieces) == record.text
+    assert "".join(p["text"] for p in pieces if p["trainable"]) == record.completion
+    refused = cli("convert", str(infile), "-o", "-", "--layout", "segments")
+    assert refused.exit_code == 2 and "--to FORMAT" in refused.stderr
+
+
+@pytest.mark.parametrize("name", ["phi3", "llama2", "llama3", "qwen2.5", "gemma", "mistral", "vicuna", "zephyr"])
+def test_multi_turn_text_converts_back_to_the_conversations_it_was_rendered_from(cli, tmp_path, shared_data, name):
+    source = shared_data / "fastchat_sharegpt" / "dummy_conversation.json"
+    rendered = tmp_path / "rendered.jsonl"
+    assert cli("convert", str(source), "-o", str(rendered), "--to", name).exit_code == 0
+    back = cli("convert", str(rendered), "-o", "-", "--from", name, "--layout", "sharegpt")
+    assert back.exit_code == 0 and "read 500 = written 500 + quarantined 0" in back.stderr
+    assert [json.loads(line) for line in back.stdout.splitlines()] == json.loads(source.read_text("utf-8"))

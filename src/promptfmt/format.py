@@ -32,6 +32,7 @@ class Format(ABC):
     """
 
     name: str
+    multi_turn: bool = False  # whether render_conversation takes several turns (and parse_conversation reads them)
     aliases: tuple[str, ...] = ()
     description: str = ""
     reference: str = ""

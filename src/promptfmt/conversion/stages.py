@@ -29,13 +29,9 @@ def conversation_stage(plan: Plan) -> ConversationStage:
         return conversation
     fmt = plan.target
     assert fmt is not None
-    text = layout == layouts.TEXT
 
     def rendered(value: Conversation, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-        result = fmt.render_conversation(value)
-        item = {"text": result.text} if text else {"prompt": result.prompt, "completion": result.completion}
-        if metadata:
-            item.update(metadata)
+        item = builders.rendered_item(layout, fmt.render_conversation(value), value, metadata)
         verdict = fmt.check_conversation(value)  # parses the rendering back: exact by construction
         return (() if verdict.lossless else _losses(verdict)), item
 
@@ -44,11 +40,20 @@ def conversation_stage(plan: Plan) -> ConversationStage:
 
 def with_system(fmt: Format, instruction: str, input: str, output: str, system: str) -> Conversation:
     """The conversation of a record that carries a system message."""
+    record = one_turn_of(fmt)(instruction, input, output)
+    return Conversation.model_construct(messages=[Message(role="system", content=system), *record.messages])
+
+
+def one_turn_of(fmt: Format) -> Callable[[str, str, str], Conversation]:
+    """The one-turn conversation of a record's fields, its user message joined as ``fmt`` joins it."""
     separator = getattr(getattr(fmt, "template", None), "separator", layouts.MESSAGE_SEPARATOR)
-    user = instruction + separator + input if input else instruction
-    messages = [Message(role="system", content=system), Message(role="user", content=user),
-                Message(role="assistant", content=output)]
-    return Conversation.model_construct(messages=messages)
+
+    def one_turn(instruction: str, input: str, output: str) -> Conversation:
+        user = instruction + separator + input if input else instruction
+        return Conversation.model_construct(messages=[Message(role="user", content=user),
+                                                      Message(role="assistant", content=output)])
+
+    return one_turn
 
 
 def stage(plan: Plan) -> Stage:
@@ -73,6 +78,7 @@ def _rendered_stage(plan: Plan) -> Stage:
     check = fmt.check_fields
     system_message = builders.system_message
     text_layout = plan.output_layout == layouts.TEXT
+    one_turn = one_turn_of(fmt)
 
     def judged(instruction: str, input: str, output: str) -> tuple[Loss, ...]:
         verdict = check(instruction, input, output)  # formats make this fast for the common, lossless case
@@ -82,11 +88,24 @@ def _rendered_stage(plan: Plan) -> Stage:
                       fields: tuple[str, str, str]) -> tuple[tuple[Loss, ...], dict[str, Any]]:
         system = system_message(metadata)
         if system is not None:  # rendered where the template puts it, or refused: never dropped
-            rendered = fmt.render_conversation(with_system(fmt, *fields, system))
-            item = {"text": rendered.text} if text_layout else {"prompt": rendered.prompt, "completion": rendered.completion}
-            metadata = {key: value for key, value in metadata.items() if key != layouts.SYSTEM_KEY}
+            conversation = with_system(fmt, *fields, system)
+            rest = {key: value for key, value in metadata.items() if key != layouts.SYSTEM_KEY}
+            return losses, builders.rendered_item(plan.output_layout, fmt.render_conversation(conversation),
+                                                  conversation, rest)
         item.update(metadata)
         return losses, item
+
+    if plan.output_layout == layouts.SEGMENTS:
+        def segments(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+            losses = judged(instruction, input, output)
+            fields = (instruction, input, output)
+            if system_message(metadata) is not None:
+                return with_metadata(losses, {}, metadata or {}, fields)
+            conversation = one_turn(*fields)
+            return losses, builders.rendered_item(layouts.SEGMENTS, fmt.render_conversation(conversation),
+                                                  conversation, metadata)
+
+        return segments
 
     if text_layout:
         text_of = fmt.render_text_fields

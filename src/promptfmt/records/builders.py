@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..conversation import Conversation
+from ..conversation import Conversation, RenderedConversation
 from ..models import LossReason
 from .fields import Problem
 from .layouts import (
@@ -19,8 +19,10 @@ from .layouts import (
     LAYOUT_KEYS,
     MESSAGE_SEPARATOR,
     MESSAGES,
+    PROMPT_COMPLETION,
     SHAREGPT,
     SYSTEM_KEY,
+    TEXT,
     join_user_message,
     split_user_message,
 )
@@ -52,6 +54,30 @@ def conversation_item(layout: str, conversation: Conversation, metadata: dict[st
         item: dict[str, Any] = {"messages": [{"role": m.role, "content": m.content} for m in conversation.messages]}
     else:
         item = {"conversations": [{"from": _SHAREGPT_NAMES[m.role], "value": m.content} for m in conversation.messages]}
+    if metadata:
+        item.update(metadata)
+    return item
+
+
+def rendered_item(layout: str, rendered: RenderedConversation, conversation: Conversation,
+                  metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """A rendered conversation as an item of ``text``, ``prompt-completion`` or ``segments``, then its metadata.
+
+    ``segments`` lists every piece in order: ``text``, ``message`` (its index, or null for template
+    markup), ``role`` (null for markup) and ``trainable`` (an assistant message's text and the
+    end-of-turn text after it): a trainer builds its loss mask from them without searching the text.
+    """
+    if layout == TEXT:
+        item: dict[str, Any] = {"text": rendered.text}
+    elif layout == PROMPT_COMPLETION:
+        item = {"prompt": rendered.prompt, "completion": rendered.completion}
+    else:
+        messages = conversation.messages
+        item = {"segments": [
+            {"text": s.text, "message": s.message, "role": None if s.message is None else messages[s.message].role,
+             "trainable": s.trainable}
+            for s in rendered.segments
+        ]}
     if metadata:
         item.update(metadata)
     return item

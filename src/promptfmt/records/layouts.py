@@ -9,7 +9,8 @@ Input layouts, told apart by the keys of an item (`detect_layout`):
 * ``sharegpt``: ``{"conversations": [{"from", "value"}, ...], ...}`` (``human`` is the user, ``gpt`` the
   assistant, ``system`` the system).
 
-Output layouts are the same five (`OUTPUT_LAYOUTS`); ``text`` and ``prompt-completion`` need a format.
+Output layouts are the same five (`OUTPUT_LAYOUTS`) and ``segments`` (the rendering of each item in
+pieces: text, message, role, trainable); ``text``, ``prompt-completion`` and ``segments`` need a format.
 Keys of an item other than the ones its layout defines are *metadata*, carried over unchanged.
 
 Conversations map to records this way (the way the built-in chat formats join a user message):
@@ -47,8 +48,9 @@ MESSAGES = "messages"
 SHAREGPT = "sharegpt"
 
 INPUT_LAYOUTS = (ALPACA, TEXT, PROMPT_COMPLETION, MESSAGES, SHAREGPT)
-OUTPUT_LAYOUTS = (TEXT, PROMPT_COMPLETION, ALPACA, MESSAGES, SHAREGPT)
-RENDERED_LAYOUTS = (TEXT, PROMPT_COMPLETION)
+SEGMENTS = "segments"
+OUTPUT_LAYOUTS = (TEXT, PROMPT_COMPLETION, SEGMENTS, ALPACA, MESSAGES, SHAREGPT)
+RENDERED_LAYOUTS = (TEXT, PROMPT_COMPLETION)  # readable: parsed with --from
 CONVERSATION_LAYOUTS = (MESSAGES, SHAREGPT)
 
 MESSAGE_SEPARATOR = "\n"
@@ -61,6 +63,7 @@ LAYOUT_KEYS: dict[str, frozenset[str]] = {
     ALPACA: frozenset(("instruction", "input", "output")),
     TEXT: frozenset(("text",)),
     PROMPT_COMPLETION: frozenset(("prompt", "completion")),
+    SEGMENTS: frozenset(("segments",)),
     MESSAGES: frozenset(("messages",)),
     SHAREGPT: frozenset(("conversations",)),
 }
@@ -86,7 +89,7 @@ def detect_layout(value: Any) -> str:
 
 def needs_format(layout: str) -> bool:
     """Whether items of ``layout`` are rendered text (a format is needed to read or write them)."""
-    return layout in RENDERED_LAYOUTS
+    return layout in RENDERED_LAYOUTS or layout == SEGMENTS
 
 
 # -- items to records ----------------------------------------------------------------------------
@@ -130,7 +133,7 @@ def _string_field(value: dict[str, Any], key: str, layout: str) -> str | Problem
     return Problem("wrong-type", key, f"{key} must be a string, got {kind(got)}")
 
 
-def _from_text(value: Any, fmt: Format) -> dict[str, Any] | list[Problem]:
+def _from_text(value: Any, fmt: Format) -> dict[str, Any] | list[Problem] | Conversation:
     if not isinstance(value, dict):
         return _not_an_object(TEXT, value)
     text = _string_field(value, "text", TEXT)
@@ -139,7 +142,7 @@ def _from_text(value: Any, fmt: Format) -> dict[str, Any] | list[Problem]:
     return _parsed(fmt, text, "text", value, TEXT)
 
 
-def _from_prompt_completion(value: Any, fmt: Format) -> dict[str, Any] | list[Problem]:
+def _from_prompt_completion(value: Any, fmt: Format) -> dict[str, Any] | list[Problem] | Conversation:
     if not isinstance(value, dict):
         return _not_an_object(PROMPT_COMPLETION, value)
     prompt = _string_field(value, "prompt", PROMPT_COMPLETION)
@@ -158,17 +161,34 @@ def _from_prompt_completion(value: Any, fmt: Format) -> dict[str, Any] | list[Pr
     return record
 
 
-def _parsed(fmt: Format, text: str, field: str, value: dict[str, Any], layout: str) -> dict[str, Any] | list[Problem]:
+def _parsed(
+    fmt: Format, text: str, field: str, value: dict[str, Any], layout: str,
+) -> dict[str, Any] | list[Problem] | Conversation:
+    if layout == TEXT and fmt.multi_turn:  # several turns, or a system message, read as the conversation
+        conversation = _conversation_in(fmt, text, value)
+        if conversation is not None and not conversation.is_prompt and \
+                [m.role for m in conversation.messages] != ["user", "assistant"]:
+            return conversation
     try:
         parsed = fmt.parse(text)
-    except ParseError as exc:
-        return [Problem("parse-error", field, f"{exc}. Is it {fmt.name} text? Pass the right --from, or --from auto.")]
-    except ValueError as exc:  # a plugin's own parse error
+    except ValueError as exc:  # ParseError, or a plugin's own
+        if isinstance(exc, ParseError):
+            return [Problem("parse-error", field, f"{exc}. Is it {fmt.name} text? Pass the right --from, or --from auto.")]
         return [Problem("parse-error", field, f"not {fmt.name} text: {exc}")]
     if not isinstance(parsed, Record):
         return [Problem("no-output", field, f"the text is a {fmt.name} prompt without a completion: there is no output to convert")]
     record: dict[str, Any] = {"instruction": parsed.instruction, "input": parsed.input, "output": parsed.output}
     return _with_metadata(record, value, layout)
+
+
+def _conversation_in(fmt: Format, text: str, value: dict[str, Any]) -> Conversation | None:
+    """The conversation ``text`` renders, with the item's other keys as metadata; None when it is none."""
+    try:
+        parsed = fmt.parse_conversation(text)
+    except ValueError:
+        return None
+    metadata = {key: item for key, item in value.items() if key != "text"}
+    return Conversation.model_construct(messages=parsed.messages, **metadata)
 
 
 def _fields(record: dict[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         self.name = name
         self.template = template
         self.turns = turns
+        self.multi_turn = turns is not None
         self.aliases = tuple(aliases)
         self.description = description
         self.reference = reference
