@@ -21,6 +21,7 @@ from .records.mapping import FieldMapping
 from .splitting import Fractions, split
 from .templating import (
     ChatTemplate,
+    ChatTurns,
     Template,
     TemplateFormat,
     TemplateImportError,
@@ -34,6 +35,7 @@ from .validation import Checked, Issue, Report, Validator, validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChatTurns",
     "Segment",
     "RenderedConversation",
     "Message",

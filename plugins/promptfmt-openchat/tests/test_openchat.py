@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from promptfmt_openchat import OPENCHAT
 
 from promptfmt import ChatTemplate, Query, Record, load_chat_template
-from promptfmt.testing import conformance_suite, prop_matches_chat_template, record_strategy
+from promptfmt.testing import conformance_suite, conversation_strategy, prop_matches_chat_template, record_strategy
 
 GOLDEN = [
     (
@@ -59,6 +59,15 @@ def test_generated_records_render_like_the_template(official_template, data):
 def test_golden_strings_equal_the_template(official_template, record, expected):
     prop_matches_chat_template(OPENCHAT, official_template, record)
     assert OPENCHAT.render(record).text == expected
+
+
+@given(data=st.data())
+def test_generated_conversations_render_like_the_template(official_template, data):
+    """Any number of turns, with and without a system message, through the official template."""
+    conversation = data.draw(conversation_strategy(OPENCHAT))
+    messages = [{"role": m.role, "content": m.content} for m in conversation.messages]
+    expected = official_template.render(messages, add_generation_prompt=conversation.is_prompt)
+    assert OPENCHAT.render_conversation(conversation).text == expected
 
 
 def test_chujiezheng_variant_agrees_for_one_user_turn():

@@ -5,9 +5,11 @@ from .declarative import FormatFile, dumps_format, load_format_file, parse_forma
 from .importer import ImportResult, import_chat_template
 from .sandbox import ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
+from .turns import ChatTurns
 
 __all__ = [
     "ChatTemplate",
+    "ChatTurns",
     "FormatFile",
     "ImportResult",
     "MissingTokensError",

@@ -11,25 +11,29 @@ chujiezheng/chat_templates ``openchat-3.5.jinja`` agrees for a user/assistant co
   ``GPT4 Correct Assistant:`` without the space, which opens the completion.
 * The template neither trims nor changes content. Instruction and input share the user message,
   joined by ``"\\n"``, like promptfmt's built-in chat formats.
+* Conversations of any length render turn by turn; a system message is a ``GPT4 Correct System:``
+  turn of its own, as the template renders every role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from promptfmt import Format, Template, TemplateFormat, hookimpl
+from promptfmt import ChatTurns, Format, TemplateFormat, hookimpl
 
 __version__ = "0.1.0"
 
-OPENCHAT = TemplateFormat(
+OPENCHAT = TemplateFormat.from_turns(
     "openchat",
-    Template(
-        prefix="<s>GPT4 Correct User: ",
-        separator="\n",
-        prompt_suffix="<|end_of_turn|>GPT4 Correct Assistant:",
+    ChatTurns(  # every message: 'GPT4 Correct ' + role.title() + ': ' + content + '<|end_of_turn|>'
+        bos="<s>",
+        user_prefix="GPT4 Correct User: ",
+        user_suffix="<|end_of_turn|>",
+        generation_prompt="GPT4 Correct Assistant:",
         response_prefix=" ",
-        end="<|end_of_turn|>",
-        chat=True,
+        turn_end="<|end_of_turn|>",
+        system_prefix="GPT4 Correct System: ",
+        system_suffix="<|end_of_turn|>",
         extra_markers=("GPT4 Correct System:",),
     ),
     aliases=("openchat-3.5", "openchat_3.5"),
