@@ -10,7 +10,7 @@ from functools import partial
 
 import pytest
 
-from promptfmt import Record
+from promptfmt import Conversation, Record
 from promptfmt.batch import BatchError, messages_batch, parse_batch, render_batch
 
 from .helpers import builtin
@@ -74,3 +74,30 @@ def test_values_that_are_not_strings_are_errors_naming_row_and_column():
 def test_the_function_pickles_for_worker_processes():
     function = pickle.loads(pickle.dumps(partial(render_batch, format="phi3")))
     assert function(BATCH)["text"][0] == builtin("phi3").render(records()[0]).text
+
+
+def test_a_messages_column_renders_conversations_turn_by_turn():
+    batch = {"messages": [
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"},
+         {"role": "user", "content": "v"}, {"role": "assistant", "content": " b"}],
+        [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}],
+    ]}
+    columns = render_batch(batch, format="llama3", messages="messages", layout="prompt-completion", lossless=True)
+    llama3 = builtin("llama3")
+    for row, messages in enumerate(batch["messages"]):
+        rendered = llama3.render_conversation(Conversation.model_validate({"messages": messages}))
+        assert (columns["prompt"][row], columns["completion"][row]) == (rendered.prompt, rendered.completion)
+    assert columns["completion"] == ["b<|eot_id|>", "y<|eot_id|>"]
+    assert (columns["lossless"], columns["loss_reasons"]) == ([False, True], [["trimmed-whitespace"], []])
+    assert render_batch(batch, format="chatml", messages="messages")["text"][1] == (
+        "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\ny<|im_end|>\n")
+
+
+def test_a_messages_column_names_the_row_that_cannot_be_rendered():
+    with pytest.raises(BatchError, match="row 0: message 0: system-not-supported"):
+        render_batch({"messages": [[{"role": "system", "content": "S"}, {"role": "user", "content": "u"}]]},
+                     format="gemma", messages="messages")
+    with pytest.raises(BatchError, match="row 1: messages: consecutive-user: messages.1"):
+        render_batch({"messages": [[{"role": "user", "content": "u"}],
+                                   [{"role": "user", "content": "u"}, {"role": "user", "content": "v"}]]},
+                     format="gemma", messages="messages")

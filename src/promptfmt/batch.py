@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
+from .conversation import Conversation, ConversationRefused
 from .errors import PromptfmtError, UnknownFormatError
 from .format import Format
 from .models import Record
@@ -57,16 +60,21 @@ def render_batch(
     output: str = "output",
     null_as_empty: bool = False,
     lossless: bool = False,
+    messages: str | None = None,
 ) -> dict[str, list[Any]]:
     """The records of ``batch`` rendered in ``format``: a ``text`` column, or ``prompt`` and ``completion``.
 
     ``instruction``, ``input`` and ``output`` name the columns to read (a batch without the input
-    column has no input). ``lossless=True`` adds ``lossless`` (bool) and ``loss_reasons`` (list of
-    reason codes) per row, from `Format.check`.
+    column has no input). ``messages`` names a column of conversations (lists of ``{role, content}``)
+    to render instead, turn by turn (``prompt``: everything before the last assistant message).
+    ``lossless=True`` adds ``lossless`` (bool) and ``loss_reasons`` (list of reason codes) per row,
+    from `Format.check` (`Format.check_conversation` for conversations).
     """
     if layout not in (TEXT, PROMPT_COMPLETION):
         raise BatchError(f"render_batch writes the {TEXT} or {PROMPT_COMPLETION} layout, not {layout!r}")
     fmt = resolve_format(format)
+    if messages is not None:
+        return _render_conversations(fmt, _conversations(batch, messages), layout, lossless)
     instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
     columns: dict[str, list[Any]]
     if layout == TEXT:
@@ -129,6 +137,38 @@ def messages_batch(
     ]}
     if lossless:
         reasons = [list(conversation_losses(i, x)) for i, x in zip(instructions, inputs)]
+        columns["lossless"] = [not r for r in reasons]
+        columns["loss_reasons"] = reasons
+    return columns
+
+
+def _conversations(batch: dict[str, Sequence[Any]], name: str) -> list[Conversation]:
+    conversations = []
+    for row, value in enumerate(_column(batch, name)):
+        try:
+            conversations.append(Conversation.model_validate({"messages": value}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "".join(f"{part}: " for part in [".".join(str(p) for p in first["loc"])] if part)
+            raise BatchError(f"row {row}: {name}: {where}{first['msg'].removeprefix('Value error, ')}") from None
+    return conversations
+
+
+def _render_conversations(fmt: Format, conversations: list[Conversation], layout: str,
+                          lossless: bool) -> dict[str, list[Any]]:
+    rendered = []
+    for row, conversation in enumerate(conversations):
+        try:
+            rendered.append(fmt.render_conversation(conversation))
+        except ConversationRefused as refused:
+            raise BatchError(f"row {row}: {refused}") from None
+    columns: dict[str, list[Any]]
+    if layout == TEXT:
+        columns = {"text": [r.text for r in rendered]}
+    else:
+        columns = {"prompt": [r.prompt for r in rendered], "completion": [r.completion for r in rendered]}
+    if lossless:
+        reasons = [sorted({loss.reason.value for loss in fmt.check_conversation(c).losses}) for c in conversations]
         columns["lossless"] = [not r for r in reasons]
         columns["loss_reasons"] = reasons
     return columns
