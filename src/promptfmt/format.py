@@ -109,10 +109,11 @@ class Format(ABC):
             messages.append(Message(role="assistant", content=parsed.output))
         return Conversation.model_construct(messages=messages)
 
-    def check_conversation(self, conversation: Conversation) -> Verdict:
+    def check_conversation(self, conversation: Conversation, rendered: RenderedConversation | None = None) -> Verdict:
         """Whether `parse_conversation` gives the messages of the rendering back, and if not, which
-        message comes back otherwise and why; `ConversationRefused` as `render_conversation`."""
-        rendered = self.render_conversation(conversation)
+        message comes back otherwise and why; `ConversationRefused` as `render_conversation`.
+        ``rendered``: the conversation's rendering, when the caller has it already."""
+        rendered = rendered or self.render_conversation(conversation)
         try:
             back: list[Message] | None = self.parse_conversation(rendered.text).messages
         except ValueError:

@@ -31,8 +31,9 @@ def conversation_stage(plan: Plan) -> ConversationStage:
     assert fmt is not None
 
     def rendered(value: Conversation, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
-        item = builders.rendered_item(layout, fmt.render_conversation(value), value, metadata)
-        verdict = fmt.check_conversation(value)  # parses the rendering back: exact by construction
+        result = fmt.render_conversation(value)
+        item = builders.rendered_item(layout, result, value, metadata)
+        verdict = fmt.check_conversation(value, result)  # parses the rendering back: exact by construction
         return (() if verdict.lossless else _losses(verdict)), item
 
     return rendered

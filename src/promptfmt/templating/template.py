@@ -87,13 +87,13 @@ class TemplateFormat(LosslessnessAnalysis, Format):
             return self.turns.parse(text, self.name)
         return super().parse_conversation(text)
 
-    def check_conversation(self, conversation: Conversation) -> Verdict:
+    def check_conversation(self, conversation: Conversation, rendered: RenderedConversation | None = None) -> Verdict:
         if self.turns is not None:
-            return self.turns.check(conversation, self.name)
-        self.render_conversation(conversation)  # refuses what one turn cannot hold
+            return self.turns.check(conversation, self.name, rendered)
+        rendered = rendered or self.render_conversation(conversation)  # refuses what one turn cannot hold
         back = None
         try:
-            back = self.parse_conversation(self.render_conversation(conversation).text).messages
+            back = self.parse_conversation(rendered.text).messages
         except ValueError:
             pass
         t = self.template

@@ -139,27 +139,27 @@ class ChatTurns:
                 cursor.expect(self.system_prefix, "a system turn")
                 # the first user turn always follows: it ends the system message
                 content = cursor.until(self.system_suffix + self.user_prefix, keep=len(self.user_prefix))
-                messages.append(Message(role="system", content=content))
+                messages.append(Message.model_construct(role="system", content=content))
         after_user = self.user_suffix + self.generation_prompt
         while True:
             cursor.expect(self.user_prefix, "a user turn")
             if not messages and self.system == SYSTEM_IN_FIRST_USER and self.system_prefix and cursor.at(self.system_prefix):
                 cursor.expect(self.system_prefix, "the system block")
-                messages.append(Message(role="system", content=cursor.until(self.system_suffix)))
+                messages.append(Message.model_construct(role="system", content=cursor.until(self.system_suffix)))
             user = cursor.until(after_user)
-            messages.append(Message(role="user", content=user))
+            messages.append(Message.model_construct(role="user", content=user))
             if cursor.done():
                 return Conversation.model_construct(messages=messages)
             cursor.expect(self.response_prefix, "the answer")
             answer = cursor.until(self.turn_end)
-            messages.append(Message(role="assistant", content=answer))
+            messages.append(Message.model_construct(role="assistant", content=answer))
             if cursor.rest() == self.final:
                 return Conversation.model_construct(messages=messages)
 
-    def check(self, conversation: Conversation, format_name: str) -> Verdict:
-        """Lossless exactly when parsing the rendering gives the messages back; else the first message
-        that comes back otherwise, and why."""
-        text = self.render(conversation, format_name).text
+    def check(self, conversation: Conversation, format_name: str, rendered: RenderedConversation | None = None) -> Verdict:
+        """Lossless exactly when parsing the rendering (``rendered``, or rendered here) gives the
+        messages back; else the first message that comes back otherwise, and why."""
+        text = (rendered or self.render(conversation, format_name)).text
         try:
             back: list[Message] | None = self.parse(text, format_name).messages
         except ParseError:
