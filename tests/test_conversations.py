@@ -252,3 +252,13 @@ def test_multi_turn_text_converts_back_to_the_conversations_it_was_rendered_from
     back = cli("convert", str(rendered), "-o", "-", "--from", name, "--layout", "sharegpt")
     assert back.exit_code == 0 and "read 500 = written 500 + quarantined 0" in back.stderr
     assert [json.loads(line) for line in back.stdout.splitlines()] == json.loads(source.read_text("utf-8"))
+
+
+def test_a_conversation_in_a_file_of_records_is_refused_with_the_option_to_pass(cli, tmp_path):
+    infile = tmp_path / "mixed.jsonl"
+    infile.write_text(json.dumps({"instruction": "Q", "output": "A"}) + "\n"
+                      + json.dumps({"messages": [{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]}) + "\n")
+    result = cli("convert", str(infile), "-o", "-", "--to", "chatml")
+    assert result.exit_code == 1 and "read 2 = written 1 + quarantined 1" in result.stderr
+    assert "not-a-record: a messages conversation in a file of records" in result.stderr
+    assert "--input-layout messages" in result.stderr

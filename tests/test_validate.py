@@ -21,6 +21,8 @@ from promptfmt.records.mapping import PROFILES, MappingError
 from promptfmt.validation import ValidateUsageError
 from promptfmt.validation.issues import CHECKS
 
+from .helpers import builtin
+
 FORMATS = (ALPACA, ALPACA_LLMFS, PHI3, PHI3_LLMFS)
 
 
@@ -66,6 +68,26 @@ CASES = [
     ({"instruction": "a", "output": "done###eos_token###"}, [("output", "placeholder", "warning")]),
     ({"instruction": "a\x07", "output": "b"}, [("instruction", "control-character", "warning")]),
     ({"instruction": "a", "input": "x\x85y", "output": "b"}, [("input", "control-character", "warning")]),
+    # conversations
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}, []),
+    ({"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}], "id": 1}, []),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]},
+     [("messages.1.role", "tool-turn", "error")]),
+    ({"messages": [{"role": "narrator", "content": "a"}]}, [("messages.0.role", "unknown-role", "error")]),
+    ({"messages": [{"role": "user", "content": "a", "name": "x"}]}, [("messages.0.name", "unsupported-key", "error")]),
+    ({"messages": [{"role": "user", "content": 5}]}, [("messages.0.content", "wrong-type", "error")]),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "s"}]},
+     [("messages.1", "system-not-first", "error")]),
+    ({"messages": [{"role": "assistant", "content": "a"}]}, [("messages.0", "not-starting-with-user", "error")]),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]},
+     [("messages.1", "consecutive-user", "error")]),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                   {"role": "assistant", "content": "c"}]}, [("messages.2", "consecutive-assistant", "error")]),
+    ({"messages": []}, [("messages", "empty-conversation", "error")]),
+    ({"conversations": [{"from": "human", "value": " "}, {"from": "gpt", "value": "b"}]},
+     [("conversations.0.value", "empty-message", "error")]),
+    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "<|user|> {{x}}"}]},
+     [("messages.1.content", "template-marker", "warning"), ("messages.1.content", "placeholder", "warning")]),
 ]
 
 
@@ -80,7 +102,8 @@ def test_each_check_on_its_own_example(value, expected, tmp_path):
 
 def test_every_check_in_the_catalogue_has_an_example_here_or_below():
     covered = {code for _, expected in CASES for _, code, _ in expected}
-    covered |= {"invalid-json", "unreadable", "duplicate-record", "duplicate-prompt", "lossy-in-format", "empty-dataset"}
+    covered |= {"invalid-json", "unreadable", "duplicate-record", "duplicate-prompt", "lossy-in-format", "empty-dataset",
+                "duplicate-conversation"}
     assert covered == set(CHECKS)
 
 
@@ -107,8 +130,21 @@ def test_messages_say_what_and_how_to_fix():
     assert 'leading " "' in messages[7, "instruction"] and "never strips" in messages[7, "instruction"]
 
 
+def test_conversations_are_checked_as_conversations_duplicates_and_format_verdicts_included():
+    chat = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"},
+                         {"role": "assistant", "content": " Yo"}]}
+    report = run([chat, chat], format=builtin("llama3"), registry=(builtin("llama3"),))
+    assert found(report) == [
+        (0, "messages.2", "lossy-in-format", "warning"),
+        (1, "$", "duplicate-conversation", "warning"), (1, "messages.2", "lossy-in-format", "warning")]
+    assert report.issues[1].related == 0 and "trimmed-whitespace" in report.issues[0].message
+    refused = run([chat], format=builtin("gemma"), registry=(builtin("gemma"),))
+    assert found(refused) == [(0, "messages.0", "lossy-in-format", "warning")]
+    assert "cannot render this conversation at all" in refused.issues[0].message
+
+
 def test_layout_hints_for_other_dataset_shapes():
-    report = run([{"id": "1", "conversations": []}, {"messages": []}, {"instruction": "a", "instances": []}])
+    report = run([{"id": "1", "conversations": "x"}, {"messages": {}}, {"instruction": "a", "instances": []}])
     hints = [i.message for i in report.issues if i.code == "missing-field"]
     assert "ShareGPT" in hints[0] and "OpenAI chat" in hints[2] and "self-instruct" in hints[4]
 

@@ -130,7 +130,11 @@ class _Items:
         if not kept:
             return None
         fields = checked.fields
-        assert fields is not None  # a valid item is a record
+        if fields is None:  # a conversation among records: its layout was not the file's
+            layout = layouts.conversation_layout(item.value) or "messages"
+            refuse(item, [_issue(item, "not-a-record", "$", f"a {layout} conversation in a file of records: convert "
+                                 f"such items with --input-layout {layout}, or keep one layout per file")])
+            return None
         try:
             return self.stage(*fields, metadata)
         except ConversationRefused as refused:  # a record's system message the format cannot render

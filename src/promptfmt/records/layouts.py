@@ -287,6 +287,36 @@ def _from_turns(
     return Conversation.model_construct(messages=messages, **metadata)
 
 
+def conversation_of(value: Any, layout: str) -> Conversation | list[Problem]:
+    """The item ``value`` of a conversation layout as a `Conversation` (one turn included), or its problems."""
+    spelling = _MESSAGES if layout == MESSAGES else _SHAREGPT
+    turns = spelling.turns(value)
+    if turns and isinstance(turns[0], Problem):
+        return turns  # problems, or turns only
+    pairs = cast("list[tuple[str, str]]", turns)
+    problems = order_problems([role for role, _ in pairs]) if pairs else []
+    if not pairs:
+        return [Problem("empty-conversation", spelling.key, "the conversation has no messages")]
+    if problems:
+        first = problems[0]
+        where = f"{spelling.key}.{first.index}" if first.index < len(pairs) else spelling.key
+        return [Problem(first.code, where, first.message)]
+    metadata = {name: item for name, item in value.items() if name != spelling.key}
+    messages = [Message.model_construct(role=role, content=content) for role, content in pairs]
+    return Conversation.model_construct(messages=messages, **metadata)
+
+
+def conversation_layout(value: dict[str, Any]) -> str | None:
+    """``messages`` or ``sharegpt`` for an item that is a conversation rather than a record, else None."""
+    if "instruction" in value or "output" in value:
+        return None
+    if type(value.get("messages")) is list:
+        return MESSAGES
+    if type(value.get("conversations")) is list:
+        return SHAREGPT
+    return None
+
+
 def record_of(conversation: Conversation, layout: str) -> dict[str, Any] | list[Problem]:
     """The record of a one-turn conversation (its system message becomes the metadata key ``system``),
     or why it has none."""

@@ -124,8 +124,11 @@ class FieldChecks:
                   f"{self._label[field]} has {' and '.join(parts)} whitespace: kept as is (promptfmt never "
                   f"strips text); trim it at the source if it is not meant")
 
-    def _scan(self, issues: list[Issue], item: Item, field: str, text: str, checks: int) -> None:
-        key, label = self._key[field], self._label[field]
+    def _scan(self, issues: list[Issue], item: Item, field: str, text: str, checks: int,
+              key: str | None = None) -> None:
+        """The content checks of ``text``: markers, placeholders, control characters. ``key``: where
+        it is in the item when it is not a record field (a message's content)."""
+        key, label = (key, key) if key is not None else (self._key[field], self._label[field])
         found = self._scanner.find(text) if checks & MARKER else None
         if found is not None:
             hit, count = found

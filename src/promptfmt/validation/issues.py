@@ -48,6 +48,17 @@ CHECKS: dict[str, Check] = {
         Check("control-character", WARNING, "a control character (or a lone surrogate) inside a field"),
         Check("lossy-in-format", WARNING, "with --format: the format cannot render the record losslessly, and why"),
         Check("empty-dataset", WARNING, "the file holds no records at all"),
+        # conversations (messages / sharegpt items)
+        Check("tool-turn", ERROR, "a conversation has a tool or function turn", True),
+        Check("unknown-role", ERROR, "a message's role is none of system, user, assistant", True),
+        Check("unsupported-key", ERROR, "a message has keys besides its role and content", True),
+        Check("system-not-first", ERROR, "a system message that is not the first message", True),
+        Check("not-starting-with-user", ERROR, "the first message after the system one is not a user one", True),
+        Check("consecutive-user", ERROR, "two user messages in a row", True),
+        Check("consecutive-assistant", ERROR, "two assistant messages in a row", True),
+        Check("empty-conversation", ERROR, "a conversation without a user message", True),
+        Check("empty-message", ERROR, "a user or assistant message that is empty or only whitespace"),
+        Check("duplicate-conversation", WARNING, "the same messages as an earlier conversation (named)"),
     )
 }
 

@@ -24,8 +24,10 @@ from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, u
 from ..models import RECORD_FIELDS, Record
 from ..plugins import FormatRegistry, default_registry
 from ..records.fields import make_record, not_an_object, problems
+from ..records.layouts import conversation_layout
 from ..records.mapping import FieldMapping
 from .content import ALL_CHECKS, Gate, MarkerScanner
+from .conversation_checks import ConversationChecks
 from .dedup import Duplicates
 from .field_checks import FieldChecks, clean_fields, padded_fields
 from .issues import CHECKS, ERROR, Issue
@@ -71,7 +73,7 @@ class Checked:
         return f"Checked(index={self.item.index}, ok={self.ok}, issues={[i.code for i in self.issues]})"
 
 
-class Validator(FieldChecks, Tally):
+class Validator(FieldChecks, ConversationChecks, Tally):
     """Checks items one by one and keeps the counts of a report.
 
     * ``registry``: the formats whose markers ``template-marker`` looks for (default: every
@@ -127,6 +129,7 @@ class Validator(FieldChecks, Tally):
         self._block: Block | None = None  # the JSON Lines block last scanned by the gate ...
         self._suspects: dict[int, int] = {}  # ... and the checks its lines need
         self._duplicates = Duplicates() if duplicates else None
+        self._conversations_seen: dict[int, int] | None = {} if duplicates else None
         self._map = None if self.mapping.identity else self.mapping
         self._quick = self._map is None and self.format is None and not duplicates
         # `quick` also settles records whose only findings are padding warnings, when no issue is kept
@@ -304,6 +307,9 @@ class Validator(FieldChecks, Tally):
         return checked
 
     def _check_broken(self, item: Item, value: dict[str, Any], shadowed: list[str]) -> Checked:
+        layout = conversation_layout(value) if self._map is None else None
+        if layout is not None:  # not a record: a conversation, checked as one
+            return self._done(item, self._check_conversation(item, value, layout), None, None)
         issues: list[Issue] = []
         for problem in problems(value, null_as_empty=self.null_as_empty, names=self._key):
             self._add(issues, item, problem.code, problem.field, problem.message)
