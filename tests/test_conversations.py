@@ -15,12 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from promptfmt import Query, Record
+from promptfmt import Query, Record, convert, validate
 from promptfmt.conversation import Conversation, ConversationRefused, Segment, order_problems
+from promptfmt.io import Item
 
 from .helpers import builtin, builtin_formats
 from .reference import TemplateRaised, load_template, render_chat
-from .strategies import conversations, record_strategy
+from .strategies import conversation_documents, conversations, record_strategy
 from .test_fidelity import CASES, Case, _tokens
 
 CHAT_FORMATS = [fmt.name for fmt in builtin_formats() if getattr(fmt, "turns", None) is not None]
@@ -262,3 +263,15 @@ def test_a_conversation_in_a_file_of_records_is_refused_with_the_option_to_pass(
     assert result.exit_code == 1 and "read 2 = written 1 + quarantined 1" in result.stderr
     assert "not-a-record: a messages conversation in a file of records" in result.stderr
     assert "--input-layout messages" in result.stderr
+
+
+@given(document=conversation_documents)
+def test_any_conversation_like_document_is_validated_and_converted_without_an_exception(document):
+    """Whatever the document, validate reports issues and convert writes or quarantines it."""
+    report = validate([document], registry=(builtin("chatml"),), format=builtin("chatml"))
+    assert report.records == 1 and report.valid + report.invalid == 1
+    for layout in ("messages", "sharegpt"):
+        written: list = []
+        summary = convert([Item(0, 1, document)], written.append, input_layout=layout, output_layout="text",
+                          target=builtin("chatml"))
+        assert summary.read == 1 == summary.written + summary.quarantined == len(written) + summary.quarantined

@@ -84,6 +84,7 @@ CASES = [
     ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
                    {"role": "assistant", "content": "c"}]}, [("messages.2", "consecutive-assistant", "error")]),
     ({"messages": []}, [("messages", "empty-conversation", "error")]),
+    ({"conversations": [{"from": "human", "value": "a"}], "messages": "x"}, [("messages", "metadata-collision", "error")]),
     ({"conversations": [{"from": "human", "value": " "}, {"from": "gpt", "value": "b"}]},
      [("conversations.0.value", "empty-message", "error")]),
     ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "<|user|> {{x}}"}]},

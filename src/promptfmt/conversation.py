@@ -107,7 +107,15 @@ class Conversation(BaseModel):
         """The one-turn conversation of ``record``; its metadata stays metadata."""
         user = record.instruction + separator + record.input if record.input != "" else record.instruction
         messages = [Message(role="user", content=user), Message(role="assistant", content=record.output)]
-        return cls.model_construct(messages=messages, **record.metadata)
+        return with_metadata(messages, record.metadata)
+
+
+def with_metadata(messages: list[Message], metadata: dict[str, Any]) -> Conversation:
+    """A conversation of messages already checked, with its metadata; `ValueError` when the metadata
+    has a key ``messages``, which is the conversation's own (it would be lost)."""
+    if "messages" in metadata:
+        raise ValueError("the item has a metadata key 'messages', which a conversation uses itself; rename the key")
+    return Conversation.model_construct(messages=messages, **metadata)
 
 
 class ConversationRefused(PromptfmtError, ValueError):

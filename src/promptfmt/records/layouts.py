@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..conversation import TOOL_ROLES, Conversation, Message, order_problems
+from ..conversation import TOOL_ROLES, Conversation, Message, order_problems, with_metadata
 from ..errors import ParseError
 from ..format import Format
 from ..models import Record
@@ -188,7 +188,8 @@ def _conversation_in(fmt: Format, text: str, value: dict[str, Any]) -> Conversat
     except ValueError:
         return None
     metadata = {key: item for key, item in value.items() if key != "text"}
-    return Conversation.model_construct(messages=parsed.messages, **metadata)
+    conversation = _conversation(parsed.messages, metadata)
+    return conversation if isinstance(conversation, Conversation) else None
 
 
 def _fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +285,7 @@ def _from_turns(
         return [Problem(first.code, where, first.message)]
     metadata = {name: item for name, item in value.items() if name != key}
     messages = [Message.model_construct(role=role, content=content) for role, content in turns]
-    return Conversation.model_construct(messages=messages, **metadata)
+    return _conversation(messages, metadata)
 
 
 def conversation_of(value: Any, layout: str) -> Conversation | list[Problem]:
@@ -303,7 +304,14 @@ def conversation_of(value: Any, layout: str) -> Conversation | list[Problem]:
         return [Problem(first.code, where, first.message)]
     metadata = {name: item for name, item in value.items() if name != spelling.key}
     messages = [Message.model_construct(role=role, content=content) for role, content in pairs]
-    return Conversation.model_construct(messages=messages, **metadata)
+    return _conversation(messages, metadata)
+
+
+def _conversation(messages: list[Message], metadata: dict[str, Any]) -> Conversation | list[Problem]:
+    try:
+        return with_metadata(messages, metadata)
+    except ValueError as exc:
+        return [Problem("metadata-collision", "messages", str(exc))]
 
 
 def conversation_layout(value: dict[str, Any]) -> str | None:

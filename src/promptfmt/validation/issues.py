@@ -57,6 +57,7 @@ CHECKS: dict[str, Check] = {
         Check("consecutive-user", ERROR, "two user messages in a row", True),
         Check("consecutive-assistant", ERROR, "two assistant messages in a row", True),
         Check("empty-conversation", ERROR, "a conversation without a user message", True),
+        Check("metadata-collision", ERROR, "a conversation item has a key 'messages' besides its turns", True),
         Check("empty-message", ERROR, "a user or assistant message that is empty or only whitespace"),
         Check("duplicate-conversation", WARNING, "the same messages as an earlier conversation (named)"),
     )
