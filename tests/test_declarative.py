@@ -9,6 +9,7 @@ END_KEY "### End", and the three PROMPT_* formats built from them), the input bl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 from pydantic import ValidationError
 
-from promptfmt import FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
+from promptfmt import Conversation, FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
 from promptfmt.templating.declarative import (
     FormatFile,
     dumps_format,
@@ -27,6 +28,7 @@ from promptfmt.templating.declarative import (
 )
 from promptfmt.testing import conformance_suite
 
+from .helpers import builtin, builtin_formats
 from .strategies import format_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -344,3 +346,56 @@ def test_parse_format_document_accepts_a_parsed_document():
     fmt = parse_format_document({"name": "x", "description": "d", "reference": "r",
                                  "template": {"separator": "\n", "response_prefix": "\n### Answer:\n"}})
     assert fmt.render(Record(instruction="a", output="b")).text == "a\n### Answer:\nb"
+
+
+# -- [turns]: a chat format turn by turn ------------------------------------------------------------
+
+CHATML_TURNS = """\
+name = "my-chatml"
+description = "ChatML described turn by turn in a format file."
+reference = "tests/test_declarative.py"
+
+[turns]
+user_prefix = "<|im_start|>user\\n"
+user_suffix = "<|im_end|>\\n"
+generation_prompt = "<|im_start|>assistant\\n"
+turn_end = "<|im_end|>\\n"
+system_prefix = "<|im_start|>system\\n"
+system_suffix = "<|im_end|>\\n"
+default_system = "You are a helpful assistant."
+extra_markers = ["<|im_start|>", "<|im_end|>"]
+"""
+MY_CHATML = parse_format_text(CHATML_TURNS, source="my-chatml.toml")
+TestMyChatml = conformance_suite(MY_CHATML)  # the kit's conversation property included
+
+
+def test_a_turns_file_renders_conversations_and_records_like_the_builtin_it_describes():
+    qwen2 = builtin("qwen2")  # ChatML with the same default system turn
+    conversation = Conversation.of([("system", "S"), ("user", "Hi"), ("assistant", "Yo"), ("user", "More")])
+    assert MY_CHATML.multi_turn and MY_CHATML.render_conversation(conversation) == qwen2.render_conversation(conversation)
+    record = Record(instruction="Translate.", input="Hallo", output="Hello")
+    assert MY_CHATML.render(record) == qwen2.render(record)
+    assert MY_CHATML.parse_conversation(qwen2.render_conversation(conversation).text).messages == conversation.messages
+
+
+@pytest.mark.parametrize("name", [fmt.name for fmt in builtin_formats() if fmt.multi_turn])
+def test_every_chat_format_writes_and_reads_back_as_a_turns_file(name):
+    fmt = builtin(name)
+    again = parse_format_text(dumps_format(fmt), source=f"{name}.toml")
+    assert again.turns == fmt.turns and again.template == fmt.template
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("", "give either a [template] table (one turn) or a [turns] table"),
+        ('[template]\nseparator = "\\n"\nprompt_suffix = "A:"\nresponse_prefix = " "\n[turns]\nuser_prefix = "U"\n',
+         "give either a [template] table (one turn) or a [turns] table"),
+        ('[turns]\nuser_prefix = "U: "\nsystem = "nowhere"\n', "turns.system: must be one of"),
+        ('[turns]\nuser_prefix = "U: "\n', "my.toml: turns: prompt_suffix and response_prefix are both empty"),
+    ],
+)
+def test_a_format_file_holds_one_description_and_says_what_is_wrong(tables, message):
+    head = 'name = "my"\ndescription = "d"\nreference = "r"\n'
+    with pytest.raises(FormatDefinitionError, match=re.escape(message)):
+        parse_format_text(head + tables, source="my.toml")

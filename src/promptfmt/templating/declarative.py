@@ -33,6 +33,7 @@ Format files reach the registry as ordinary plugins, one per file, named ``file:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import sys
@@ -40,12 +41,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import FormatDefinitionError
 from ..schema_files import load as load_schema
 from .template import Template, TemplateFormat
+from .turns import ChatTurns
 
 SCHEMA_NAME = "format.schema.json"
 FILE_PLUGIN_PREFIX = "file:"
@@ -143,25 +145,82 @@ class TemplateSpec(BaseModel):
         )
 
 
-class FormatFile(BaseModel):
-    """A declarative prompt-style file (TOML): a format's name and metadata, and its `Template`."""
+class TurnsSpec(BaseModel):
+    """The ``[turns]`` table: a chat format turn by turn (see `promptfmt.templating.turns`); render,
+    parse and the losslessness verdict of conversations and records all derive from it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, title="promptfmt declarative format")
+    model_config = ConfigDict(extra="forbid", strict=True, title="turns")
+
+    bos: str = Field("", description="Text before everything else, once (a BOS text).")
+    user_prefix: str = Field(description="Text before each user message.")
+    user_suffix: str = Field("", description="Text after each user message.")
+    generation_prompt: str = Field("", description="Text that opens an assistant turn; a prompt ends with it.")
+    response_prefix: str = Field("", description="Trained text before each answer (after the generation prompt).")
+    turn_end: str = Field("", description="Trained end-of-turn text after each answer.")
+    final: str = Field("", description="Trained text after the last answer (an EOS text).")
+    system: Literal["turn", "first-user", "refused"] = Field(
+        "turn", description="Where a system message goes: its own turn, inside the first user message, or refused.")
+    system_prefix: str = Field("", description="Text before the system message.")
+    system_suffix: str = Field("", description="Text after the system message.")
+    default_system: str | SkipJsonSchema[None] = Field(
+        None, description="The template's own system text, rendered only when a conversation has none.",
+        json_schema_extra=_drop_default,
+    )
+    separator: str = Field("\n", min_length=1, description="Joins a record's instruction and input into the user message.")
+    trim: bool = Field(False, description="The template strips surrounding whitespace of every content.")
+    trim_output: bool = Field(False, description="The template strips surrounding whitespace of the answers only.")
+    extra_markers: list[str] = Field([], description="More texts that betray this format inside content.")
+
+    @field_validator("default_system", mode="before")
+    @classmethod
+    def _no_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must be a string; leave the key out for a template without a default system text")
+        return value
+
+    def to_turns(self) -> ChatTurns:
+        values = self.model_dump()
+        values["extra_markers"] = tuple(values["extra_markers"])
+        return ChatTurns(**values)
+
+
+class FormatFile(BaseModel):
+    """A declarative prompt-style file (TOML): a format's name and metadata, and either its one-turn
+    `Template` (``[template]``) or its chat turns (``[turns]``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, title="promptfmt declarative format",
+        json_schema_extra={"oneOf": [{"required": ["template"]}, {"required": ["turns"]}]},
+    )
 
     name: FormatName = Field(description="The format's name, as given to --format.")
     aliases: list[FormatName] = Field([], description="Other names of the format.")
     description: OneLine = Field(description="One line: what the format is.")
     reference: OneLine = Field(description="The reference the format follows (a model card, a template, a document).")
-    template: TemplateSpec
+    template: TemplateSpec | SkipJsonSchema[None] = Field(
+        None, description="One turn: the literal pieces around instruction, input and output.",
+        json_schema_extra=_drop_default)
+    turns: TurnsSpec | SkipJsonSchema[None] = Field(
+        None, description="A chat format turn by turn: any number of turns and a system message.",
+        json_schema_extra=_drop_default)
+
+    @model_validator(mode="after")
+    def _one_description(self) -> FormatFile:
+        if (self.template is None) == (self.turns is None):
+            raise ValueError(_ONE_TABLE)
+        return self
 
     def to_format(self) -> TemplateFormat:
-        return TemplateFormat(
-            self.name,
-            self.template.to_template(),
-            aliases=tuple(self.aliases),
-            description=self.description,
-            reference=self.reference,
-        )
+        aliases = tuple(self.aliases)
+        if self.turns is not None:
+            return TemplateFormat.from_turns(self.name, self.turns.to_turns(), aliases=aliases,
+                                             description=self.description, reference=self.reference)
+        assert self.template is not None
+        return TemplateFormat(self.name, self.template.to_template(), aliases=aliases,
+                              description=self.description, reference=self.reference)
+
+
+_ONE_TABLE = "give either a [template] table (one turn) or a [turns] table (a chat format turn by turn), not both"
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -220,7 +279,8 @@ def parse_format_document(document: object, *, source: str = "<format>") -> Temp
     try:
         return spec.to_format()
     except FormatDefinitionError as exc:
-        raise FormatDefinitionError(f"{source}: template: {exc}") from None
+        table = "turns" if spec.turns is not None else "template"
+        raise FormatDefinitionError(f"{source}: {table}: {exc}") from None
 
 
 def schema_problems(document: object) -> list[tuple[str, str]]:
@@ -249,6 +309,8 @@ def _describe(error: Any) -> list[tuple[str, str]]:
         return [(where, "must not be empty")]
     if kind == "enum":
         return [(where, f"must be one of {', '.join(repr(v) for v in value)}, not {instance!r}")]
+    if kind == "oneOf" and not path:
+        return [("(top level)", _ONE_TABLE)]
     if kind == "not" and isinstance(value, dict) and value.get("pattern") in _NOT_PATTERN_MESSAGES:
         return [(where, _NOT_PATTERN_MESSAGES[value["pattern"]])]
     return [(where, error.message)]
@@ -282,6 +344,8 @@ def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any
     ``preamble`` moves that much of the prefixes into the ``preamble`` key, for readability; both
     prefixes must start with it.
     """
+    if fmt.turns is not None:
+        return _turns_document(fmt)
     t = fmt.template
     prefix_no_input = t.prefix_no_input
     if preamble and not (t.prefix.startswith(preamble) and (prefix_no_input or preamble).startswith(preamble)):
@@ -303,6 +367,20 @@ def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any
     if fmt.aliases:
         document["aliases"] = list(fmt.aliases)
     document.update(description=fmt.description, reference=fmt.reference, template=table)
+    return document
+
+
+def _turns_document(fmt: TemplateFormat) -> dict[str, Any]:
+    """The format-file document of a format described turn by turn (keys at their defaults left out)."""
+    assert fmt.turns is not None
+    values = dataclasses.asdict(fmt.turns)
+    defaults = TurnsSpec.model_fields
+    table = {key: (list(value) if isinstance(value, tuple) else value) for key, value in values.items()
+             if key == "user_prefix" or (value != defaults[key].default and value is not None)}
+    document: dict[str, Any] = {"name": fmt.name}
+    if fmt.aliases:
+        document["aliases"] = list(fmt.aliases)
+    document.update(description=fmt.description, reference=fmt.reference, turns=table)
     return document
 
 
