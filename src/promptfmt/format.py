@@ -118,6 +118,11 @@ class Format(ABC):
             back: list[Message] | None = self.parse_conversation(rendered.text).messages
         except ValueError:
             back = None
+        return self._conversation_verdict(conversation, back)
+
+    def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:
+        """The verdict of a round trip that gave ``back``; formats that know why a message changes
+        (trimming, a default system text) name the reason."""
         return conversation_verdict(conversation, back, self.name)
 
     def render_text(self, record: Record) -> str:

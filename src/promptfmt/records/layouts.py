@@ -278,14 +278,7 @@ def _from_turns(
     `Conversation`, or the problem that refuses it (its reason and the message it concerns)."""
     if len(turns) == 2 and turns[0][0] == "user" and turns[1][0] == "assistant":
         return _record(turns, None, value, layout, key)
-    problems = order_problems([role for role, _ in turns])
-    if problems:
-        first = problems[0]
-        where = f"{key}.{first.index}" if first.index < len(turns) else key
-        return [Problem(first.code, where, first.message)]
-    metadata = {name: item for name, item in value.items() if name != key}
-    messages = [Message.model_construct(role=role, content=content) for role, content in turns]
-    return _conversation(messages, metadata)
+    return _in_order(turns, value, key)
 
 
 def conversation_of(value: Any, layout: str) -> Conversation | list[Problem]:
@@ -294,17 +287,20 @@ def conversation_of(value: Any, layout: str) -> Conversation | list[Problem]:
     turns = spelling.turns(value)
     if turns and isinstance(turns[0], Problem):
         return turns  # problems, or turns only
-    pairs = cast("list[tuple[str, str]]", turns)
-    problems = order_problems([role for role, _ in pairs]) if pairs else []
-    if not pairs:
-        return [Problem("empty-conversation", spelling.key, "the conversation has no messages")]
+    return _in_order(cast("list[tuple[str, str]]", turns), value, spelling.key)
+
+
+def _in_order(turns: list[tuple[str, str]], value: dict[str, Any], key: str) -> Conversation | list[Problem]:
+    """The conversation of ``turns`` (the item's other keys its metadata), or the first rule it breaks."""
+    if not turns:
+        return [Problem("empty-conversation", key, "the conversation has no messages")]
+    problems = order_problems([role for role, _ in turns])
     if problems:
         first = problems[0]
-        where = f"{spelling.key}.{first.index}" if first.index < len(pairs) else spelling.key
+        where = f"{key}.{first.index}" if first.index < len(turns) else key
         return [Problem(first.code, where, first.message)]
-    metadata = {name: item for name, item in value.items() if name != spelling.key}
-    messages = [Message.model_construct(role=role, content=content) for role, content in pairs]
-    return _conversation(messages, metadata)
+    metadata = {name: item for name, item in value.items() if name != key}
+    return _conversation([Message.model_construct(role=role, content=content) for role, content in turns], metadata)
 
 
 def _conversation(messages: list[Message], metadata: dict[str, Any]) -> Conversation | list[Problem]:

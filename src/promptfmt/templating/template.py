@@ -24,7 +24,7 @@ conformance kit proves the prediction right.
 
 from __future__ import annotations
 
-from ..conversation import Conversation, RenderedConversation, Segment, conversation_verdict
+from ..conversation import Conversation, Message, RenderedConversation, Segment, conversation_verdict
 from ..errors import FormatDefinitionError, ParseError
 from ..format import Format
 from ..models import Query, Record, Rendered, Verdict
@@ -87,15 +87,10 @@ class TemplateFormat(LosslessnessAnalysis, Format):
             return self.turns.parse(text, self.name)
         return super().parse_conversation(text)
 
-    def check_conversation(self, conversation: Conversation, rendered: RenderedConversation | None = None) -> Verdict:
+    def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:
         if self.turns is not None:
-            return self.turns.check(conversation, self.name, rendered)
-        rendered = rendered or self.render_conversation(conversation)  # refuses what one turn cannot hold
-        back = None
-        try:
-            back = self.parse_conversation(rendered.text).messages
-        except ValueError:
-            pass
+            return conversation_verdict(conversation, back, self.name, trimmed_roles=self.turns.trimmed_roles,
+                                        default_system=self.turns.default_system)
         t = self.template
         trimmed = {"user", "assistant"} if t.trim else {"assistant"} if t.trims_output else set()
         return conversation_verdict(conversation, back, self.name, trimmed_roles=frozenset(trimmed))

@@ -31,10 +31,8 @@ from ..conversation import (
     Message,
     RenderedConversation,
     Segment,
-    conversation_verdict,
 )
 from ..errors import ParseError
-from ..models import Verdict
 from .pieces import Template
 
 SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED = "turn", "first-user", "refused"
@@ -156,17 +154,12 @@ class ChatTurns:
             if cursor.rest() == self.final:
                 return Conversation.model_construct(messages=messages)
 
-    def check(self, conversation: Conversation, format_name: str, rendered: RenderedConversation | None = None) -> Verdict:
-        """Lossless exactly when parsing the rendering (``rendered``, or rendered here) gives the
-        messages back; else the first message that comes back otherwise, and why."""
-        text = (rendered or self.render(conversation, format_name)).text
-        try:
-            back: list[Message] | None = self.parse(text, format_name).messages
-        except ParseError:
-            back = None
-        trimmed = {"user", "system", "assistant"} if self.trim else {"assistant"} if self.trim_output else set()
-        return conversation_verdict(conversation, back, format_name, trimmed_roles=frozenset(trimmed),
-                                    default_system=self.default_system)
+    @property
+    def trimmed_roles(self) -> frozenset[str]:
+        """The roles whose contents the template strips."""
+        if self.trim:
+            return frozenset(("system", "user", "assistant"))
+        return frozenset(("assistant",)) if self.trim_output else frozenset()
 
     def _trimmed(self, text: str) -> str:
         return text.strip() if self.trim else text
