@@ -25,6 +25,8 @@ from functools import cache
 import pytest
 
 from promptfmt import FormatDefinitionError, Record
+from promptfmt.conversation import Conversation, ConversationRefused
+from promptfmt.templating import ChatTurns
 from promptfmt.templating.declarative import parse_format_text
 from promptfmt.templating.importer import (
     ChatTemplate,
@@ -34,7 +36,13 @@ from promptfmt.templating.importer import (
     load_chat_template,
     verification_records,
 )
-from promptfmt.testing import FormatConformance, prop_matches_chat_template
+from promptfmt.templating.turn_import import verification_conversations
+from promptfmt.testing import (
+    FormatConformance,
+    prop_conversation_matches_chat_template,
+    prop_conversation_round_trip,
+    prop_matches_chat_template,
+)
 
 from .helpers import builtin, shared_data_folder
 
@@ -71,6 +79,32 @@ EXPECTED: dict[str, str] = {
     "current/llama-3.2-3b-instruct.jinja": "the training text changes with the date",
     "current/qwen3-0.6b.jinja": "verification failed: the template renders some records differently",
     "current/smollm3-3b.jinja": "verification failed: the template renders some records differently",
+}
+
+# How each exact import renders conversations: its system placement ("turn" unless listed), the
+# placement "refused" with a piece of the reason, or "one turn" with a piece of the reason.
+SYSTEM_RAISES = "refused: the template raises for a system message"
+SYSTEM_LEFT_OUT = "refused: the template leaves a system message out"
+TURNS: dict[str, str] = {
+    "chujiezheng/chat_templates/gemma-it.jinja": "first-user",
+    "chujiezheng/chat_templates/llama-2-chat.jinja": "first-user",
+    "ollama/extracted/12_llama2-chat.jinja": "first-user",
+    "ollama/extracted/28_llama2-chat.jinja": "first-user",
+    **dict.fromkeys((
+        "ollama/extracted/10_mistral-instruct.jinja", "ollama/extracted/11_starcoder2-instruct.jinja",
+        "ollama/extracted/14_mistral-instruct.jinja", "ollama/extracted/21_gemma-instruct.jinja",
+        "ollama/extracted/26_magicoder.jinja", "tokenizer_configs/torchtune_tokenizer_config_gemma.json",
+        "trl_original/gemma.jinja"), SYSTEM_RAISES),
+    # Mistral-Nemo puts the system message into the last user message only when it ends the conversation
+    **dict.fromkeys((
+        "current/mistral-nemo-instruct-2407.jinja", "ollama/extracted/09_zephyr.jinja",
+        "ollama/extracted/29_phi-3.jinja", "ollama/extracted/30_phi-3.jinja", "ollama/extracted/32_chatqa.jinja"),
+        SYSTEM_LEFT_OUT),
+    # Gemma 3 strips the user message but not the system text before it; Phi-3.5 drops an empty system message
+    "ollama/extracted/22_gemma3-instruct.jinja": "refused: no placement promptfmt can describe reproduces it",
+    "trl_original/phi3_5.jinja": "refused: no placement promptfmt can describe reproduces it",
+    # a newline between turns but none after the last answer
+    "ollama/extracted/34_falcon-instruct.jinja": "one turn: the text between two turns ('\\nUser: ')",
 }
 
 # Special-token texts of the known families (SOURCE.md); others get <s> and </s>.
@@ -145,9 +179,19 @@ def test_import_is_exact_or_refused_with_the_reason(relative, shared_data):
     assert result.records_checked == 64
     # the TOML the command writes describes the very same format
     fmt = parse_format_text(result.toml(), source=relative)
-    assert fmt.template == result.format.template
+    assert fmt.template == result.format.template and fmt.turns == result.format.turns
     for record in verification_records(fmt, 16, seed=1):
         prop_matches_chat_template(fmt, template, record)
+    outcome, _, reason = TURNS.get(relative, "turn").partition(": ")
+    if outcome == "one turn":
+        assert fmt.turns is None and result.conversations_checked == 0
+        assert any(note.startswith("one turn only: " + reason) for note in result.notes), result.notes
+    else:
+        assert fmt.turns is not None and fmt.turns.system == outcome and result.conversations_checked == 48
+        assert not reason or any(reason in note for note in result.notes), result.notes
+    for conversation in verification_conversations(24, seed=1, markup=fmt.markers):
+        prop_conversation_matches_chat_template(fmt, template, conversation)
+        prop_conversation_round_trip(fmt, conversation)
 
 
 @pytest.mark.parametrize("relative", sorted(SAME_AS_BUILTIN))
@@ -157,16 +201,54 @@ def test_imported_templates_agree_with_the_builtin_formats(relative, shared_data
     expected = builtin(SAME_AS_BUILTIN[relative])
     for record in verification_records(imported, 64, seed=2):
         assert imported.render(record) == expected.render(record), record
+    for conversation in verification_conversations(48, seed=2, markup=expected.markers):
+        assert _rendered(imported, conversation) == _rendered(expected, conversation), conversation
+
+
+def _rendered(fmt, conversation):
+    """The segments of ``conversation``, or the refusal's code."""
+    try:
+        return fmt.render_conversation(conversation).segments
+    except ConversationRefused as refused:
+        return refused.code
 
 
 def test_pieces_of_a_template_with_a_default_system_prompt(shared_data):
     result = import_chat_template(chat_template("trl_original/qwen2_5.jinja"), name="qwen")
-    t = result.format.template
-    assert result.preamble == "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-    assert t.prefix == result.preamble + "<|im_start|>user\n"
+    t, turns = result.format.template, result.format.turns
+    default = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    assert t.prefix == f"<|im_start|>system\n{default}<|im_end|>\n<|im_start|>user\n"
     assert (t.separator, t.prompt_suffix, t.response_prefix, t.end) == ("\n", "<|im_end|>\n<|im_start|>assistant\n", "", "<|im_end|>\n")
     assert (t.chat, t.trim, t.trim_output) == (True, False, False)
-    assert 'preamble = "<|im_start|>system\\nYou are Qwen' in result.toml()
+    assert turns == ChatTurns(
+        user_prefix="<|im_start|>user\n", user_suffix="<|im_end|>\n", generation_prompt="<|im_start|>assistant\n",
+        turn_end="<|im_end|>\n", system_prefix="<|im_start|>system\n", system_suffix="<|im_end|>\n",
+        default_system=default,
+    )
+    assert f'default_system = "{default}"' in result.toml()
+
+
+def test_the_pieces_between_turns_are_cut_where_the_template_writes_them(shared_data):
+    """Several cuts of ``<|end|>\\n<|user|>\\n`` render alike; the one outside a tag is taken, and an
+    end-of-text the template writes after the last message only is the final text."""
+    turns = import_chat_template(chat_template("trl_original/phi3.jinja"), name="phi").format.turns
+    assert (turns.user_prefix, turns.user_suffix, turns.generation_prompt) == ("<|user|>\n", "<|end|>\n", "<|assistant|>\n")
+    assert (turns.turn_end, turns.final, turns.system_prefix) == ("<|end|>\n", "<|endoftext|>", "<|system|>\n")
+    llama3 = import_chat_template(chat_template("trl_original/llama3.jinja"), name="l3").format.turns
+    assert (llama3.bos, llama3.turn_end) == ("<|begin_of_text|>", "<|eot_id|>")
+
+
+def test_a_system_text_the_template_strips_on_its_own(shared_data):
+    """OpenChat 3.5 strips the system message and nothing else; Command-R strips every message but it."""
+    openchat = import_chat_template(chat_template("chujiezheng/chat_templates/openchat-3.5.jinja"), name="o").format
+    command_r = import_chat_template(chat_template("ollama/extracted/36_command-r.jinja"), name="c").format
+    assert (openchat.turns.trim, openchat.turns.trim_system) == (False, True)
+    assert (command_r.turns.trim, command_r.turns.trim_system) == (True, False)
+    padded = Conversation.of([("system", " Be brief. "), ("user", "Hi"), ("assistant", "Hello")])
+    assert "<s> Be brief. " not in openchat.render_conversation(padded).text
+    assert openchat.check_conversation(padded).losses[0].field == "messages.0"
+    assert "<|SYSTEM_TOKEN|> Be brief. <|END_OF_TURN_TOKEN|>" in command_r.render_conversation(padded).text
+    assert command_r.check_conversation(padded).lossless
 
 
 def test_trimming_templates_import_with_trim_and_a_note(shared_data):
@@ -186,7 +268,7 @@ USER_ASSISTANT = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|
     [
         (
             "{% if messages[0]['role'] != 'system' %}{{ raise_exception('A system message is required') }}{% endif %}" + USER_ASSISTANT,
-            "the template refuses the conversation an instruction record becomes (user/assistant): it raised 'A system message is required'",
+            "the template refuses the conversation user/assistant: it raised 'A system message is required'",
         ),
         (USER_ASSISTANT.replace("m['content']", "m['content'] | upper"), "the user message is not rendered verbatim"),
         (USER_ASSISTANT.replace("m['content']", "m['content'].replace('\\n', ' ')"), "the user message is changed around the separator '\\n'"),
@@ -206,6 +288,45 @@ def test_templates_that_cannot_be_expressed_are_refused_with_the_reason(source, 
     with pytest.raises(TemplateImportError) as caught:
         import_chat_template(ChatTemplate(source, {}, "t.jinja"), name="t")
     assert reason in caught.value.reason, caught.value.reason
+
+
+SYSTEM_TURN = "{% if messages[0]['role'] == 'system' %}<|system|>{{ messages[0]['content'] }}<|end|>{% endif %}"
+TURN = "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>"
+LOOP = "{% for m in messages %}{% if m['role'] != 'system' %}" + TURN + "{% endif %}{% endfor %}"
+PROMPT = "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+
+
+@pytest.mark.parametrize(
+    ("source", "system", "note"),
+    [
+        (SYSTEM_TURN + LOOP + PROMPT, "turn", "conversations of any length: a system message goes its own turn"),
+        ("{% if messages[0]['role'] != 'system' %}<|system|>Be kind.<|end|>{% endif %}" + USER_ASSISTANT.replace(
+            "{% for m in messages %}", "{% for m in messages %}{% if m['role'] == 'system' %}<|system|>{{ m['content'] }}<|end|>{% continue %}{% endif %}"),
+         "turn", "the template's default system text 'Be kind.' is rendered when a conversation has none"),
+        (LOOP + PROMPT, "refused", "system messages are refused (system-not-supported): the template leaves a system message out"),
+        ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('no system') }}{% endif %}" + LOOP + PROMPT,
+         "refused", "the template raises for a system message (the template refuses the conversation system/user/assistant: it raised 'no system')"),
+        (SYSTEM_TURN.replace("messages[0]['content']", "messages[0]['content'] | upper") + LOOP + PROMPT,
+         "refused", "the template leaves a system message out, or changes its text"),
+        (SYSTEM_TURN.replace("<|end|>", "<|end|>{% if messages|length > 3 %}!{% endif %}", 1) + LOOP + PROMPT,
+         "refused", "no placement promptfmt can describe reproduces it"),
+        ("{% for m in messages %}{% if m['role'] != 'system' %}{% if m['role'] == 'user' and not loop.first %}{{ '\\n' }}{% endif %}" + TURN
+         + "{% endif %}{% endfor %}" + PROMPT, None, "one turn only: the text between two turns ('<|end|>\\n<|user|>')"),
+        ("{% for m in messages %}{% if loop.index0 < 2 %}" + TURN + "{% else %}[" + TURN + "]{% endif %}{% endfor %}" + PROMPT,
+         None, "one turn only: the second turn does not render like the first"),
+    ],
+    ids=["system-turn", "default-system", "system-left-out", "system-raises", "system-changed", "system-varies",
+         "between-turns",
+         "second-turn"],
+)
+def test_turns_are_derived_or_the_note_says_why_not(source, system, note):
+    result = import_chat_template(ChatTemplate(source, {}, "t.jinja"), name="t")
+    assert any(note in n for n in result.notes), result.notes
+    turns = result.format.turns
+    assert (turns.system if turns else None) == system
+    pairs = [("system", "S"), ("user", "U"), ("assistant", "A"), ("user", "V"), ("assistant", "B")]
+    for conversation in (Conversation.of(pairs), Conversation.of(pairs[1:]), Conversation.of(pairs[:4])):
+        prop_conversation_matches_chat_template(result.format, ChatTemplate(source, {}, "t.jinja"), conversation)
 
 
 def test_a_template_that_needs_tokens_says_which():
@@ -263,10 +384,12 @@ def test_cli_writes_a_verified_format_file_that_every_command_loads(cli, tmp_pat
     template = shared_data / "chat_templates" / "ollama" / "extracted" / "04_openchat.jinja"
     result = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out))
     assert result.exit_code == 0, result
-    assert "exact on 64 generated records" in result.stderr and f"wrote {out}" in result.stderr
+    assert "exact on 64 generated records and 48 generated conversations" in result.stderr
+    assert f"wrote {out}" in result.stderr and "Note: conversations of any length" in result.stderr
     text = out.read_text("utf-8")
     assert text.startswith("# Imported by 'promptfmt import-template' from 04_openchat.jinja (chat template sha256 ")
-    assert 'prompt_suffix = "<|end_of_turn|>GPT4 Correct Assistant:"' in text
+    assert '[turns]\nuser_prefix = "GPT4 Correct User: "\nuser_suffix = "<|end_of_turn|>"\n' in text
+    assert 'system_prefix = "GPT4 Correct System: "' in text
 
     listed = cli("formats", "--json", "--format-file", str(out))
     assert {row["name"]: row["plugin"] for row in json.loads(listed.stdout)}["openchat"] == f"file:{out}"
@@ -286,6 +409,16 @@ def test_cli_writes_a_verified_format_file_that_every_command_loads(cli, tmp_pat
     assert cli("convert", str(converted), "--from", "openchat", "--layout", "alpaca", "--format-file", str(out),
                "-o", str(back)).exit_code == 0
     assert Record.model_validate(json.loads(back.read_text("utf-8"))).fields() == {"instruction": "Hi", "input": "there", "output": "Hello"}
+
+    chats, chat_texts = tmp_path / "chats.jsonl", tmp_path / "chat_texts.jsonl"
+    chats.write_text(json.dumps({"messages": [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"},
+        {"role": "assistant", "content": "Bye"}]}) + "\n", encoding="utf-8")
+    assert cli("convert", str(chats), "--to", "openchat", "--format-file", str(out), "-o", str(chat_texts)).exit_code == 0
+    assert json.loads(chat_texts.read_text("utf-8"))["text"] == (
+        "<s>GPT4 Correct System: Be brief.<|end_of_turn|>GPT4 Correct User: Hi<|end_of_turn|>GPT4 Correct Assistant: "
+        "Hello<|end_of_turn|>GPT4 Correct User: Bye<|end_of_turn|>GPT4 Correct Assistant: Bye<|end_of_turn|>")
 
     again = cli("import-template", str(template), "--name", "openchat", "--bos-token", "<s>", "-o", str(out))
     assert again.exit_code == 2 and "exists; pass --force" in again.stderr

@@ -33,10 +33,10 @@ Format files reach the registry as ordinary plugins, one per file, named ``file:
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import re
 import sys
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -169,13 +169,15 @@ class TurnsSpec(BaseModel):
     separator: str = Field("\n", min_length=1, description="Joins a record's instruction and input into the user message.")
     trim: bool = Field(False, description="The template strips surrounding whitespace of every content.")
     trim_output: bool = Field(False, description="The template strips surrounding whitespace of the answers only.")
+    trim_system: bool | SkipJsonSchema[None] = Field(None, json_schema_extra=_drop_default, description="Overrides "
+        "trim for the system content: true strips it on its own (also inside the first user message), false never.")
     extra_markers: list[str] = Field([], description="More texts that betray this format inside content.")
 
-    @field_validator("default_system", mode="before")
+    @field_validator("default_system", "trim_system", mode="before")
     @classmethod
     def _no_null(cls, value: object) -> object:
         if value is None:
-            raise ValueError("must be a string; leave the key out for a template without a default system text")
+            raise ValueError("must not be null; leave the key out instead")
         return value
 
     def to_turns(self) -> ChatTurns:
@@ -373,9 +375,9 @@ def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any
 def _turns_document(fmt: TemplateFormat) -> dict[str, Any]:
     """The format-file document of a format described turn by turn (keys at their defaults left out)."""
     assert fmt.turns is not None
-    values = dataclasses.asdict(fmt.turns)
     defaults = TurnsSpec.model_fields
-    table = {key: (list(value) if isinstance(value, tuple) else value) for key, value in values.items()
+    values = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(fmt.turns).items()}
+    table = {key: value for key, value in values.items()
              if key == "user_prefix" or (value != defaults[key].default and value is not None)}
     document: dict[str, Any] = {"name": fmt.name}
     if fmt.aliases:

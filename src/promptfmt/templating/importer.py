@@ -17,7 +17,12 @@ How it works (and why it can say "exact"):
 4. The derived format is verified: generated records (newlines, padding, unicode, empty and
    whitespace-only fields, the format's own markers) are rendered through the template and
    through the format; text and prompt must be equal for every one, and lossless ones must
-   parse back. Only then is the format returned.
+   parse back.
+5. The pieces turn by turn (`turn_import`): more sentinel conversations (two turns, a system
+   message) give the user, assistant and system pieces, verified on generated conversations. A
+   template whose turns cannot be derived stays a one-turn format, and a note says why; one that
+   raises for a system message, leaves it out or places it beyond description refuses system
+   messages (``system-not-supported``). Only then is the format returned.
 
 The import refuses, with the reason, a template whose output cannot be described by literal
 pieces: one that raises for a user/assistant conversation (a required system message, other
@@ -37,6 +42,7 @@ from ..models import Record
 from .declarative import check_format_name, dumps_format
 from .sandbox import DATES, ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
+from .turn_import import derive_turns
 
 __all__ = [
     "ChatTemplate", "ImportResult", "MissingTokensError", "TemplateImportError", "import_chat_template",
@@ -66,6 +72,7 @@ class ImportResult:
     preamble: str
     records_checked: int
     notes: list[str]
+    conversations_checked: int = 0
 
     def toml(self, header: str = "") -> str:
         return dumps_format(self.format, preamble=self.preamble, header=header)
@@ -149,7 +156,19 @@ def import_chat_template(
         reference=reference or f"chat template {origin} (sha256 {template.sha256[:12]})",
     )
     checked = _verify(template, fmt, separator, verify_records, refuse)
-    return ImportResult(fmt, _preamble(template, fmt, separator), checked, notes)
+    return _turn_by_turn(template, fmt, separator, checked, notes)
+
+
+def _turn_by_turn(
+    template: ChatTemplate, fmt: TemplateFormat, separator: str, checked: int, notes: list[str]
+) -> ImportResult:
+    """The result with the format described turn by turn where the turns derive and verify, else one-turn."""
+    chat = derive_turns(template, fmt.template, name=fmt.name)
+    notes += chat.notes
+    if chat.turns is None:
+        return ImportResult(fmt, _preamble(template, fmt, separator), checked, notes)
+    fmt = TemplateFormat.from_turns(fmt.name, chat.turns, description=fmt.description, reference=fmt.reference)
+    return ImportResult(fmt, "", checked, notes, chat.conversations_checked)
 
 
 def _check_name(name: str) -> None:

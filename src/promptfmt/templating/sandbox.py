@@ -89,7 +89,7 @@ class ChatTemplate:
             roles = "/".join(m["role"] for m in messages)
             raise TemplateImportError(
                 self.origin,
-                f"the template refuses the conversation an instruction record becomes ({roles}): it raised {str(exc)!r}",
+                f"the template refuses the conversation {roles}: it raised {str(exc)!r}",
             ) from None
         except SecurityError as exc:
             raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}") from None

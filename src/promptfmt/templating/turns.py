@@ -13,7 +13,9 @@
 * the prompt of a conversation ending with a user message ends with the generation prompt;
 * ``final`` (an EOS text such as Phi-3's ``<|endoftext|>``) follows the last assistant message;
 * ``trim`` strips the user and system contents (as ``| trim`` does, the whole first user message
-  with the system block inside it for Llama-2), ``trim_output`` the assistant contents.
+  with the system block inside it for Llama-2), ``trim_output`` the assistant contents;
+  ``trim_system`` overrides ``trim`` for the system content alone (True: stripped on its own, also
+  before it goes inside the first user message; False: never stripped on its own).
 
 The segments say which text belongs to which message; an assistant message's segment is
 ``response_prefix + content + turn_end`` (and ``final`` after the last one): the trainable text.
@@ -58,6 +60,7 @@ class ChatTurns:
     trim_output: bool = False
     separator: str = "\n"
     extra_markers: tuple[str, ...] = ()
+    trim_system: bool | None = None
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEM_PLACEMENTS:
@@ -90,11 +93,12 @@ class ChatTurns:
             if self.system == SYSTEM_REFUSED:
                 raise ConversationRefused(
                     "system-not-supported", 0,
-                    f"the official template of {format_name} cannot render a system message (it raises); "
-                    "drop the system message, or choose a format whose template takes one")
+                    f"{format_name} has no place for a system message (its chat template raises, leaves it out, or "
+                    "places it where promptfmt cannot follow exactly); drop the system message, or choose a format "
+                    "that takes one")
             if self.system == SYSTEM_TURN:
                 out.markup(self.system_prefix)
-                out.content(self._trimmed(messages[0].content), 0)
+                out.content(messages[0].content.strip() if self._trims_system else messages[0].content, 0)
                 out.markup(self.system_suffix)
             else:
                 first_user_wrap = 0
@@ -105,7 +109,9 @@ class ChatTurns:
             if message.role == "user":
                 out.markup(self.user_prefix)
                 if first_user_wrap is not None:
-                    self._wrapped_user(out, messages[first_user_wrap].content, message.content, first_user_wrap, index)
+                    system = messages[first_user_wrap].content
+                    self._wrapped_user(out, system.strip() if self.trim_system else system, message.content,
+                                       first_user_wrap, index)
                     first_user_wrap = None
                 else:
                     out.content(self._trimmed(message.content), index)
@@ -157,9 +163,12 @@ class ChatTurns:
     @property
     def trimmed_roles(self) -> frozenset[str]:
         """The roles whose contents the template strips."""
-        if self.trim:
-            return frozenset(("system", "user", "assistant"))
-        return frozenset(("assistant",)) if self.trim_output else frozenset()
+        roles = {"user", "assistant"} if self.trim else {"assistant"} if self.trim_output else set()
+        return frozenset(roles | {"system"} if self._trims_system else roles)
+
+    @property
+    def _trims_system(self) -> bool:
+        return self.trim if self.trim_system is None else self.trim_system
 
     def _trimmed(self, text: str) -> str:
         return text.strip() if self.trim else text

@@ -17,7 +17,7 @@ built-in format) on Hypothesis-generated records whose content includes your for
 markers, newlines, whitespace-only input and unicode; plus the golden strings you give
 (``golden`` for full texts, ``golden_prompts`` for prompts alone) and, when you set
 ``chat_template`` (a `promptfmt.templating.sandbox.ChatTemplate`), agreement with the model's official
-chat template rendered in a Jinja sandbox, on generated records.
+chat template rendered in a Jinja sandbox, on generated records and conversations.
 
 The ``prop_*`` functions are the same checks for one example each; the ``*_strategy`` functions are
 the generators. This module needs ``hypothesis`` and ``pytest`` (test dependencies, not runtime ones).
@@ -31,6 +31,7 @@ except ImportError as exc:  # the kit is an extra
     ) from exc
 
 from .properties import (
+    prop_conversation_matches_chat_template,
     prop_conversation_round_trip,
     prop_conversion,
     prop_empty_input,
@@ -51,6 +52,7 @@ __all__ = [
     "content_strategy",
     "conversation_strategy",
     "hostile_pieces",
+    "prop_conversation_matches_chat_template",
     "prop_conversation_round_trip",
     "prop_conversion",
     "prop_empty_input",

@@ -8,6 +8,7 @@ from ..conversation import Conversation, ConversationRefused
 from ..errors import ParseError
 from ..format import Format
 from ..models import LossReason, Query, Record
+from ..templating.sandbox import TemplateImportError
 from ..templating.template import TemplateFormat
 
 if TYPE_CHECKING:
@@ -139,6 +140,26 @@ def prop_matches_chat_template(fmt: Format, template: ChatTemplate, record: Reco
     assert rendered.prompt == prompt, f"{fmt.name}: prompt differs from {template.origin} for {record!r}:\n{rendered.prompt!r}\n!=\n{prompt!r}"
 
 
+
+def prop_conversation_matches_chat_template(fmt: Format, template: ChatTemplate, conversation: Conversation) -> None:
+    """Fidelity for conversations: the text equals the chat template's rendering (with the generation
+    prompt when the conversation ends with a user message); a conversation the format refuses for
+    its system message is one the template raises for or leaves the system message out of."""
+    messages = [{"role": m.role, "content": m.content} for m in conversation.messages]
+    try:
+        ours: str | None = fmt.render_conversation(conversation).text
+    except ConversationRefused as refused:
+        assert refused.code in ("system-not-supported", "multi-turn-not-supported"), f"{fmt.name}: {refused}"
+        ours = None
+    try:
+        theirs: str | None = template.render(messages, add_generation_prompt=conversation.is_prompt)
+    except TemplateImportError:  # the template raises for it
+        theirs = None
+    if ours is None:
+        system = conversation.system
+        assert not fmt.multi_turn or system is not None, f"{fmt.name} refuses {conversation!r}"
+        return
+    assert ours == theirs, f"{fmt.name}: text differs from {template.origin} for {conversation!r}:\n{ours!r}\n!=\n{theirs!r}"
 
 
 def prop_conversation_round_trip(fmt: Format, conversation: Conversation) -> None:

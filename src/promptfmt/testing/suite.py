@@ -14,6 +14,7 @@ from ..models import Query, Record
 from ..plugins.registry import load_registry
 from ..templating.declarative import load_format_file
 from .properties import (
+    prop_conversation_matches_chat_template,
     prop_conversation_round_trip,
     prop_conversion,
     prop_empty_input,
@@ -137,6 +138,8 @@ class FormatConformance:
         """Only in classes that set ``chat_template`` (a class attribute or a property)."""
         assert self.chat_template is not None, "set chat_template to compare with the official template"
         prop_matches_chat_template(self.format, self.chat_template, data.draw(record_strategy(self.format)), self.separator)
+        conversation = data.draw(conversation_strategy(self.format))
+        prop_conversation_matches_chat_template(self.format, self.chat_template, conversation)
 
 
 _KIT_PROPERTY_TESTS = {

@@ -10,7 +10,7 @@ import typer
 
 from ...errors import OutputError
 from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
-from ...templating import import_chat_template, load_chat_template
+from ...templating import ImportResult, import_chat_template, load_chat_template
 from ..shared import warn
 
 
@@ -46,8 +46,7 @@ def import_template(
     )
     header = (
         f"Imported by 'promptfmt import-template' from {chat_template.origin} (chat template sha256 {chat_template.sha256}).\n"
-        f"Verified: {result.records_checked} generated records render exactly as the template renders them "
-        "(training text and prompt)."
+        f"Verified: {_verified(result)} render exactly as the template renders them (training text and prompt)."
     )
     text = result.toml(header=header)
     if output == STDOUT:
@@ -55,12 +54,18 @@ def import_template(
     else:
         _write(output, text, force=force)
     warn(
-        f"Imported {chat_template.origin} as format {name!r}: exact on {result.records_checked} generated records"
+        f"Imported {chat_template.origin} as format {name!r}: exact on {_verified(result)}"
         + ("" if output == "-" else f"; wrote {output}. Use it with --format-file {output}")
         + "."
     )
     for note in result.notes:
         warn(f"Note: {note}.")
+
+
+def _verified(result: ImportResult) -> str:
+    conversations = result.conversations_checked
+    return f"{result.records_checked} generated records" + (
+        f" and {conversations} generated conversations" if conversations else "")
 
 
 def _write(path: str, text: str, *, force: bool) -> None:
