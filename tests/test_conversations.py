@@ -216,6 +216,27 @@ def test_every_sharegpt_conversation_renders_as_the_official_template(case, chat
     assert mismatches == []
 
 
+LLAMA_FACTORY = ("alpaca_en_demo.json", "alpaca_zh_demo.json", "identity.json")
+
+
+@pytest.fixture(scope="module")
+def llama_factory(shared_data) -> list[Conversation]:
+    """LLaMA-Factory's demo files (`../shared/data/llama_factory_demo`): 2,090 records, each the one-turn
+    conversation its instruction, input and output make."""
+    folder = shared_data / "llama_factory_demo"
+    return [Conversation.from_record(Record.model_validate(item))
+            for name in LLAMA_FACTORY for item in json.loads((folder / name).read_text("utf-8"))]
+
+
+@by_case
+def test_every_llama_factory_record_renders_as_the_official_template(case, chat_templates, llama_factory):
+    assert len(llama_factory) == 2090
+    fmt = builtin(case.format)
+    mismatches = [index for index, conversation in enumerate(llama_factory)
+                  if fmt.render_conversation(conversation).text != _official(case, chat_templates, conversation)]
+    assert mismatches == []
+
+
 # -- convert: segments, and multi-turn text read back --------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 from promptfmt import Record
 from promptfmt.io import writers
 
-from .helpers import COURSE, builtin
+from .helpers import COURSE, builtin, builtin_formats
 
 
 def write_jsonl(path: Path, items: list) -> Path:
@@ -153,7 +153,9 @@ def test_every_sharegpt_conversation_converts_to_messages_and_to_every_chat_form
     assert [item["id"] for item in written] == [item["id"] for item in items]
     back = cli("convert", "-", "-o", "-", "--layout", "sharegpt", input=messages.stdout)
     assert [json.loads(line) for line in back.stdout.splitlines()] == items
-    for name in ("vicuna", "chatml", "qwen2.5", "llama2", "llama3", "llama3.1", "mistral", "gemma", "phi3", "zephyr"):
+    chat_formats = [fmt.name for fmt in builtin_formats() if fmt.multi_turn]
+    assert len(chat_formats) == 13
+    for name in chat_formats:
         result = cli("convert", str(source), "-o", str(tmp_path / f"{name}.jsonl"), "--to", name, "--json")
         summary = json.loads(result.stdout)
         assert (summary["read"], summary["written"], summary["quarantined"]) == (500, 500, 0), name
@@ -162,6 +164,19 @@ def test_every_sharegpt_conversation_converts_to_messages_and_to_every_chat_form
     records = cli("convert", str(source), "-o", "-", "--layout", "alpaca", "--quarantine", str(quarantine), "--json-array")
     assert records.exit_code == 1 and "read 500 = written 167 + quarantined 333" in records.stderr
     assert {e["issues"][0]["code"] for e in read_jsonl(quarantine)} == {"not-single-turn"}
+
+
+def test_the_llama_factory_demo_files_convert_to_messages_and_to_every_chat_format(cli, tmp_path, shared_data):
+    folder = shared_data / "llama_factory_demo"
+    chat_formats = [fmt.name for fmt in builtin_formats() if fmt.multi_turn]
+    for name, count in (("alpaca_en_demo.json", 999), ("alpaca_zh_demo.json", 1000), ("identity.json", 91)):
+        messages = tmp_path / f"{name}.messages.jsonl"
+        result = cli("convert", str(folder / name), "-o", str(messages), "--layout", "messages")
+        assert result.exit_code == 0 and f"read {count:,} = written {count:,} + quarantined 0" in result.stderr
+        for fmt in chat_formats:
+            summary = json.loads(cli("convert", str(messages), "-o", str(tmp_path / f"{name}.{fmt}.jsonl"), "--to", fmt,
+                                     "--json").stdout)
+            assert (summary["read"], summary["written"], summary["quarantined"]) == (count, count, 0), (name, fmt)
 
 
 # -- metadata ------------------------------------------------------------------------------------------
