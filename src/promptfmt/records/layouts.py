@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..conversation import TOOL_ROLES, Conversation, Message, order_problems, with_metadata
+from ..conversation import TOOL_ROLES, Conversation, Message, messages_of, order_problems, with_metadata
 from ..errors import ParseError
 from ..format import Format
 from ..models import Record
@@ -239,7 +239,8 @@ class _Conversation:
             where = f"{self.key}.{number}"
             if not isinstance(turn, dict):
                 return [Problem("wrong-type", where, f"a turn must be an object with {role_key} and {content_key}, got {kind(turn)}")]
-            extra = sorted(set(turn) - {role_key, content_key})
+            extra = [] if len(turn) == 2 and role_key in turn and content_key in turn else \
+                sorted(set(turn) - {role_key, content_key})
             if extra:
                 return [Problem("unsupported-key", f"{where}.{extra[0]}",
                                 f"a turn with keys besides {role_key} and {content_key} ({', '.join(extra)}) "
@@ -300,7 +301,7 @@ def _in_order(turns: list[tuple[str, str]], value: dict[str, Any], key: str) -> 
         where = f"{key}.{first.index}" if first.index < len(turns) else key
         return [Problem(first.code, where, first.message)]
     metadata = {name: item for name, item in value.items() if name != key}
-    return _conversation([Message.model_construct(role=role, content=content) for role, content in turns], metadata)
+    return _conversation(messages_of(turns), metadata)
 
 
 def _conversation(messages: list[Message], metadata: dict[str, Any]) -> Conversation | list[Problem]:

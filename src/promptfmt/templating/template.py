@@ -24,7 +24,7 @@ conformance kit proves the prediction right.
 
 from __future__ import annotations
 
-from ..conversation import Conversation, Message, RenderedConversation, Segment, conversation_verdict
+from ..conversation import Conversation, Message, RenderedConversation, Segment, conversation_verdict, messages_of
 from ..errors import FormatDefinitionError, ParseError
 from ..format import Format
 from ..models import Query, Record, Rendered, Verdict
@@ -86,6 +86,18 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         if self.turns is not None:
             return self.turns.parse(text, self.name)
         return super().parse_conversation(text)
+
+    def check_conversation(self, conversation: Conversation, rendered: RenderedConversation | None = None) -> Verdict:
+        if self.turns is None:
+            return super().check_conversation(conversation, rendered)
+        rendered = rendered or self.turns.render(conversation, self.name)
+        try:  # the round trip on plain pairs: models are built only for a conversation that does not come back
+            back = self.turns.read(rendered.text, self.name)
+        except ValueError:
+            return self._conversation_verdict(conversation, None)
+        if back == [(message.role, message.content) for message in conversation.messages]:
+            return LOSSLESS
+        return self._conversation_verdict(conversation, messages_of(back))
 
     def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:
         if self.turns is not None:

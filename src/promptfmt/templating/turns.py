@@ -27,13 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..conversation import (
-    Conversation,
-    ConversationRefused,
-    Message,
-    RenderedConversation,
-    Segment,
-)
+from ..conversation import Conversation, ConversationRefused, RenderedConversation, Segment, messages_of
 from ..errors import ParseError
 from .pieces import Template
 
@@ -84,12 +78,17 @@ class ChatTurns:
         )
 
     def render(self, conversation: Conversation, format_name: str) -> RenderedConversation:
-        """The segments of ``conversation``; `ConversationRefused` for a system message it cannot place."""
-        out = _Segments()
-        out.markup(self.bos)
+        """The segments of ``conversation``; `ConversationRefused` for a system message it cannot place.
+
+        ``markup`` gathers the template text not yet emitted, so that consecutive markup forms one
+        segment and empty markup none (a loop of plain statements: it runs for every conversation).
+        """
         messages = conversation.messages
-        first_user_wrap: int | None = None  # the system message's index, to wrap into the first user message
+        segments: list[Segment] = []
+        markup = self.bos
+        wrapped: list[Segment] = []  # the system block to put inside the first user message
         if messages[0].role == "system":
+            system = messages[0].content
             if self.system == SYSTEM_REFUSED:
                 raise ConversationRefused(
                     "system-not-supported", 0,
@@ -97,43 +96,56 @@ class ChatTurns:
                     "places it where promptfmt cannot follow exactly); drop the system message, or choose a format "
                     "that takes one")
             if self.system == SYSTEM_TURN:
-                out.markup(self.system_prefix)
-                out.content(messages[0].content.strip() if self._trims_system else messages[0].content, 0)
-                out.markup(self.system_suffix)
+                segments.append(Segment(markup + self.system_prefix))
+                segments.append(Segment(system.strip() if self._trims_system else system, 0))
+                markup = self.system_suffix
             else:
-                first_user_wrap = 0
+                wrapped = [Segment(self.system_prefix), Segment(system.strip() if self.trim_system else system, 0),
+                           Segment(self.system_suffix)]
         elif self.default_system is not None and self.system == SYSTEM_TURN:
-            out.markup(self.system_prefix + self.default_system + self.system_suffix)
+            markup += self.system_prefix + self.default_system + self.system_suffix
         last = len(messages) - 1
-        for index, message in enumerate(messages):
-            if message.role == "user":
-                out.markup(self.user_prefix)
-                if first_user_wrap is not None:
-                    system = messages[first_user_wrap].content
-                    self._wrapped_user(out, system.strip() if self.trim_system else system, message.content,
-                                       first_user_wrap, index)
-                    first_user_wrap = None
+        trim_answer = self.trim or self.trim_output
+        for index in range(1 if messages[0].role == "system" else 0, last + 1):
+            content = messages[index].content
+            if messages[index].role == "user":
+                markup += self.user_prefix
+                if wrapped:
+                    markup = _merge(segments, markup, self._wrapped_user(wrapped, content, index))
+                    wrapped = []
                 else:
-                    out.content(self._trimmed(message.content), index)
-                out.markup(self.user_suffix)
-            elif message.role == "assistant":
-                content = message.content.strip() if self.trim or self.trim_output else message.content
-                out.markup(self.generation_prompt)
-                out.trainable(self.response_prefix + content + self.turn_end + (self.final if index == last else ""),
-                              index)
+                    if markup:
+                        segments.append(Segment(markup))
+                    segments.append(Segment(content.strip() if self.trim else content, index))
+                    markup = ""
+                markup += self.user_suffix
+            else:
+                markup += self.generation_prompt
+                if markup:
+                    segments.append(Segment(markup))
+                answer = content.strip() if trim_answer else content
+                segments.append(Segment(self.response_prefix + answer + self.turn_end
+                                        + (self.final if index == last else ""), index, True))
+                markup = ""
         if conversation.is_prompt:
-            out.markup(self.generation_prompt)
-        return RenderedConversation(out.result())
+            markup += self.generation_prompt
+        if markup:
+            segments.append(Segment(markup))
+        return RenderedConversation(tuple(segments))
 
     def parse(self, text: str, format_name: str) -> Conversation:
-        """The conversation that renders as ``text``; `ParseError` (offset, what was expected) otherwise.
+        """The conversation that renders as ``text``; `ParseError` (offset, what was expected) otherwise."""
+        return Conversation.model_construct(messages=messages_of(self.read(text, format_name)))
+
+    def read(self, text: str, format_name: str) -> list[tuple[str, str]]:
+        """The ``(role, content)`` of every message that renders as ``text`` (`parse` without the models).
 
         Deterministic, like the rendering: each content ends at the first occurrence of the literal
         that follows it. A text that starts with the default system turn has no system message.
         """
         cursor = _Cursor(text, format_name)
         cursor.expect(self.bos, "the start of the text")
-        messages: list[Message] = []
+        messages: list[tuple[str, str]] = []
         default = None if self.default_system is None else self.system_prefix + self.default_system + self.system_suffix
         if self.system == SYSTEM_TURN:
             if default is not None and cursor.at(default + self.user_prefix):
@@ -142,23 +154,37 @@ class ChatTurns:
                     and not cursor.at(self.user_prefix):
                 cursor.expect(self.system_prefix, "a system turn")
                 # the first user turn always follows: it ends the system message
-                content = cursor.until(self.system_suffix + self.user_prefix, keep=len(self.user_prefix))
-                messages.append(Message.model_construct(role="system", content=content))
-        after_user = self.user_suffix + self.generation_prompt
+                messages.append(("system", cursor.until(self.system_suffix + self.user_prefix, keep=len(self.user_prefix))))
+        cursor.expect(self.user_prefix, "a user turn")
+        if not messages and self.system == SYSTEM_IN_FIRST_USER and self.system_prefix and cursor.at(self.system_prefix):
+            cursor.expect(self.system_prefix, "the system block")
+            messages.append(("system", cursor.until(self.system_suffix)))
+        return self._read_turns(text, cursor.pos, messages, format_name)
+
+    def _read_turns(self, text: str, pos: int, messages: list[tuple[str, str]],
+                    format_name: str) -> list[tuple[str, str]]:
+        """From the first user message at ``pos`` on: every user message and answer (the loop of
+        parsing, on plain locals: it runs for every message a conversion judges)."""
+        after_user, response_prefix, turn_end = self.user_suffix + self.generation_prompt, self.response_prefix, \
+            self.turn_end
+        user_prefix, final, size = self.user_prefix, self.final, len(text)
         while True:
-            cursor.expect(self.user_prefix, "a user turn")
-            if not messages and self.system == SYSTEM_IN_FIRST_USER and self.system_prefix and cursor.at(self.system_prefix):
-                cursor.expect(self.system_prefix, "the system block")
-                messages.append(Message.model_construct(role="system", content=cursor.until(self.system_suffix)))
-            user = cursor.until(after_user)
-            messages.append(Message.model_construct(role="user", content=user))
-            if cursor.done():
-                return Conversation.model_construct(messages=messages)
-            cursor.expect(self.response_prefix, "the answer")
-            answer = cursor.until(self.turn_end)
-            messages.append(Message.model_construct(role="assistant", content=answer))
-            if cursor.rest() == self.final:
-                return Conversation.model_construct(messages=messages)
+            at = _find(text, after_user, pos, format_name)
+            messages.append(("user", text[pos:at]))
+            pos = at + len(after_user)
+            if pos == size:
+                return messages
+            if not text.startswith(response_prefix, pos):
+                raise ParseError(format_name, pos, f"{response_prefix!r} (the answer)", text)
+            pos += len(response_prefix)
+            at = _find(text, turn_end, pos, format_name)
+            messages.append(("assistant", text[pos:at]))
+            pos = at + len(turn_end)
+            if size - pos == len(final) and text.endswith(final):
+                return messages
+            if not text.startswith(user_prefix, pos):
+                raise ParseError(format_name, pos, f"{user_prefix!r} (a user turn)", text)
+            pos += len(user_prefix)
 
     @property
     def trimmed_roles(self) -> frozenset[str]:
@@ -170,46 +196,24 @@ class ChatTurns:
     def _trims_system(self) -> bool:
         return self.trim if self.trim_system is None else self.trim_system
 
-    def _trimmed(self, text: str) -> str:
-        return text.strip() if self.trim else text
-
-    def _wrapped_user(self, out: _Segments, system: str, user: str, system_index: int, user_index: int) -> None:
+    def _wrapped_user(self, system_block: list[Segment], user: str, index: int) -> list[Segment]:
         """The first user message with the system block inside it, trimmed as one text when ``trim``."""
-        pieces = [Segment(self.system_prefix), Segment(system, system_index), Segment(self.system_suffix),
-                  Segment(user, user_index)]
-        for piece in _strip(pieces) if self.trim else pieces:
-            if piece.message is None:
-                out.markup(piece.text)
-            else:
-                out.content(piece.text, piece.message)
+        pieces = [*system_block, Segment(user, index)]
+        return _strip(pieces) if self.trim else pieces
 
 
-class _Segments:
-    """Segments in the making: consecutive markup is merged; empty markup is dropped."""
-
-    def __init__(self) -> None:
-        self._done: list[Segment] = []
-        self._markup = ""
-
-    def markup(self, text: str) -> None:
-        self._markup += text
-
-    def content(self, text: str, message: int) -> None:
-        self._flush()
-        self._done.append(Segment(text, message, False))
-
-    def trainable(self, text: str, message: int) -> None:
-        self._flush()
-        self._done.append(Segment(text, message, True))
-
-    def result(self) -> tuple[Segment, ...]:
-        self._flush()
-        return tuple(self._done)
-
-    def _flush(self) -> None:
-        if self._markup:
-            self._done.append(Segment(self._markup))
-            self._markup = ""
+def _merge(segments: list[Segment], markup: str, pieces: list[Segment]) -> str:
+    """Append ``pieces`` after the pending ``markup`` (merged with their leading markup); the markup
+    they leave pending."""
+    for piece in pieces:
+        if piece.message is None:
+            markup += piece.text
+            continue
+        if markup:
+            segments.append(Segment(markup))
+        segments.append(piece)
+        markup = ""
+    return markup
 
 
 def _strip(pieces: list[Segment]) -> list[Segment]:
@@ -225,6 +229,14 @@ def _strip(pieces: list[Segment]) -> list[Segment]:
     return result
 
 
+def _find(text: str, literal: str, pos: int, format_name: str) -> int:
+    """Where the next ``literal`` starts (the end of the text when it is empty); `ParseError` when none does."""
+    at = text.find(literal, pos) if literal else len(text)
+    if at < 0:
+        raise ParseError(format_name, len(text), repr(literal), text)
+    return at
+
+
 class _Cursor:
     """Where parsing stands in a text."""
 
@@ -234,12 +246,6 @@ class _Cursor:
     def at(self, literal: str) -> bool:
         return self.text.startswith(literal, self.pos)
 
-    def done(self) -> bool:
-        return self.pos == len(self.text)
-
-    def rest(self) -> str:
-        return self.text[self.pos:]
-
     def expect(self, literal: str, what: str) -> None:
         if not self.at(literal):
             raise ParseError(self.format_name, self.pos, f"{literal!r} ({what})", self.text)
@@ -248,8 +254,6 @@ class _Cursor:
     def until(self, literal: str, keep: int = 0) -> str:
         """The text up to the next ``literal`` (to the end when it is empty), and past it but for its
         last ``keep`` characters."""
-        at = self.text.find(literal, self.pos) if literal else len(self.text)
-        if at < 0:
-            raise ParseError(self.format_name, len(self.text), repr(literal), self.text)
+        at = _find(self.text, literal, self.pos, self.format_name)
         found, self.pos = self.text[self.pos:at], at + len(literal) - keep
         return found
