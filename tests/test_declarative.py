@@ -19,13 +19,13 @@ from pydantic import ValidationError
 
 from promptfmt import Conversation, FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
 from promptfmt.templating.declarative import (
+    SCHEMA_VERSION,
     FormatFile,
-    dumps_format,
-    format_document,
     load_format_file,
     parse_format_document,
     parse_format_text,
 )
+from promptfmt.templating.writing import dumps_format, format_document
 from promptfmt.testing import conformance_suite
 
 from .helpers import builtin, builtin_formats
@@ -351,6 +351,7 @@ def test_parse_format_document_accepts_a_parsed_document():
 # -- [turns]: a chat format turn by turn ------------------------------------------------------------
 
 CHATML_TURNS = """\
+schema_version = 2
 name = "my-chatml"
 description = "ChatML described turn by turn in a format file."
 reference = "tests/test_declarative.py"
@@ -381,8 +382,15 @@ def test_a_turns_file_renders_conversations_and_records_like_the_builtin_it_desc
 @pytest.mark.parametrize("name", [fmt.name for fmt in builtin_formats() if fmt.multi_turn])
 def test_every_chat_format_writes_and_reads_back_as_a_turns_file(name):
     fmt = builtin(name)
-    again = parse_format_text(dumps_format(fmt), source=f"{name}.toml")
+    text = dumps_format(fmt)
+    assert text.startswith("schema_version = 2\n")  # [turns] came with version 2
+    again = parse_format_text(text, source=f"{name}.toml")
     assert again.turns == fmt.turns and again.template == fmt.template
+
+
+def test_one_turn_files_are_written_without_a_schema_version_so_that_every_promptfmt_reads_them():
+    text = dumps_format(builtin("alpaca"))
+    assert "schema_version" not in text and parse_format_text(text).template == builtin("alpaca").template
 
 
 @pytest.mark.parametrize(
@@ -393,9 +401,24 @@ def test_every_chat_format_writes_and_reads_back_as_a_turns_file(name):
          "give either a [template] table (one turn) or a [turns] table"),
         ('[turns]\nuser_prefix = "U: "\nsystem = "nowhere"\n', "turns.system: must be one of"),
         ('[turns]\nuser_prefix = "U: "\n', "my.toml: turns: prompt_suffix and response_prefix are both empty"),
+        ('schema_version = 3\n[turns]\nuser_prefix = "U: "\nnew_key = 1\n',
+         "my.toml: schema_version: the file is written for format-file schema version 3, and this promptfmt reads "
+         "versions up to 2: upgrade promptfmt"),
+        ('schema_version = 1\n[turns]\nuser_prefix = "U: "\ngeneration_prompt = "A: "\nturn_end = "\\n"\n',
+         "a [turns] table needs schema_version 2 or later (the file says 1)"),
+        ('schema_version = 0\n[template]\nseparator = "\\n"\nprompt_suffix = "A:"\nresponse_prefix = " "\n',
+         "my.toml: schema_version:"),
     ],
 )
 def test_a_format_file_holds_one_description_and_says_what_is_wrong(tables, message):
     head = 'name = "my"\ndescription = "d"\nreference = "r"\n'
+    if tables.startswith("schema_version"):  # a top-level key: before the others
+        version, tables = tables.split("\n", 1)
+        head = version + "\n" + head
     with pytest.raises(FormatDefinitionError, match=re.escape(message)):
         parse_format_text(head + tables, source="my.toml")
+
+
+def test_the_schema_version_this_promptfmt_reads_is_in_the_schema():
+    assert SCHEMA_VERSION == 2
+    assert FormatFile.model_json_schema()["properties"]["schema_version"]["maximum"] == SCHEMA_VERSION

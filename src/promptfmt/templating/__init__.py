@@ -1,11 +1,12 @@
 """Templating: formats described by literal pieces (the engine of every built-in format), their
 TOML files, and the import of Jinja chat templates through a sandbox."""
 
-from .declarative import FormatFile, dumps_format, load_format_file, parse_format_text
+from .declarative import FormatFile, load_format_file, parse_format_text
 from .importer import ImportResult, import_chat_template
 from .sandbox import ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
 from .turns import ChatTurns
+from .writing import dumps_format
 
 __all__ = [
     "ChatTemplate",

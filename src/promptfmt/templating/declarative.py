@@ -36,7 +36,6 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -50,6 +49,9 @@ from .template import Template, TemplateFormat
 from .turns import ChatTurns
 
 SCHEMA_NAME = "format.schema.json"
+SCHEMA_VERSION = 2
+"""The newest format-file schema this promptfmt reads: 1 has ``[template]``, 2 adds ``[turns]``."""
+TURNS_SCHEMA_VERSION = 2
 FILE_PLUGIN_PREFIX = "file:"
 
 # Constraints written as "must not contain" patterns: unanchored, so that Python's ``re`` (used by
@@ -195,6 +197,10 @@ class FormatFile(BaseModel):
         json_schema_extra={"oneOf": [{"required": ["template"]}, {"required": ["turns"]}]},
     )
 
+    schema_version: Annotated[int, Field(ge=1, le=SCHEMA_VERSION)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_drop_default,
+        description=f"The format-file schema the file is written for (1: [template]; 2: adds [turns]); newer "
+        f"than {SCHEMA_VERSION} needs a newer promptfmt. Leave it out to mean any version this promptfmt reads.")
     name: FormatName = Field(description="The format's name, as given to --format.")
     aliases: list[FormatName] = Field([], description="Other names of the format.")
     description: OneLine = Field(description="One line: what the format is.")
@@ -210,6 +216,9 @@ class FormatFile(BaseModel):
     def _one_description(self) -> FormatFile:
         if (self.template is None) == (self.turns is None):
             raise ValueError(_ONE_TABLE)
+        if self.turns is not None and self.schema_version is not None and self.schema_version < TURNS_SCHEMA_VERSION:
+            raise ValueError(f"a [turns] table needs schema_version {TURNS_SCHEMA_VERSION} or later "
+                             f"(the file says {self.schema_version}); raise it or leave the key out")
         return self
 
     def to_format(self) -> TemplateFormat:
@@ -269,6 +278,11 @@ def parse_format_text(text: str, *, source: str = "<format>") -> TemplateFormat:
 
 def parse_format_document(document: object, *, source: str = "<format>") -> TemplateFormat:
     """The format of an already-parsed document: schema check, model, then `Template` checks."""
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    if type(version) is int and version > SCHEMA_VERSION:  # first: its keys may be unknown here
+        raise FormatDefinitionError(
+            f"{source}: schema_version: the file is written for format-file schema version {version}, and this "
+            f"promptfmt reads versions up to {SCHEMA_VERSION}: upgrade promptfmt (pip install -U promptfmt)")
     problems = [f"{source}: {location}: {message}" for location, message in schema_problems(document)]
     if problems:
         raise FormatDefinitionError("\n".join(problems))
@@ -335,65 +349,3 @@ def _toml_error(source: str, exc: Exception) -> str:
     if match:
         return f"{source}:{match[1]}:{match[2]}: invalid TOML: {message[: match.start()]}"
     return f"{source}: invalid TOML: {message}"
-
-
-# -- writing ---------------------------------------------------------------------------------------
-
-
-def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any]:
-    """The format-file document of a `TemplateFormat` (keys at their defaults are left out).
-
-    ``preamble`` moves that much of the prefixes into the ``preamble`` key, for readability; both
-    prefixes must start with it.
-    """
-    if fmt.turns is not None:
-        return _turns_document(fmt)
-    t = fmt.template
-    prefix_no_input = t.prefix_no_input
-    if preamble and not (t.prefix.startswith(preamble) and (prefix_no_input or preamble).startswith(preamble)):
-        raise FormatDefinitionError(f"the preamble {preamble!r} does not start both prefixes")
-    table: dict[str, Any] = {"preamble": preamble, "prefix": t.prefix[len(preamble):]}
-    if prefix_no_input is not None:
-        table["prefix_no_input"] = prefix_no_input[len(preamble):]
-    table.update(
-        separator=t.separator, prompt_suffix=t.prompt_suffix, response_prefix=t.response_prefix, end=t.end,
-        input_block=t.input_block, chat=t.chat, trim=t.trim, trim_output=t.trim_output,
-        extra_markers=list(t.extra_markers),
-    )
-    defaults = TemplateSpec.model_fields
-    table = {
-        key: value for key, value in table.items()
-        if key in ("prefix", "separator") or value != defaults[key].default
-    }
-    document: dict[str, Any] = {"name": fmt.name}
-    if fmt.aliases:
-        document["aliases"] = list(fmt.aliases)
-    document.update(description=fmt.description, reference=fmt.reference, template=table)
-    return document
-
-
-def _turns_document(fmt: TemplateFormat) -> dict[str, Any]:
-    """The format-file document of a format described turn by turn (keys at their defaults left out)."""
-    assert fmt.turns is not None
-    defaults = TurnsSpec.model_fields
-    values = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(fmt.turns).items()}
-    table = {key: value for key, value in values.items()
-             if key == "user_prefix" or (value != defaults[key].default and value is not None)}
-    document: dict[str, Any] = {"name": fmt.name}
-    if fmt.aliases:
-        document["aliases"] = list(fmt.aliases)
-    document.update(description=fmt.description, reference=fmt.reference, turns=table)
-    return document
-
-
-def dumps_format(fmt: TemplateFormat, *, preamble: str = "", header: str = "") -> str:
-    """TOML text of a format file (written with ``tomli-w``); ``header`` becomes leading comment lines."""
-    import tomli_w
-
-    document = format_document(fmt, preamble=preamble)
-    text = tomli_w.dumps(document)
-    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    result = comments + text
-    if parse_format_text(result, source="<generated>").template != fmt.template:  # pragma: no cover - a bug
-        raise FormatDefinitionError("the written TOML does not describe the same template")
-    return result

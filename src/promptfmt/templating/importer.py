@@ -39,10 +39,11 @@ from dataclasses import dataclass
 
 from ..errors import FormatDefinitionError
 from ..models import Record
-from .declarative import check_format_name, dumps_format
+from .declarative import check_format_name
 from .sandbox import DATES, ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
 from .turn_import import derive_turns
+from .writing import dumps_format
 
 __all__ = [
     "ChatTemplate", "ImportResult", "MissingTokensError", "TemplateImportError", "import_chat_template",
