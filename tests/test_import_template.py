@@ -36,7 +36,7 @@ from promptfmt.templating.importer import (
     load_chat_template,
     verification_records,
 )
-from promptfmt.templating.turn_import import verification_conversations
+from promptfmt.templating.verification import verification_conversations
 from promptfmt.testing import (
     FormatConformance,
     prop_conversation_matches_chat_template,
@@ -281,7 +281,9 @@ USER_ASSISTANT = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|
             "<|{{ m['role'] }}|>{{ m['content'] | trim }}", "<|{{ m['role'] }}|>{{ m['content'] | trim if m['role'] == 'user' else m['content'] }}"),
          "strips whitespace around the user message but not around the output"),
         ("{% for m in messages %}{{ m['content'] }}{% endfor %}", "its literal pieces do not make a usable format"),
-        (USER_ASSISTANT.replace("{% endfor %}", "{% if m['content'] == '' %}(empty){% endif %}{% endfor %}"), "verification failed"),
+        (USER_ASSISTANT.replace("{% endfor %}", "{% if '##' in m['content'] %}(hash){% endif %}{% endfor %}"),
+         "verification failed: the template renders some records differently from its literal pieces (the template "
+         "is content-dependent: content holding '##' renders otherwise"),
     ],
 )
 def test_templates_that_cannot_be_expressed_are_refused_with_the_reason(source, reason):
@@ -327,6 +329,95 @@ def test_turns_are_derived_or_the_note_says_why_not(source, system, note):
     pairs = [("system", "S"), ("user", "U"), ("assistant", "A"), ("user", "V"), ("assistant", "B")]
     for conversation in (Conversation.of(pairs), Conversation.of(pairs[1:]), Conversation.of(pairs[:4])):
         prop_conversation_matches_chat_template(result.format, ChatTemplate(source, {}, "t.jinja"), conversation)
+
+
+# -- ../shared/data/import_cases: each imports or is refused as its SOURCE.md says ------------------
+
+
+def test_a_template_with_a_tools_turn_imports_without_it_as_transformers_passes_no_tools(shared_data):
+    result = import_chat_template(load_chat_template(shared_data / "import_cases" / "tools.jinja"), name="t")
+    assert result.format.template.prefix == "<|user|>" and "You may call tools" not in result.toml()
+    assert result.format.turns.system == "turn"
+
+
+def test_a_content_dependent_template_is_refused_with_the_text_that_triggers_it(shared_data):
+    with pytest.raises(TemplateImportError) as caught:
+        import_chat_template(load_chat_template(shared_data / "import_cases" / "think.jinja"), name="t")
+    assert "the template is content-dependent: content holding '</think>' renders otherwise" in caught.value.reason
+
+
+def test_a_template_that_skips_empty_messages_imports_and_reports_the_empty_case(shared_data):
+    """Verification uses records validate accepts; how the template renders the others is a note."""
+    result = import_chat_template(load_chat_template(shared_data / "import_cases" / "skip.jinja"), name="t")
+    assert result.records_checked == 64 and result.format.template.end == "<|end|>"
+    assert any(note.startswith("a record with an empty output renders differently in the template") for note in result.notes)
+    # an empty system message is skipped too: the import refuses system messages rather than guess
+    assert result.format.turns.system == "refused"
+
+
+def test_the_sandbox_gives_the_context_of_apply_chat_template(tmp_path):
+    """tools and documents none, every special token of a tokenizer config and its additional ones."""
+    source = ("{% if tools is not none or documents is not none %}TOOLS{% endif %}{{ bos_token }}"
+              "{{ additional_special_tokens[1] }}{% for m in messages %}{{ sep_token }}<|{{ m['role'] }}|>"
+              "{{ m['content'] }}<|end|>{% endfor %}{% if add_generation_prompt %}{{ sep_token }}<|assistant|>{% endif %}")
+    config = {"bos_token": "<B>", "sep_token": {"content": "<S>"}, "additional_special_tokens": ["<|gen|>", {"content": "<x>"}],
+              "chat_template": source}
+    path = tmp_path / "tokenizer_config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    template = load_chat_template(path)
+    assert template.additional_special_tokens == ("<|gen|>", "<x>")
+    t = import_chat_template(template, name="t").format.template
+    assert (t.prefix, t.prompt_suffix, t.end) == ("<B><x><S><|user|>", "<|end|><S><|assistant|>", "<|end|>")
+
+
+def test_a_missing_special_token_names_an_option_that_exists(cli, tmp_path):
+    path = tmp_path / "t.jinja"
+    path.write_text("{{ sep_token }}" + USER_ASSISTANT, encoding="utf-8")
+    result = cli("import-template", str(path), "--name", "t")
+    assert result.exit_code == 2 and "Pass --token sep_token=TEXT" in result.stderr, result
+    given = cli("import-template", str(path), "--name", "t", "--token", "sep_token=<sep>")
+    assert given.exit_code == 0 and 'bos = "<sep>"' in given.stdout, given
+
+
+def test_template_variables_are_passed_and_recorded(cli, tmp_path, shared_data):
+    llama = shared_data / "chat_templates" / "current" / "llama-3.2-3b-instruct.jinja"
+    tokens = ("--bos-token", "<|begin_of_text|>", "--eos-token", "<|eot_id|>")
+    refused = cli("import-template", str(llama), "--name", "l", *tokens)
+    assert refused.exit_code == 1 and 'fix the date the template renders with --var date_string="26 Jul 2024"' in refused.stderr
+    out = tmp_path / "l.toml"
+    result = cli("import-template", str(llama), "--name", "llama3.2", *tokens, "--var", "date_string=26 Jul 2024", "-o", str(out))
+    assert result.exit_code == 0, result
+    text = out.read_text("utf-8")
+    assert '# Template variable: date_string = "26 Jul 2024"' in text
+    assert 'rendered with date_string=\\"26 Jul 2024\\"' in text or 'rendered with date_string=\"26 Jul 2024\"' in text
+    assert "Today Date: 26 Jul 2024" in text
+    fmt = parse_format_text(text)
+    official = ChatTemplate(llama.read_text("utf-8"), {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
+                            llama.name, {"date_string": "26 Jul 2024"})
+    for conversation in verification_conversations(24, seed=3, markup=fmt.markers):
+        prop_conversation_matches_chat_template(fmt, official, conversation)
+    # JSON values: false, numbers and quoted text; a malformed option is a usage error
+    source = tmp_path / "think.jinja"
+    source.write_text("{% if enable_thinking is false %}NT{% endif %}" + USER_ASSISTANT, encoding="utf-8")
+    off = cli("import-template", str(source), "--name", "t", "--var", "enable_thinking=false")
+    assert off.exit_code == 0 and 'bos = "NT"' in off.stdout, off
+    bad = cli("import-template", str(source), "--name", "t", "--var", "enable thinking")
+    assert bad.exit_code == 2 and "--var 'enable thinking': write NAME=VALUE" in bad.stderr
+
+
+def test_the_json_report_says_what_was_derived_or_why_not(cli, shared_data):
+    template = shared_data / "chat_templates" / "trl_original" / "qwen2_5.jinja"
+    report = json.loads(cli("import-template", str(template), "--name", "q", "--json").stdout)
+    assert report["imported"] is True and report["table"] == "turns" and report["system"] == "turn"
+    assert report["pieces"]["default_system"] == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    assert (report["records_verified"], report["conversations_verified"]) == (64, 48)
+    assert report["template"]["origin"] == "qwen2_5.jinja" and len(report["template"]["sha256"]) == 64
+    refused = cli("import-template", str(shared_data / "import_cases" / "think.jinja"), "--name", "t", "--json")
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["code"] == "content-dependent"
+    dated = cli("import-template", str(shared_data / "chat_templates" / "current" / "llama-3.2-3b-instruct.jinja"),
+                "--name", "l", "--json")
+    assert dated.exit_code == 2 and json.loads(dated.stdout)["code"] == "missing-tokens"
 
 
 def test_a_template_that_needs_tokens_says_which():

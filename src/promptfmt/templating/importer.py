@@ -33,9 +33,10 @@ record differently from the derived format.
 
 from __future__ import annotations
 
-import random
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import FormatDefinitionError
 from ..models import Record
@@ -43,11 +44,12 @@ from .declarative import check_format_name
 from .sandbox import DATES, ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
 from .turn_import import derive_turns
-from .writing import dumps_format
+from .verification import verification_records
+from .writing import dumps_format, format_document
 
 __all__ = [
     "ChatTemplate", "ImportResult", "MissingTokensError", "TemplateImportError", "import_chat_template",
-    "load_chat_template", "verification_records",
+    "load_chat_template", "refusal_report", "verification_records",
 ]
 
 DEFAULT_SEPARATOR = "\n"
@@ -74,9 +76,33 @@ class ImportResult:
     records_checked: int
     notes: list[str]
     conversations_checked: int = 0
+    template: ChatTemplate | None = None
 
     def toml(self, header: str = "") -> str:
         return dumps_format(self.format, preamble=self.preamble, header=header)
+
+    def report(self) -> dict[str, Any]:
+        """What was derived, for tools (``import-template --json``): the pieces as the format file
+        holds them, the variables and tokens the template was rendered with, what was verified."""
+        document = format_document(self.format, preamble=self.preamble)
+        turns = self.format.turns
+        template = self.template
+        return {
+            "imported": True, "name": self.format.name,
+            "template": None if template is None else {"origin": template.origin, "sha256": template.sha256},
+            "tokens": {} if template is None else dict(template.tokens),
+            "variables": {} if template is None else dict(template.variables),
+            "table": "turns" if turns is not None else "template",
+            "pieces": document["turns" if turns is not None else "template"],
+            "system": None if turns is None else turns.system,
+            "records_verified": self.records_checked, "conversations_verified": self.conversations_checked,
+            "notes": list(self.notes),
+        }
+
+
+def refusal_report(error: TemplateImportError) -> dict[str, Any]:
+    """``import-template --json`` for a template that is not imported: the reason's code and its words."""
+    return {"imported": False, "origin": error.origin, "code": error.code, "reason": error.reason}
 
 
 def _user(content: str) -> dict[str, str]:
@@ -109,32 +135,32 @@ def import_chat_template(
     if missing:
         raise MissingTokensError(origin, missing)
 
-    def refuse(reason: str) -> TemplateImportError:
-        return TemplateImportError(origin, reason)
+    def refuse(reason: str, code: str) -> TemplateImportError:
+        return TemplateImportError(origin, reason, code)
 
     user = _INSTRUCTION + separator + _INPUT
     text = template.render([_user(user), _assistant(_OUTPUT)], add_generation_prompt=False)
     prompt = template.render([_user(user)], add_generation_prompt=True)
     if template.render([_user(user), _assistant(_OUTPUT)], add_generation_prompt=False, now=DATES[1]) != text:
-        raise refuse("the training text changes with the date (the template calls strftime_now), so no fixed text describes it")
+        raise refuse(_date_reason(template), "date-dependent")
 
     user_at = _find_once(text, user, "user message", separator, refuse)
     output_at = _find_once(text, _OUTPUT, "assistant message", separator, refuse)
     if output_at < user_at:
-        raise refuse("the assistant message is rendered before the user message")
+        raise refuse("the assistant message is rendered before the user message", "not-pieces")
     prefix = text[:user_at]
     between = text[user_at + len(user) : output_at]
     end = text[output_at + len(_OUTPUT) :]
     if not prompt.startswith(prefix + user):
         raise refuse(
             "the prompt (the user message alone, with the generation prompt) does not start like the training text: "
-            f"{_excerpt(prompt)} versus {_excerpt(text)}"
+            f"{_excerpt(prompt)} versus {_excerpt(text)}", "prompt-not-prefix"
         )
     prompt_tail = prompt[len(prefix) + len(user) :]
     if not between.startswith(prompt_tail):
         raise refuse(
             f"after the user message the prompt continues with {prompt_tail!r} but the training text with {between!r}: "
-            "the prompt is not the start of the training text"
+            "the prompt is not the start of the training text", "prompt-not-prefix"
         )
     trim, trim_output, notes = _trimming(template, separator, prefix, between, end, refuse)
     try:
@@ -149,15 +175,23 @@ def import_chat_template(
             trim_output=trim_output,
         )
     except FormatDefinitionError as exc:
-        raise refuse(f"its literal pieces do not make a usable format: {exc}") from None
+        raise refuse(f"its literal pieces do not make a usable format: {exc}", "not-pieces") from None
     fmt = TemplateFormat(
         name,
         derived,
         description=description or f"Imported from the chat template {origin} (promptfmt import-template).",
-        reference=reference or f"chat template {origin} (sha256 {template.sha256[:12]})",
+        reference=reference or f"chat template {origin} (sha256 {template.sha256[:12]}){_with_variables(template)}",
     )
     checked = _verify(template, fmt, separator, verify_records, refuse)
+    notes += _invalid_record_notes(template, fmt, separator)
     return _turn_by_turn(template, fmt, separator, checked, notes)
+
+
+def _with_variables(template: ChatTemplate) -> str:
+    """`` rendered with date_string="26 Jul 2024"``: the variables a format depends on, in its reference."""
+    if not template.variables:
+        return ""
+    return " rendered with " + ", ".join(f"{name}={json.dumps(value)}" for name, value in sorted(template.variables.items()))
 
 
 def _turn_by_turn(
@@ -167,9 +201,17 @@ def _turn_by_turn(
     chat = derive_turns(template, fmt.template, name=fmt.name)
     notes += chat.notes
     if chat.turns is None:
-        return ImportResult(fmt, _preamble(template, fmt, separator), checked, notes)
+        return ImportResult(fmt, _preamble(template, fmt, separator), checked, notes, template=template)
     fmt = TemplateFormat.from_turns(fmt.name, chat.turns, description=fmt.description, reference=fmt.reference)
-    return ImportResult(fmt, "", checked, notes, chat.conversations_checked)
+    return ImportResult(fmt, "", checked, notes, chat.conversations_checked, template)
+
+
+def _date_reason(template: ChatTemplate) -> str:
+    """Why a template that renders today's date cannot be imported, and the variable that fixes it."""
+    reason = "the training text changes with the date (the template calls strftime_now), so no fixed text describes it"
+    if "date_string" in template.undeclared_variables():
+        return reason + '; fix the date the template renders with --var date_string="26 Jul 2024"'
+    return reason + "; fix the date with the --var NAME=VALUE the template reads instead of calling strftime_now"
 
 
 def _check_name(name: str) -> None:
@@ -179,19 +221,21 @@ def _check_name(name: str) -> None:
         raise FormatDefinitionError(f"format name {name!r}: {exc}") from None
 
 
-def _find_once(text: str, sentinel: str, what: str, separator: str, refuse: Callable[[str], Exception]) -> int:
+def _find_once(text: str, sentinel: str, what: str, separator: str, refuse: Callable[[str, str], Exception]) -> int:
     count = text.count(sentinel)
     if count == 1:
         return text.index(sentinel)
     if count > 1:
-        raise refuse(f"the {what} appears {count} times in the rendering; a format renders each field once")
+        raise refuse(f"the {what} appears {count} times in the rendering; a format renders each field once",
+                     "content-changed")
     if what == "user message" and _INSTRUCTION in text and _INPUT in text:
-        raise refuse(f"the user message is changed around the separator {separator!r} (try another --separator)")
-    raise refuse(f"the {what} is not rendered verbatim: the template transforms or drops the content")
+        raise refuse(f"the user message is changed around the separator {separator!r} (try another --separator)",
+                     "content-changed")
+    raise refuse(f"the {what} is not rendered verbatim: the template transforms or drops the content", "content-changed")
 
 
 def _trimming(
-    template: ChatTemplate, separator: str, prefix: str, between: str, end: str, refuse: Callable[[str], Exception]
+    template: ChatTemplate, separator: str, prefix: str, between: str, end: str, refuse: Callable[[str, str], Exception]
 ) -> tuple[bool, bool, list[str]]:
     """``(trim, trim_output, notes)`` from a rendering with whitespace-padded contents."""
     user = _INSTRUCTION + separator + _INPUT
@@ -215,16 +259,20 @@ def _trimming(
             return trim, trim_output, notes
     if padded == prefix + user + between + _PAD + _OUTPUT + _PAD + end:
         raise refuse("the template strips whitespace around the user message but not around the output, "
-                     "which a declarative format cannot describe")
+                     "which a declarative format cannot describe", "whitespace")
     raise refuse("the template changes whitespace around the contents in a way a declarative format cannot describe "
-                 f"(padded contents render as {_excerpt(padded, 120)})")
+                 f"(padded contents render as {_excerpt(padded, 120)})", "whitespace")
 
 
 def _verify(
-    template: ChatTemplate, fmt: TemplateFormat, separator: str, count: int, refuse: Callable[[str], Exception]
+    template: ChatTemplate, fmt: TemplateFormat, separator: str, count: int, refuse: Callable[[str, str], Exception]
 ) -> int:
-    """Render generated records through the template and the format; any difference refuses the import."""
-    records = verification_records(fmt, count)
+    """Render generated records through the template and the format; any difference refuses the import.
+
+    The records are ones `promptfmt validate` accepts (an instruction and an output with text), their
+    contents mixing the format's pieces and the template's own string constants.
+    """
+    records = verification_records(fmt, count, literals=template.literals())
     for record in records:
         user = record.instruction + separator + record.input if record.input else record.instruction
         text = template.render([_user(user), _assistant(record.output)], add_generation_prompt=False)
@@ -233,46 +281,52 @@ def _verify(
         for what, ours, theirs in (("text", rendered.text, text), ("prompt", rendered.prompt, prompt)):
             if ours != theirs:
                 at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+                held = _triggers(template, fmt, separator, record)
+                why = (f"the template is content-dependent: content holding {' or '.join(map(repr, held))} renders "
+                       "otherwise, which literal pieces cannot describe") if held else \
+                    "it changes or drops content, or depends on it"
                 raise refuse(
-                    "verification failed: the template renders some records differently from its literal pieces "
-                    f"(it changes or drops content, or depends on it). For {record.fields()!r}, at offset {at} of the "
-                    f"{what} the template renders {theirs[at:at + 40]!r} but the pieces give {ours[at:at + 40]!r}"
+                    f"verification failed: the template renders some records differently from its literal pieces ({why}). "
+                    f"For {record.fields()!r}, at offset {at} of the {what} the template renders {theirs[at:at + 40]!r} "
+                    f"but the pieces give {ours[at:at + 40]!r}", "content-dependent" if held else "verification-failed"
                 )
         if fmt.check(record).lossless and fmt.parse(rendered.text) != record:  # pragma: no cover - engine bug
-            raise refuse(f"verification failed: {record.fields()!r} does not parse back")
+            raise refuse(f"verification failed: {record.fields()!r} does not parse back", "verification-failed")
     return len(records)
 
 
-_PIECES = (
-    "Hello", "world", "Translate to French:", "What is 2 + 2?", "Bonjour", "4", " ", "  ", "\n", "\n\n", "\t",
-    "\r\n", "日本語", "é", "🙂", "{{ x }}", "{% if %}", "'", '"', "\\n", "<s>", "</s>", "[INST]", "<|", "|>",
-    "### Response:", "User:", "Assistant:", "system",
+def _triggers(template: ChatTemplate, fmt: TemplateFormat, separator: str, record: Record) -> list[str]:
+    """The template's string constants in ``record`` that alone make a plain record render otherwise."""
+    held = [literal for literal in template.literals() if any(literal in v for v in record.fields().values())]
+    found = []
+    for literal in held:
+        for probe in (Record(instruction=f"Hi {literal} there", output="Yo"), Record(instruction="Hi", output=f"Yo {literal}!")):
+            text = template.render([_user(probe.instruction), _assistant(probe.output)], add_generation_prompt=False)
+            if text != fmt.render(probe).text:
+                found.append(literal)
+                break
+    return found
+
+
+# Records `promptfmt validate` refuses: how the template renders them is reported, never a reason to refuse it.
+_INVALID_RECORDS = (
+    ("an empty output", Record(instruction="Name a colour.", output="")),
+    ("an empty instruction", Record(instruction="", input="Only an input.", output="ok")),
 )
 
 
-def verification_records(fmt: TemplateFormat, count: int = 64, seed: int = 0) -> list[Record]:
-    """Deterministic records for verification: plain ones, edge cases, and random mixes of hostile pieces."""
-    t = fmt.template
-    pieces = [*_PIECES, *(p for p in (t.prefix, t.separator, t.prompt_suffix, t.response_prefix, t.end) if p)]
-    fixed = [
-        Record(instruction="Name a colour.", output="Blue."),
-        Record(instruction="Translate to French.", input="Good morning", output="Bonjour"),
-        Record(instruction="Summarise.", input="  ", output="Nothing."),
-        Record(instruction="  Padded instruction.\n", input="\nPadded input \t", output=" Padded output.\n\n"),
-        Record(instruction="Multi\nline\n\ninstruction", input="multi\nline", output="multi\n\nline"),
-        Record(instruction="Empty output.", output=""),
-        Record(instruction="", input="Only an input.", output="ok"),
-    ]
-    rng = random.Random(seed)
-
-    def content() -> str:
-        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5)))
-
-    generated = [
-        Record(instruction=content(), input=content() if rng.random() < 0.6 else "", output=content())
-        for _ in range(max(0, count - len(fixed)))
-    ]
-    return fixed + generated
+def _invalid_record_notes(template: ChatTemplate, fmt: TemplateFormat, separator: str) -> list[str]:
+    notes = []
+    for what, record in _INVALID_RECORDS:
+        user = record.instruction + separator + record.input if record.input else record.instruction
+        try:
+            text = template.render([_user(user), _assistant(record.output)], add_generation_prompt=False)
+        except TemplateImportError:
+            text = None
+        if text != fmt.render(record).text:
+            notes.append(f"a record with {what} renders differently in the template (it skips or refuses such "
+                         "a message); promptfmt validate refuses such records, so they are not training data")
+    return notes
 
 
 def _preamble(template: ChatTemplate, fmt: TemplateFormat, separator: str) -> str:

@@ -22,11 +22,13 @@ DATES = ((2001, 2, 3, 4, 5, 6), (2019, 11, 28, 23, 58, 59))
 
 
 class TemplateImportError(PromptfmtError):
-    """A chat template that cannot be imported as a declarative format; the message says why."""
+    """A chat template that cannot be imported as a declarative format; the message says why, and
+    ``code`` names the reason for tools (``import-template --json``; docs/architecture.md lists them)."""
 
-    def __init__(self, origin: str, reason: str) -> None:
+    def __init__(self, origin: str, reason: str, code: str = "unreadable") -> None:
         self.origin = origin
         self.reason = reason
+        self.code = code
         super().__init__(f"cannot import {origin} as a declarative format: {reason}")
 
 
@@ -35,13 +37,23 @@ class MissingTokensError(TemplateImportError, UsageError):
 
     def __init__(self, origin: str, tokens: list[str]) -> None:
         self.tokens = tokens
-        options = " ".join(f"--{name.replace('_', '-')} TEXT" for name in tokens)
+        options = " ".join(token_option(name) for name in tokens)
         super().__init__(
             origin,
             f"the template uses {', '.join(tokens)} but no text was given for it. Pass {options} "
             "(the model's tokenizer_config.json has them; import that file instead to take them from it), "
             "or an empty text if the model has none.",
+            "missing-tokens",
         )
+
+
+def token_option(name: str) -> str:
+    """The import-template option that gives the text of the special token ``name``."""
+    return f"--{name.replace('_', '-')} TEXT" if name in ("bos_token", "eos_token") else f"--token {name}=TEXT"
+
+
+# What `apply_chat_template` passes besides the messages, the special tokens and the caller's variables.
+CONTEXT_NAMES = frozenset({"messages", "add_generation_prompt", "tools", "documents", "strftime_now", "raise_exception"})
 
 
 class _TemplateRaised(Exception):
@@ -58,6 +70,10 @@ class ChatTemplate:
     source: str
     tokens: Mapping[str, str] = field(default_factory=dict)
     origin: str = "<template>"
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    """Template variables (``date_string``, ``enable_thinking`` …), passed as
+    ``apply_chat_template(..., **kwargs)`` passes them."""
+    additional_special_tokens: tuple[str, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -79,30 +95,47 @@ class ChatTemplate:
         year, month, day, hour, minute, second = now
         moment = datetime.datetime(year, month, day, hour, minute, second)
         try:
-            return template.render(
-                messages=messages,
-                add_generation_prompt=add_generation_prompt,
-                strftime_now=moment.strftime,
-                **self.tokens,
-            )
+            # as transformers: no tools and no documents unless given, then the caller's variables
+            extra = {"additional_special_tokens": list(self.additional_special_tokens)} if self.additional_special_tokens else {}
+            return template.render({
+                "tools": None, "documents": None, **extra, **self.variables, **self.tokens, "messages": messages,
+                "add_generation_prompt": add_generation_prompt, "strftime_now": moment.strftime,
+            })
         except _TemplateRaised as exc:
             roles = "/".join(m["role"] for m in messages)
             raise TemplateImportError(
-                self.origin,
-                f"the template refuses the conversation {roles}: it raised {str(exc)!r}",
+                self.origin, f"the template refuses the conversation {roles}: it raised {str(exc)!r}", "template-raises",
             ) from None
         except SecurityError as exc:
-            raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}") from None
+            raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}",
+                                      "sandbox-blocked") from None
         except Exception as exc:  # the template is untrusted code: whatever it raises is a refusal, never a crash
-            raise TemplateImportError(self.origin, f"the template failed to render: {type(exc).__name__}: {exc}") from None
+            raise TemplateImportError(self.origin, f"the template failed to render: {type(exc).__name__}: {exc}",
+                                      "render-failed") from None
 
-    def undeclared_tokens(self) -> list[str]:
-        """Special tokens (``*_token`` variables) the template uses but that have no text here."""
+    def undeclared_variables(self) -> list[str]:
+        """Variables the template reads that neither `apply_chat_template`'s context nor this template gives."""
+        given = CONTEXT_NAMES | set(self.tokens) | set(self.variables) | {"additional_special_tokens"}
+        return sorted(name for name in self._names() if name not in given)
+
+    def literals(self) -> tuple[str, ...]:
+        """The string constants of the template's code (``'</think>'`` in ``content.split('</think>')``):
+        contents holding one of them may render differently, so the verification puts them in contents."""
+        from jinja2 import nodes
+
+        tree = _environment().parse(self.source)
+        found = {node.value for node in tree.find_all(nodes.Const) if isinstance(node.value, str) and node.value.strip()}
+        return tuple(sorted(found))
+
+    def _names(self) -> set[str]:
         from jinja2 import meta
 
         _compile(self.source, self.origin)  # a syntax error is reported as such, first
-        names = meta.find_undeclared_variables(_environment().parse(self.source))
-        return sorted(name for name in names if name.endswith("_token") and name not in self.tokens)
+        return set(meta.find_undeclared_variables(_environment().parse(self.source)))
+
+    def undeclared_tokens(self) -> list[str]:
+        """Special tokens (``*_token`` variables) the template uses but that have no text here."""
+        return sorted(name for name in self._names() if name.endswith("_token") and name not in self.tokens)
 
 
 def _raise_exception(message: str) -> None:
@@ -150,18 +183,21 @@ def _compile(source: str, origin: str) -> Any:
         try:
             _COMPILED[source] = _environment().from_string(source)
         except TemplateSyntaxError as exc:
-            raise TemplateImportError(origin, f"not a valid Jinja template: line {exc.lineno}: {exc.message}") from None
+            raise TemplateImportError(origin, f"not a valid Jinja template: line {exc.lineno}: {exc.message}",
+                                      "invalid-template") from None
     return _COMPILED[source]
 
 
 def load_chat_template(
-    path: str | Path, *, template_name: str | None = None, tokens: Mapping[str, str] | None = None
+    path: str | Path, *, template_name: str | None = None, tokens: Mapping[str, str] | None = None,
+    variables: Mapping[str, Any] | None = None,
 ) -> ChatTemplate:
     """A chat template from a ``.jinja`` file, or from a ``tokenizer_config.json`` with its special tokens.
 
     From a tokenizer config: ``chat_template`` (a string, or a list of named templates, of which
-    ``template_name`` or else ``"default"`` is taken) and every ``*_token`` entry (a string or an
-    ``{"content": …}`` object). ``tokens`` add to, or override, those texts.
+    ``template_name`` or else ``"default"`` is taken), every ``*_token`` entry (a string or an
+    ``{"content": …}`` object) and ``additional_special_tokens``. ``tokens`` add to, or override,
+    those texts; ``variables`` are passed to the template as they are.
     """
     path = Path(path)
     origin = path.name
@@ -172,14 +208,17 @@ def load_chat_template(
     except UnicodeDecodeError:
         raise TemplateImportError(str(path), "it is not UTF-8 text") from None
     found: dict[str, str] = {}
+    additional: tuple[str, ...] = ()
     if path.suffix == ".json":
-        text, found = _from_tokenizer_config(text, str(path), template_name)
+        text, found, additional = _from_tokenizer_config(text, str(path), template_name)
     elif template_name is not None:
         raise TemplateImportError(str(path), "--template-name applies to a tokenizer_config.json only")
-    return ChatTemplate(text, {**found, **(tokens or {})}, origin)
+    return ChatTemplate(text, {**found, **(tokens or {})}, origin, dict(variables or {}), additional)
 
 
-def _from_tokenizer_config(text: str, origin: str, template_name: str | None) -> tuple[str, dict[str, str]]:
+def _from_tokenizer_config(
+    text: str, origin: str, template_name: str | None
+) -> tuple[str, dict[str, str], tuple[str, ...]]:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -201,8 +240,16 @@ def _from_tokenizer_config(text: str, origin: str, template_name: str | None) ->
     tokens = {}
     for key, value in config.items():
         if key.endswith("_token"):
-            token = value.get("content") if isinstance(value, dict) else value
-            if isinstance(token, str):
+            token = _token_text(value)
+            if token is not None:
                 tokens[key] = token
-    return chat_template, tokens
+    extra = config.get("additional_special_tokens")
+    additional = tuple(text for text in map(_token_text, extra) if text is not None) if isinstance(extra, list) else ()
+    return chat_template, tokens, additional
+
+
+def _token_text(value: object) -> str | None:
+    """A special token's text: a string, or an ``{"content": …}`` (AddedToken) object."""
+    token = value.get("content") if isinstance(value, dict) else value
+    return token if isinstance(token, str) else None
 

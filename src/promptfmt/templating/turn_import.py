@@ -24,24 +24,18 @@ A template whose turns cannot be derived stays a one-turn format, and the note s
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..conversation import Conversation, ConversationRefused, Message
+from ..conversation import ConversationRefused
 from ..errors import FormatDefinitionError
 from .pieces import Template
 from .sandbox import ChatTemplate, TemplateImportError
 from .template import TemplateFormat
 from .turns import SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED, SYSTEM_TURN, ChatTurns
+from .verification import verification_conversations
 
 _SYSTEM, _USER1, _ANSWER1, _USER2, _ANSWER2 = "qZsystemKq1", "qZuserKq2", "qZanswerKq3", "qZuserKq4", "qZanswerKq5"
-
-_PIECES = (
-    "Hello", "world", "What is 2 + 2?", "4", "Be brief.", " ", "  ", "\n", "\n\n", "\t", "日本語", "🙂", "{{ x }}",
-    "'", '"', "<s>", "</s>", "[INST]", "<|", "|>", "User:", "Assistant:", "system", "user", "assistant",
-)
-
 
 @dataclass(frozen=True)
 class DerivedTurns:
@@ -184,28 +178,6 @@ def _verify(template: ChatTemplate, turns: ChatTurns, name: str, count: int, *, 
                 fmt.parse_conversation(ours).messages != conversation.messages:  # pragma: no cover - engine bug
             return f"{messages!r} does not parse back"
     return ""
-
-
-def verification_conversations(count: int = 48, seed: int = 0, *, markup: tuple[str, ...] = (),
-                               with_system: bool = True) -> list[Conversation]:
-    """Deterministic conversations for verification: 1 to 4 turns, a system message in every other one
-    (``with_system``), every third ending with a user message, contents mixing hostile pieces and the
-    format's own ``markup``."""
-    pieces = [*_PIECES, *(piece for piece in markup if piece)]
-    rng = random.Random(seed)
-
-    def content() -> str:
-        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
-
-    conversations = []
-    for index in range(count):
-        messages = [Message(role="system", content=content())] if with_system and index % 2 else []
-        for _ in range(1 + index % 4):
-            messages += [Message(role="user", content=content()), Message(role="assistant", content=content())]
-        if index % 3 == 2:
-            messages.pop()
-        conversations.append(Conversation(messages=messages))
-    return conversations
 
 
 def _render(template: ChatTemplate, messages: Sequence[tuple[str, str]], *, generation_prompt: bool) -> str:

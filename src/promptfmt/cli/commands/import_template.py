@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from ...errors import OutputError
+from ...errors import OutputError, UsageError
 from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
-from ...templating import ImportResult, import_chat_template, load_chat_template
-from ..shared import warn
+from ...templating import ImportResult, TemplateImportError, import_chat_template, load_chat_template
+from ...templating.importer import refusal_report
+from ..shared import EXIT_DATA, EXIT_USAGE, warn
 
 
 def import_template(
@@ -31,27 +34,48 @@ def import_template(
     description: str | None = typer.Option(None, "--description", help="One line for 'promptfmt formats'."),
     reference: str | None = typer.Option(None, "--reference", help="The reference the format follows (default: the template file and its hash)."),
     force: bool = typer.Option(False, "--force", help="Overwrite the output file if it exists."),
+    token: list[str] = typer.Option(
+        [], "--token", metavar="NAME=TEXT", help="Text of a special token, e.g. --token sep_token='<sep>' (repeatable)."),
+    var: list[str] = typer.Option(
+        [], "--var", metavar="NAME=VALUE",
+        help="A template variable, as apply_chat_template(..., NAME=VALUE) passes it (repeatable); VALUE is JSON "
+             "when it parses as JSON (false, 3, \"text\"), else text: --var date_string='26 Jul 2024'."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print what was derived (pieces, variables, system handling, what was verified) or the "
+                              "refusal with its reason code as JSON on stdout; the TOML goes only to --output."),
 ) -> None:
     """Derive a declarative format from a chat template, verify it against the template, write it as TOML.
 
-    The template is rendered only in a Jinja sandbox. The import refuses, and says why, a template
-    that no declarative format can reproduce exactly (exit 1).
+    The template is rendered only in a Jinja sandbox, with the context Hugging Face apply_chat_template
+    gives it (tools and documents none, the special tokens, your --var variables). The import
+    refuses, and says why, a template that no declarative format can reproduce exactly (exit 1).
     """
     require_input(str(template))
     refuse_overwrite(str(template), [("--output", output)])
     tokens = {key: value for key, value in (("bos_token", bos_token), ("eos_token", eos_token)) if value is not None}
-    chat_template = load_chat_template(template, template_name=template_name, tokens=tokens)
-    result = import_chat_template(
-        chat_template, name=name, separator=separator, description=description, reference=reference
-    )
+    tokens.update((name, text) for name, text in _pairs("--token", token, json_values=False))
+    variables = dict(_pairs("--var", var, json_values=True))
+    try:
+        chat_template = load_chat_template(template, template_name=template_name, tokens=tokens, variables=variables)
+        result = import_chat_template(
+            chat_template, name=name, separator=separator, description=description, reference=reference
+        )
+    except TemplateImportError as exc:
+        if not as_json:
+            raise
+        sys.stdout.write(json.dumps(refusal_report(exc), ensure_ascii=False, indent=2) + "\n")
+        raise typer.Exit(EXIT_USAGE if isinstance(exc, UsageError) else EXIT_DATA) from None
     header = (
         f"Imported by 'promptfmt import-template' from {chat_template.origin} (chat template sha256 {chat_template.sha256}).\n"
-        f"Verified: {_verified(result)} render exactly as the template renders them (training text and prompt)."
+        + "".join(f"Template variable: {key} = {json.dumps(value)}\n" for key, value in sorted(variables.items()))
+        + f"Verified: {_verified(result)} render exactly as the template renders them (training text and prompt)."
     )
     text = result.toml(header=header)
-    if output == STDOUT:
+    if as_json:
+        sys.stdout.write(json.dumps(result.report(), ensure_ascii=False, indent=2) + "\n")
+    if output == STDOUT and not as_json:
         sys.stdout.write(text)
-    else:
+    elif output != STDOUT:
         _write(output, text, force=force)
     warn(
         f"Imported {chat_template.origin} as format {name!r}: exact on {_verified(result)}"
@@ -60,6 +84,23 @@ def import_template(
     )
     for note in result.notes:
         warn(f"Note: {note}.")
+
+
+def _pairs(option: str, values: list[str], *, json_values: bool) -> list[tuple[str, Any]]:
+    """``NAME=VALUE`` options as pairs; a value is JSON where it parses as JSON and ``json_values``."""
+    pairs: list[tuple[str, Any]] = []
+    for given in values:
+        name, equals, value = given.partition("=")
+        if not equals or not name.isidentifier():
+            raise UsageError(f"{option} {given!r}: write NAME=VALUE, NAME a template variable name (letters, digits, _)")
+        parsed: Any = value
+        if json_values:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+        pairs.append((name, parsed))
+    return pairs
 
 
 def _verified(result: ImportResult) -> str:
