@@ -159,7 +159,7 @@ def _verify(template: ChatTemplate, turns: ChatTurns, name: str, count: int, *, 
     except FormatDefinitionError as exc:  # pragma: no cover - the turns come from a verified one-turn template
         return f"the pieces make no usable format: {exc}"
     markup = (turns.user_prefix, turns.user_suffix, turns.generation_prompt, turns.response_prefix, turns.turn_end,
-              turns.system_prefix, turns.system_suffix)
+              turns.system_prefix, turns.system_suffix, *template.literals())
     for conversation in verification_conversations(count, markup=markup, with_system=with_system):
         messages = [(m.role, m.content) for m in conversation.messages]
         try:
