@@ -7,6 +7,7 @@ promptfmt itself never renders Jinja per record.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def _compile(source: str):
 
 
 def load_template(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """A ``.jinja`` file's text, or a tokenizer_config.json's ``chat_template``."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text)["chat_template"] if path.suffix == ".json" else text
 
 
 def render_chat(source: str, messages: list[dict[str, str]], *, add_generation_prompt: bool, **tokens: str) -> str:

@@ -41,6 +41,10 @@ TestMistralV3 = conformance_suite(
 )
 TestZephyr = conformance_suite(builtin("zephyr"))
 TestGemma = conformance_suite(builtin("gemma"))
+TestGemma3 = conformance_suite(builtin("gemma3"))
+TestPhi4 = conformance_suite(builtin("phi4"))
+TestPhi4Mini = conformance_suite(builtin("phi4-mini"))
+TestMistralNemo = conformance_suite(builtin("mistral-nemo"))
 TestVicuna = conformance_suite(builtin("vicuna"), golden=GOLDEN["vicuna"], golden_prompts=GOLDEN_PROMPTS["vicuna"])
 
 

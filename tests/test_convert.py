@@ -154,7 +154,7 @@ def test_every_sharegpt_conversation_converts_to_messages_and_to_every_chat_form
     back = cli("convert", "-", "-o", "-", "--layout", "sharegpt", input=messages.stdout)
     assert [json.loads(line) for line in back.stdout.splitlines()] == items
     chat_formats = [fmt.name for fmt in builtin_formats() if fmt.multi_turn]
-    assert len(chat_formats) == 13
+    assert len(chat_formats) == 17
     for name in chat_formats:
         result = cli("convert", str(source), "-o", str(tmp_path / f"{name}.jsonl"), "--to", name, "--json")
         summary = json.loads(result.stdout)
@@ -262,7 +262,7 @@ def test_from_auto_that_cannot_decide_is_a_usage_error_naming_the_candidates(cli
         (["--layout", "alpaca", "--to", "phi3"], "has no effect"),
         (["--layout", "csv"], "unknown output layout 'csv'"),
         (["--input-layout", "csv", "--to", "phi3"], "unknown input layout 'csv'"),
-        (["--to", "phi-4"], "unknown format 'phi-4'"),
+        (["--to", "phi-5"], "unknown format 'phi-5'"),
     ],
 )
 def test_options_that_do_not_fit_are_usage_errors(cli, tmp_path, args, message):

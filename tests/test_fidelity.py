@@ -55,7 +55,7 @@ GEMMA_CONFIG = "tokenizer_configs/torchtune_tokenizer_config_gemma.json"  # bos 
 class Case:
     format: str
     template: str  # path under chat_templates/
-    tokens: dict[str, str] | None = None  # None: read from the Gemma tokenizer_config
+    tokens: dict[str, str] | None = None  # None: read from the Gemma tokenizer_config; variables such as date_string too
 
     @property
     def id(self) -> str:
@@ -74,11 +74,16 @@ CASES = [
     Case("mistral-v0.1", "ollama/extracted/14_mistral-instruct.jinja", LLAMA_TOKENS),
     Case("zephyr", "ollama/extracted/02_zephyr.jinja", LLAMA_TOKENS),
     Case("gemma", "trl_original/gemma.jinja"),
-    Case("gemma", "ollama/extracted/22_gemma3-instruct.jinja"),
+    Case("gemma3", "ollama/extracted/22_gemma3-instruct.jinja"),
     Case("phi3", "trl_original/phi3.jinja", PHI3_TOKENS),
     Case("phi3", "trl_original/phi3_5.jinja", PHI3_TOKENS),  # Phi-3.5 renders a conversation without system alike
+    # today's families (chat_templates/current, see its SOURCE.md)
+    Case("llama3.1", "current/llama-3.2-3b-instruct.jinja", {**LLAMA3_TOKENS, "date_string": "26 Jul 2024"}),
+    Case("phi4", "current/phi-4.jinja", {"bos_token": "<|endoftext|>", "eos_token": "<|im_end|>"}),
+    Case("phi4-mini", "current/phi-4-mini.tokenizer_config.json", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}),
+    Case("mistral-nemo", "current/mistral-nemo-instruct-2407.jinja", LLAMA_TOKENS),
 ]
-TRIMMING = {"llama2", "llama3", "llama3.1", "gemma"}  # templates that | trim / .strip() user message and output
+TRIMMING = {"llama2", "llama3", "llama3.1", "gemma", "gemma3"}  # templates that | trim / .strip() user message and output
 
 by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 

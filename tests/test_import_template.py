@@ -100,8 +100,9 @@ TURNS: dict[str, str] = {
         "current/mistral-nemo-instruct-2407.jinja", "ollama/extracted/09_zephyr.jinja",
         "ollama/extracted/29_phi-3.jinja", "ollama/extracted/30_phi-3.jinja", "ollama/extracted/32_chatqa.jinja"),
         SYSTEM_LEFT_OUT),
-    # Gemma 3 strips the user message but not the system text before it; Phi-3.5 drops an empty system message
-    "ollama/extracted/22_gemma3-instruct.jinja": "refused: no placement promptfmt can describe reproduces it",
+    # Gemma 3 strips the user message but not the system text before it (first_user_trim = "content")
+    "ollama/extracted/22_gemma3-instruct.jinja": "first-user",
+    # Phi-3.5 drops an empty system message
     "trl_original/phi3_5.jinja": "refused: no placement promptfmt can describe reproduces it",
     # a newline between turns but none after the last answer
     "ollama/extracted/34_falcon-instruct.jinja": "one turn: the text between two turns ('\\nUser: ')",
@@ -135,6 +136,9 @@ SAME_AS_BUILTIN = {
     "ollama/extracted/02_zephyr.jinja": "zephyr",
     "trl_original/gemma.jinja": "gemma",
     "tokenizer_configs/torchtune_tokenizer_config_gemma.json": "gemma",
+    "ollama/extracted/22_gemma3-instruct.jinja": "gemma3",
+    "current/phi-4.jinja": "phi4",
+    "current/mistral-nemo-instruct-2407.jinja": "mistral-nemo",
 }
 
 

@@ -12,8 +12,10 @@ One text is weak evidence, so detection over a dataset uses many: Stanford ``alp
 apart. Among the formats that accept every text, the one that accounts for more characters with its
 own literal pieces (and fewer with record content) is the more specific description of the texts and
 is named: Llama-2 text ``<s>[INST] u [/INST] a </s>`` also parses as legacy Mistral whose output is
-`` a ``, but only Llama-2 explains the spaces. Formats that tie on that count make the detection
-*ambiguous*: no format is named, and all of them are listed.
+`` a ``, but only Llama-2 explains the spaces. Of a tie between a format and one that ``extends`` it
+(renders every record as it does, and more: ``gemma3`` extends ``gemma``) the simpler one is named.
+Other formats that tie on that count make the detection *ambiguous*: no format is named, and all of
+them are listed.
 """
 
 from __future__ import annotations
@@ -130,10 +132,13 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
         return Detection((), 0)
     ranked = sorted(running.items(), key=lambda item: -item[1][1])  # stable: registration order on ties
     best = ranked[0][1][1] if ranked else 0
+    tied = {name for name, (_, structure) in ranked if structure == best}
+    # a format that extends another tied one renders these texts exactly as it does: the simpler one is named
+    named = {name for name in tied if running[name][0].extends not in tied}
     return Detection(
-        candidates=tuple(name for name, (_, structure) in ranked if structure == best),
+        candidates=tuple(name for name, _ in ranked if name in named),
         examined=examined,
-        also_accepted=tuple(name for name, (_, structure) in ranked if structure != best),
+        also_accepted=tuple(name for name, _ in ranked if name not in named),
         rejections=tuple(sorted(rejections, key=lambda rejection: (-rejection.index, -rejection.offset))),
     )
 

@@ -33,6 +33,9 @@ class Format(ABC):
 
     name: str
     multi_turn: bool = False  # whether render_conversation takes several turns (and parse_conversation reads them)
+    # the name of a format that renders every record exactly as this one does, this one rendering more
+    # (Gemma 3 adds a system message to Gemma's turns): detection names that simpler one on a tie
+    extends: str | None = None
     aliases: tuple[str, ...] = ()
     description: str = ""
     reference: str = ""

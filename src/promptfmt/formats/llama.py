@@ -12,6 +12,9 @@
 * ``llama3.1``: the Llama-3.1-Instruct template, which always emits a system turn with
   "Cutting Knowledge Date: December 2023" and "Today Date: 26 Jul 2024" (the template's default
   ``date_string``; passing another date to the template changes that line) before the user turn.
+  Llama-3.2's and Llama-3.3's templates render the very same text when given that ``date_string``
+  (without one, 3.2's writes today's date), hence the ``llama3.2`` and ``llama3.3`` aliases; for
+  another date, import the template with ``--var date_string=…``.
 """
 
 from __future__ import annotations
@@ -73,11 +76,13 @@ LLAMA3 = TemplateFormat.from_turns(
 LLAMA3_1 = TemplateFormat.from_turns(
     "llama3.1",
     _llama3(LLAMA3_1_SYSTEM, ""),  # the system turn is always there, empty without a system message
-    aliases=("llama-3.1", "llama3.1-instruct"),
-    description="Llama-3.1-Instruct: like llama3 after the template's own system turn (knowledge and 26 Jul 2024 dates).",
+    aliases=("llama-3.1", "llama3.1-instruct", "llama3.2", "llama-3.2", "llama3.3", "llama-3.3"),
+    description="Llama-3.1/3.2/3.3-Instruct: like llama3 after the template's own system turn (knowledge and 26 Jul 2024 dates).",
     reference=(
         "Llama-3.1-Instruct chat_template as in ollama template/index.json entry 24 "
-        "(chat_templates/ollama/extracted/24_llama3-instruct.jinja), default date_string, no tools"
+        "(chat_templates/ollama/extracted/24_llama3-instruct.jinja), default date_string, no tools; "
+        "Llama-3.2-Instruct's (chat_templates/current/llama-3.2-3b-instruct.jinja) renders the same with "
+        "date_string '26 Jul 2024'"
     ),
 )
 

@@ -9,6 +9,9 @@ message); promptfmt sends none. BOS ``<s>`` is template text.
   and the answer, nothing trimmed (ollama's template index, entry 10).
 * ``mistral-v0.1``: the same with ``eos_token + ' '`` (ollama entry 14), the template of
   Mistral-7B-Instruct-v0.1: the completion ends with ``"</s> "``, trailing space included.
+* ``mistral-nemo``: Mistral-Nemo-Instruct-2407's template (Tekken spacing): ``<s>[INST]u[/INST]a</s>``,
+  no spaces, nothing trimmed. It puts a system message into the last user message only when that
+  message ends the conversation: in training text it would vanish, so promptfmt refuses it.
 * ``mistral-v3``: the v3 spacing of Mistral-7B-Instruct-v0.3 (and Mixtral-8x22B-Instruct, Codestral):
   ``<s>[INST] u[/INST] a</s>``. No verbatim copy of that chat_template is in the reference data; the
   format follows mistral-common's V3 rendering as published in Mistral's cookbook
@@ -78,5 +81,17 @@ MISTRAL_V3 = TemplateFormat.from_turns(
     ),
 )
 
-FORMATS = (MISTRAL, MISTRAL_V0_1, MISTRAL_V3)
+MISTRAL_NEMO = TemplateFormat.from_turns(
+    "mistral-nemo",
+    ChatTurns(bos="<s>", user_prefix="[INST]", user_suffix="[/INST]", turn_end="</s>", system=SYSTEM_REFUSED,
+              extra_markers=MARKERS),
+    aliases=("mistral-nemo-instruct",),
+    description="Mistral-Nemo-Instruct-2407 (Tekken spacing): '<s>[INST]user[/INST]answer</s>', no spaces.",
+    reference=(
+        "mistralai/Mistral-Nemo-Instruct-2407 chat_template (chat_templates/current/mistral-nemo-instruct-2407.jinja); "
+        "it keeps a system message only when a user message ends the conversation, so one is refused"
+    ),
+)
+
+FORMATS = (MISTRAL, MISTRAL_V0_1, MISTRAL_V3, MISTRAL_NEMO)
 promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

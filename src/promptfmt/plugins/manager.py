@@ -37,6 +37,7 @@ BLOCK_PLUGINS_ENV = "PROMPTFMT_BLOCK_PLUGINS"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "promptfmt.formats.alpaca",
     "promptfmt.formats.phi3",
+    "promptfmt.formats.phi4",
     "promptfmt.formats.chatml",
     "promptfmt.formats.llama",
     "promptfmt.formats.mistral",

@@ -173,6 +173,8 @@ class TurnsSpec(BaseModel):
     trim_output: bool = Field(False, description="The template strips surrounding whitespace of the answers only.")
     trim_system: bool | SkipJsonSchema[None] = Field(None, json_schema_extra=_drop_default, description="Overrides "
         "trim for the system content: true strips it on its own (also inside the first user message), false never.")
+    first_user_trim: Literal["whole", "content"] = Field("whole", description="What trim strips of a first user "
+        "message holding the system block: the whole message (Llama-2) or the user's own content (Gemma 3).")
     extra_markers: list[str] = Field([], description="More texts that betray this format inside content.")
 
     @field_validator("default_system", "trim_system", mode="before")

@@ -47,6 +47,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         description: str = "",
         reference: str = "",
         turns: ChatTurns | None = None,
+        extends: str | None = None,
     ) -> None:
         if turns is not None and turns.template() != template:
             raise FormatDefinitionError(f"{name}: the turns and the template describe different records")
@@ -54,6 +55,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         self.template = template
         self.turns = turns
         self.multi_turn = turns is not None
+        self.extends = extends
         self.aliases = tuple(aliases)
         self.description = description
         self.reference = reference
@@ -73,7 +75,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
     @classmethod
     def from_turns(cls, name: str, turns: ChatTurns, **details: str | tuple[str, ...]) -> TemplateFormat:
         """A chat format described turn by turn; records render through the one-turn `Template` of
-        the same pieces (``details``: ``aliases``, ``description``, ``reference``)."""
+        the same pieces (``details``: ``aliases``, ``description``, ``reference``, ``extends``)."""
         return cls(name, turns.template(), turns=turns, **details)  # type: ignore[arg-type]
 
     @property

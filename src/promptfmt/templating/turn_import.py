@@ -60,8 +60,8 @@ def derive_turns(template: ChatTemplate, one_turn: Template, *, name: str, count
     placements, why_refused = _system_placements(template, one_turn, base, opening)
     problem = ""
     for placement in placements:
-        for trim_system in _system_trimmings(placement):
-            turns = replace(placement, trim_system=trim_system)
+        for trim_system, first_user_trim in _system_trimmings(placement):
+            turns = replace(placement, trim_system=trim_system, first_user_trim=first_user_trim)
             problem = _verify(template, turns, name, count, with_system=True)
             if not problem:
                 return DerivedTurns(turns, count, (_system_note(turns),))
@@ -110,11 +110,13 @@ def _inside_tag(text: str) -> bool:
     return text.rfind("<") > text.rfind(">") or text.rfind("[") > text.rfind("]")
 
 
-def _system_trimmings(placement: ChatTurns) -> tuple[bool | None, ...]:
-    """The ``trim_system`` values that render differently for ``placement``: as ``trim`` first."""
-    if placement.system == SYSTEM_IN_FIRST_USER:
-        return (None, True)
-    return (None, not placement.trim)
+def _system_trimmings(placement: ChatTurns) -> tuple[tuple[bool | None, str], ...]:
+    """The ``(trim_system, first_user_trim)`` values that render differently for ``placement``."""
+    if placement.system != SYSTEM_IN_FIRST_USER:
+        return ((None, "whole"), (not placement.trim, "whole"))
+    if not placement.trim:
+        return ((None, "whole"), (True, "whole"))
+    return ((None, "whole"), (True, "whole"), (None, "content"), (True, "content"))
 
 
 def _system_placements(

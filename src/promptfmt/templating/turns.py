@@ -15,7 +15,10 @@
 * ``trim`` strips the user and system contents (as ``| trim`` does, the whole first user message
   with the system block inside it for Llama-2), ``trim_output`` the assistant contents;
   ``trim_system`` overrides ``trim`` for the system content alone (True: stripped on its own, also
-  before it goes inside the first user message; False: never stripped on its own).
+  before it goes inside the first user message; False: never stripped on its own);
+  ``first_user_trim`` says what ``trim`` strips of a first user message that holds the system
+  block: ``"whole"`` (Llama-2: the block and the message together) or ``"content"`` (Gemma 3: the
+  user's own text, the block as it is).
 
 The segments say which text belongs to which message; an assistant message's segment is
 ``response_prefix + content + turn_end`` (and ``final`` after the last one): the trainable text.
@@ -33,6 +36,7 @@ from .pieces import Template
 
 SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED = "turn", "first-user", "refused"
 SYSTEM_PLACEMENTS = (SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED)
+FIRST_USER_TRIMS = ("whole", "content")
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,13 @@ class ChatTurns:
     separator: str = "\n"
     extra_markers: tuple[str, ...] = ()
     trim_system: bool | None = None
+    first_user_trim: str = "whole"
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEM_PLACEMENTS:
             raise ValueError(f"system must be one of {', '.join(SYSTEM_PLACEMENTS)}, not {self.system!r}")
+        if self.first_user_trim not in FIRST_USER_TRIMS:
+            raise ValueError(f"first_user_trim must be one of {', '.join(FIRST_USER_TRIMS)}, not {self.first_user_trim!r}")
 
     def template(self) -> Template:
         """The one-turn `Template`: what a record (one user and one assistant message) renders as."""
@@ -194,10 +201,15 @@ class ChatTurns:
 
     @property
     def _trims_system(self) -> bool:
-        return self.trim if self.trim_system is None else self.trim_system
+        if self.trim_system is not None:
+            return self.trim_system
+        return self.trim and (self.system != SYSTEM_IN_FIRST_USER or self.first_user_trim == "whole")
 
     def _wrapped_user(self, system_block: list[Segment], user: str, index: int) -> list[Segment]:
-        """The first user message with the system block inside it, trimmed as one text when ``trim``."""
+        """The first user message with the system block inside it, trimmed (when ``trim``) as one text
+        or its own content alone (``first_user_trim``)."""
+        if self.trim and self.first_user_trim == "content":
+            return [*system_block, Segment(user.strip(), index)]
         pieces = [*system_block, Segment(user, index)]
         return _strip(pieces) if self.trim else pieces
 
