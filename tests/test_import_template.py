@@ -24,7 +24,7 @@ from functools import cache
 
 import pytest
 
-from promptfmt import FormatDefinitionError, Record
+from promptfmt import FormatDefinitionError, LossReason, Query, Record
 from promptfmt.conversation import Conversation, ConversationRefused
 from promptfmt.templating import ChatTurns
 from promptfmt.templating.declarative import parse_format_text
@@ -61,11 +61,10 @@ EXPECTED: dict[str, str] = {
         "14_mistral-instruct", "15_chatml", "16_chatml", "17_chatml", "18_chatml", "19_alpaca", "20_chatqa",
         "21_gemma-instruct", "22_gemma3-instruct", "23_llama3-instruct", "24_llama3-instruct", "25_granite-instruct",
         "26_magicoder", "28_llama2-chat", "29_phi-3", "30_phi-3", "31_phi-3", "32_chatqa", "33_falcon-instruct",
-        "34_falcon-instruct", "36_command-r",
+        "34_falcon-instruct", "35_solar-instruct", "36_command-r",
     )},
     "ollama/extracted/13_codellama-70b-instruct.jinja": "the prompt is not the start of the training text",
     "ollama/extracted/27_alfred.jinja": "strips whitespace around the user message but not around the output",
-    "ollama/extracted/35_solar-instruct.jinja": "response_prefix and end are both empty: a prompt alone could not be told from an empty output",
     **{f"chujiezheng/chat_templates/{name}.jinja": EXACT for name in (
         "alpaca", "amberchat", "chatml", "chatqa", "gemma-it", "granite-3.0-instruct", "llama-2-chat",
         "llama-3-instruct", "mistral-instruct", "openchat-3.5", "phi-3-small", "phi-3", "qwen2.5-instruct", "saiga",
@@ -102,8 +101,9 @@ TURNS: dict[str, str] = {
         SYSTEM_LEFT_OUT),
     # Gemma 3 strips the user message but not the system text before it (first_user_trim = "content")
     "ollama/extracted/22_gemma3-instruct.jinja": "first-user",
-    # Phi-3.5 drops an empty system message
+    # Phi-3.5 and SOLAR drop an empty system message
     "trl_original/phi3_5.jinja": "refused: no placement promptfmt can describe reproduces it",
+    "ollama/extracted/35_solar-instruct.jinja": "refused: no placement promptfmt can describe reproduces it",
     # a newline between turns but none after the last answer
     "ollama/extracted/34_falcon-instruct.jinja": "one turn: the text between two turns ('\\nUser: ')",
 }
@@ -165,7 +165,7 @@ def test_the_table_covers_every_shared_template(shared_data):
         for path in (shared_data / "chat_templates").glob(pattern)
     }
     assert found == set(EXPECTED)
-    assert sum(1 for outcome in EXPECTED.values() if outcome == EXACT) == 59
+    assert sum(1 for outcome in EXPECTED.values() if outcome == EXACT) == 60
     assert len(EXPECTED) == 66
 
 
@@ -333,6 +333,47 @@ def test_turns_are_derived_or_the_note_says_why_not(source, system, note):
     pairs = [("system", "S"), ("user", "U"), ("assistant", "A"), ("user", "V"), ("assistant", "B")]
     for conversation in (Conversation.of(pairs), Conversation.of(pairs[1:]), Conversation.of(pairs[:4])):
         prop_conversation_matches_chat_template(result.format, ChatTemplate(source, {}, "t.jinja"), conversation)
+
+
+# -- templates with nothing after the answer (ChatGLM-4, MiniCPM, SOLAR) -------------------------------
+
+CHATGLM_LIKE = ("[gMASK]<sop>{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{% endfor %}"
+                "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+def test_a_template_with_nothing_after_the_answer_imports_and_reads_a_bare_prompt_as_a_prompt():
+    """A prompt and a text with an empty answer coincide: parse reads such a text as the prompt (a
+    `Query`), and a record with an empty output is reported lossy (`empty-output`); validate refuses
+    empty outputs anyway. Answers of a conversation end where the next user turn starts."""
+    result = import_chat_template(ChatTemplate(CHATGLM_LIKE, {}, "glm.jinja"), name="glm")
+    fmt = result.format
+    assert (fmt.template.response_prefix, fmt.template.end) == ("", "")
+    assert fmt.turns.user_prefix == "<|user|>\n" and fmt.turns.turn_end == ""
+    empty = Record(instruction="Hi", output="")
+    text = fmt.render(empty).text
+    assert text == fmt.render(empty).prompt == "[gMASK]<sop><|user|>\nHi<|assistant|>\n"
+    assert isinstance(fmt.parse(text), Query) and not isinstance(fmt.parse(text), Record)
+    assert [loss.reason for loss in fmt.check(empty).losses] == [LossReason.EMPTY_OUTPUT]
+    chat = Conversation.of([("user", "Hi"), ("assistant", "Yo"), ("user", "More"), ("assistant", "Sure")])
+    assert fmt.parse_conversation(fmt.render_conversation(chat).text).messages == chat.messages
+    assert fmt.check_conversation(chat).lossless
+    ending_empty = Conversation.of([("user", "Hi"), ("assistant", "")])
+    assert [loss.reason for loss in fmt.check_conversation(ending_empty).losses] == [LossReason.EMPTY_OUTPUT]
+
+
+@cache
+def imported_chatglm_like() -> object:
+    return parse_format_text(import_chat_template(ChatTemplate(CHATGLM_LIKE, {}, "glm.jinja"), name="glm-like").toml())
+
+
+class TestImportedChatglmLike(FormatConformance):
+    """The whole kit on a format with nothing after the answer, and the template it came from."""
+
+    @property
+    def format(self):
+        return imported_chatglm_like()
+
+    chat_template = ChatTemplate(CHATGLM_LIKE, {}, "glm.jinja")
 
 
 # -- ../shared/data/import_cases: each imports or is refused as its SOURCE.md says ------------------

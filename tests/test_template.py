@@ -87,12 +87,19 @@ def test_marker_in_output_is_lossy_where_the_output_has_an_end():
     assert builtin("alpaca").check(Record(instruction="a", output="### Response:\n### Input:")).lossless
 
 
+def test_a_format_with_nothing_after_the_answer_reads_a_bare_prompt_as_a_prompt():
+    """Allowed since templates such as ChatGLM-4's end there: an empty output is the one loss."""
+    fmt = TemplateFormat("bare", Template(prefix="Q:", separator="\n", prompt_suffix="A:"))
+    assert fmt.parse("Q:hiA:") == Query(instruction="hi") and fmt.parse("Q:hiA:yo") == Record(instruction="hi", output="yo")
+    assert fmt.check(Record(instruction="hi", output="")).losses[0].reason == LossReason.EMPTY_OUTPUT
+    assert fmt.check(Record(instruction="hi", output="yo")).lossless
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         ({"separator": ""}, "separator must not be empty"),
         ({"separator": "\n", "prompt_suffix": "", "response_prefix": ""}, "nothing would mark"),
-        ({"separator": "\n", "prompt_suffix": "A:", "response_prefix": "", "end": ""}, "could not be told from an empty output"),
         ({"separator": "A:", "prompt_suffix": "A:", "end": "."}, "input block could not be told apart"),
         ({"separator": "\n", "prompt_suffix": "A:", "end": ".", "input_block": "sometimes"}, "input_block must be one of"),
     ],

@@ -197,6 +197,8 @@ def conversation_verdict(
         reason, why = LossReason.TRIMMED_WHITESPACE, "the template trims its surrounding whitespace"
     elif message.role == "system" and default_system is not None and message.content == default_system:
         reason, why = LossReason.DEFAULT_SYSTEM, "it is the template's default system text, which reads back as none"
+    elif message.role == "assistant" and message.content == "":
+        reason, why = LossReason.EMPTY_OUTPUT, f"{format_name} writes nothing after an answer, so an empty one reads back as none"
     else:
         reason, why = LossReason.MARKER_IN_CONTENT, f"it holds text that {format_name} uses as markup"
     return Verdict((Loss(reason, f"messages.{index}", f"message {index} ({message.role}) does not read back: {why}"),))

@@ -73,6 +73,7 @@ class LossReason(str, enum.Enum):
     SEPARATOR_IN_INSTRUCTION = "separator-in-instruction"
     TRIMMED_WHITESPACE = "trimmed-whitespace"
     DEFAULT_SYSTEM = "default-system"  # a system message equal to the template's default parses back as none
+    EMPTY_OUTPUT = "empty-output"  # nothing follows the answer, so an empty one reads back as a prompt
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,10 @@ class LosslessnessAnalysis:
         """
         t = self.template
         if output is not None and self.clearly_lossless(instruction, input, output):
-            return LOSSLESS
+            return LOSSLESS  # never for an empty output where nothing follows the answer (no quick probes there)
+        if output == "" and not (t.response_prefix or t.end):
+            return Verdict((Loss(LossReason.EMPTY_OUTPUT, "output", f"{self.name} writes nothing after the answer, so "
+                                 "an empty output reads back as a prompt (validate refuses empty outputs)"),))
         losses = self._trim_losses(instruction, input, output)
         if losses:
             return Verdict(tuple(losses))
@@ -119,9 +122,12 @@ class LosslessnessAnalysis:
         instruction, and per field (field index, its first-character filter, (literal, the literal's
         characters but its last) for every literal the parser looks for in the field).
 
-        None when the preambles overlap: such formats always take the full analysis.
+        None when the preambles overlap, or when nothing follows the answer (an empty output is
+        lossy there): such formats always take the full analysis.
         """
         t = self.template
+        if not (t.response_prefix or t.end):
+            return None
         if self._prefix_input != self._prefix_no_input and (
             self._prefix_input.startswith(self._prefix_no_input) or self._prefix_no_input.startswith(self._prefix_input)
         ):

@@ -39,10 +39,6 @@ class Template:
             raise FormatDefinitionError(
                 "prompt_suffix and response_prefix are both empty: nothing would mark where the prompt ends"
             )
-        if not (self.response_prefix or self.end):
-            raise FormatDefinitionError(
-                "response_prefix and end are both empty: a prompt alone could not be told from an empty output"
-            )
         if self.separator == self.after_prompt:
             raise FormatDefinitionError(
                 "separator equals prompt_suffix + response_prefix: the input block could not be told apart"

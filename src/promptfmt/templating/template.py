@@ -208,9 +208,9 @@ class TemplateFormat(LosslessnessAnalysis, Format):
     def _parse_output(self, text: str, pos: int) -> str | None:
         """The output that starts at ``pos``, or None where the text is a prompt alone."""
         t = self.template
+        if pos == len(text) and not t.response_prefix:  # nothing after the prompt: a prompt, never an empty output
+            return None
         if t.end:
-            if pos == len(text) and not t.response_prefix:
-                return None
             at = text.find(t.end, pos)
             if at < 0:
                 raise self._error(text, len(text), f"the end text {t.end!r}")

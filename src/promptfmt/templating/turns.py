@@ -184,7 +184,12 @@ class ChatTurns:
             if not text.startswith(response_prefix, pos):
                 raise ParseError(format_name, pos, f"{response_prefix!r} (the answer)", text)
             pos += len(response_prefix)
-            at = _find(text, turn_end, pos, format_name)
+            if turn_end:
+                at = _find(text, turn_end, pos, format_name)
+            else:  # nothing closes an answer (ChatGLM, SOLAR): it runs to the next user turn, or to the final text
+                at = text.find(user_prefix, pos) if user_prefix else -1
+                if at < 0:
+                    at = size - len(final) if text.endswith(final) and size - len(final) >= pos else size
             messages.append(("assistant", text[pos:at]))
             pos = at + len(turn_end)
             if size - pos == len(final) and text.endswith(final):
