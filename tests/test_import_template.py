@@ -44,7 +44,7 @@ from promptfmt.testing import (
     prop_matches_chat_template,
 )
 
-from .helpers import builtin, shared_data_folder
+from .helpers import COURSE, builtin, shared_data_folder
 
 EXACT = "exact"
 
@@ -196,6 +196,30 @@ def test_import_is_exact_or_refused_with_the_reason(relative, shared_data):
     for conversation in verification_conversations(24, seed=1, markup=fmt.markers):
         prop_conversation_matches_chat_template(fmt, template, conversation)
         prop_conversation_round_trip(fmt, conversation)
+
+
+ALPACA_CLEANED = ("gpteacher_roleplay-simple-deduped-roleplay-dataset.json", "gpteacher_toolformer-dedupe-only-dataset.json",
+                  "gsm_8k_train.json")
+
+
+@cache
+def real_records() -> tuple[Record, ...]:
+    """The 1,100 course records and the first 200 of each alpaca_data_cleaned file (see their SOURCE.md)."""
+    folder = shared_data_folder()
+    course = json.loads((folder / COURSE).read_text("utf-8"))
+    cleaned = [item for name in ALPACA_CLEANED
+               for item in json.loads((folder / "alpaca_data_cleaned" / name).read_text("utf-8"))[:200]]
+    return tuple(Record(instruction=e["instruction"], input=e["input"], output=e["output"]) for e in course + cleaned)
+
+
+@pytest.mark.parametrize("relative", sorted(name for name, outcome in EXPECTED.items() if outcome == EXACT))
+def test_every_exact_import_renders_the_real_records_as_the_template(relative, shared_data):
+    template = chat_template(relative)
+    fmt = import_chat_template(template, name="imported").format
+    records = real_records()
+    assert len(records) == 1700
+    for record in records:
+        prop_matches_chat_template(fmt, template, record)
 
 
 @pytest.mark.parametrize("relative", sorted(SAME_AS_BUILTIN))
