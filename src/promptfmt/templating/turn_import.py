@@ -3,15 +3,17 @@
 The importer has already derived and verified the one-turn pieces (``prefix``, ``prompt_suffix``,
 ``response_prefix``, ``end``). The turns follow from three more renderings:
 
-1. ``[user]`` without the generation prompt: what follows the user message is ``user_suffix``; the
-   rest of the one-turn prompt suffix is the ``generation_prompt``.
+1. ``[user]`` without the generation prompt: what it shares after the user message with the one-turn
+   prompt suffix (cut before a ``<tag>`` it would split) is ``user_suffix``; the rest of that suffix
+   is the ``generation_prompt``. (Where one ends and the other starts changes no rendering.)
 2. ``[user, assistant, user, assistant]``: between the first answer and the second user message
    stands ``turn_end + user_prefix``. The one-turn ``end`` is ``turn_end + final`` and the one-turn
-   ``prefix`` ends with ``user_prefix``; the longest ``turn_end`` that fits both is taken (every
-   split that fits both renders the same texts).
+   ``prefix`` ends with ``user_prefix``; the longest ``turn_end`` that fits both and does not end
+   inside a ``<tag>`` is taken (every split that fits both renders the same texts).
 3. ``[system, user, assistant]``: where the system sentinel lands says where a system message goes,
    its own turn before the first user turn or inside the first user message, and comparing the text
-   before it with the plain rendering gives the BOS text and the template's default system text.
+   before it with the plain rendering gives the BOS text and the template's default system text;
+   the ways a template may strip the system text (``trim_system``, ``first_user_trim``) are tried.
 
 Each candidate is verified on generated conversations (1 to 4 turns, with and without a system
 message, some ending with a user message, contents mixing the template's own pieces): the template
@@ -36,6 +38,7 @@ from .turns import SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED, SYSTEM_TURN, ChatTurns
 from .verification import verification_conversations
 
 _SYSTEM, _USER1, _ANSWER1, _USER2, _ANSWER2 = "qZsystemKq1", "qZuserKq2", "qZanswerKq3", "qZuserKq4", "qZanswerKq5"
+
 
 @dataclass(frozen=True)
 class DerivedTurns:
