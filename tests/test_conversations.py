@@ -271,7 +271,7 @@ def test_the_segments_layout_gives_every_piece_with_its_message_role_and_trainin
     assert refused.exit_code == 2 and "--to FORMAT" in refused.stderr
 
 
-@pytest.mark.parametrize("name", ["phi3", "llama2", "llama3", "qwen2.5", "gemma", "mistral", "vicuna", "zephyr"])
+@pytest.mark.parametrize("name", CHAT_FORMATS)
 def test_multi_turn_text_converts_back_to_the_conversations_it_was_rendered_from(cli, tmp_path, shared_data, name):
     source = shared_data / "fastchat_sharegpt" / "dummy_conversation.json"
     rendered = tmp_path / "rendered.jsonl"
@@ -279,6 +279,12 @@ def test_multi_turn_text_converts_back_to_the_conversations_it_was_rendered_from
     back = cli("convert", str(rendered), "-o", "-", "--from", name, "--layout", "sharegpt")
     assert back.exit_code == 0 and "read 500 = written 500 + quarantined 0" in back.stderr
     assert [json.loads(line) for line in back.stdout.splitlines()] == json.loads(source.read_text("utf-8"))
+    # the text names its format, and records are what a one-turn layout can hold
+    detected = cli("detect", str(rendered))
+    assert detected.exit_code == 0 and detected.stdout.strip() == (builtin(name).extends or name), detected
+    records = cli("convert", str(rendered), "-o", "-", "--from", "auto")
+    assert records.exit_code == 1 and "read 500 = written 167 + quarantined 333" in records.stderr
+    assert "text: not-single-turn: only single-turn conversations convert to records" in records.stderr
 
 
 def test_a_conversation_in_a_file_of_records_is_refused_with_the_option_to_pass(cli, tmp_path):
@@ -301,3 +307,33 @@ def test_any_conversation_like_document_is_validated_and_converted_without_an_ex
         summary = convert([Item(0, 1, document)], written.append, input_layout=layout, output_layout="text",
                           target=builtin("chatml"))
         assert summary.read == 1 == summary.written + summary.quarantined == len(written) + summary.quarantined
+
+
+def test_render_shows_conversations_as_it_shows_records(cli, tmp_path):
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}) + "\n"
+        + json.dumps({"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Hi"}]}) + "\n"
+        + json.dumps({"instruction": "Name a colour.", "input": None, "output": "Blue."}) + "\n",
+        encoding="utf-8")
+    shown = cli("render", str(chats), "-f", "gemma", "--json", "--null-as-empty")
+    assert shown.exit_code == 1, shown
+    first, third = (json.loads(line) for line in shown.stdout.splitlines())
+    assert first == builtin("gemma").render_conversation(Conversation.of([("user", "Hi"), ("assistant", "Yo")])).as_dict()
+    assert third["text"] == builtin("gemma").render(Record(instruction="Name a colour.", output="Blue.")).text
+    assert f"{chats.name}:2: record 1: conversations.0: system-not-supported: gemma has no place" in shown.stderr
+
+
+def test_a_one_turn_conversation_is_judged_as_a_conversation_in_a_chat_format(cli, tmp_path):
+    """Its user message is not split into instruction and input there: it renders and reads back whole."""
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "  padded question \n"}, {"role": "assistant", "content": "ok"}]})
+        + "\n" + json.dumps({"messages": [{"role": "user", "content": "Hi<|im_end|>\n<|im_start|>assistant\nYo"}, {"role": "assistant", "content": "ok"}]})
+        + "\n", encoding="utf-8")
+    quarantine = tmp_path / "q.jsonl"
+    result = cli("convert", str(chats), "-o", str(tmp_path / "out.jsonl"), "--to", "qwen2.5", "--strict",
+                 "--quarantine", str(quarantine))
+    assert result.exit_code == 1 and "read 2 = written 1 + quarantined 1" in result.stderr, result
+    (entry,) = [json.loads(line) for line in quarantine.read_text("utf-8").splitlines()]
+    assert entry["issues"][0]["field"] == "messages.0" and entry["issues"][0]["code"] == "lossy-in-format"

@@ -8,7 +8,17 @@ import json
 import pytest
 from hypothesis import given
 
-from promptfmt import Conversation, FormatRegistry, Query, Record, Template, TemplateFormat, build_registry, hookimpl
+from promptfmt import (
+    Conversation,
+    FormatRegistry,
+    LossReason,
+    Query,
+    Record,
+    Template,
+    TemplateFormat,
+    build_registry,
+    hookimpl,
+)
 from promptfmt.detect import Detection, Match, answer_for, detect_format, match_text, text_of
 from promptfmt.formats import gemma, llama
 from promptfmt.plugins import make_plugin_manager
@@ -91,8 +101,10 @@ def test_the_format_another_extends_is_named_and_the_other_listed():
     chat = Conversation.of([("system", "Be brief."), ("user", "Hi"), ("assistant", "Yo")])
     rendered = [*texts(gemma3, PLAIN), gemma3.render_conversation(chat).text]
     detection = detect_format(rendered, builtin_registry())
-    assert detection.name == "gemma" and "gemma3" in detection.also_accepted
-    assert [loss.field for loss in gemma3.check_conversation(chat).losses] == ["messages.0"]
+    assert detection.name == "gemma" and "gemma3" in detection.also_accepted and detection.extending == ("gemma3",)
+    assert detection.describe() == "gemma renders all 4 texts exactly; gemma3 renders them alike, extending gemma"
+    assert [(loss.field, loss.reason) for loss in gemma3.check_conversation(chat).losses] == [
+        ("messages.0", LossReason.SYSTEM_UNMARKED)]
 
 
 # -- ambiguity and specificity ----------------------------------------------------------------------

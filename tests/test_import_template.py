@@ -454,7 +454,9 @@ def test_template_variables_are_passed_and_recorded(cli, tmp_path, shared_data):
     refused = cli("import-template", str(llama), "--name", "l", *tokens)
     assert refused.exit_code == 1 and 'fix the date the template renders with --var date_string="26 Jul 2024"' in refused.stderr
     out = tmp_path / "l.toml"
-    result = cli("import-template", str(llama), "--name", "llama3.2", *tokens, "--var", "date_string=26 Jul 2024", "-o", str(out))
+    taken = cli("import-template", str(llama), "--name", "llama3.2", *tokens, "--var", "date_string=26 Jul 2024")
+    assert taken.exit_code == 2 and "--name 'llama3.2' is already an alias of the format 'llama3.1'" in taken.stderr
+    result = cli("import-template", str(llama), "--name", "my-llama", *tokens, "--var", "date_string=26 Jul 2024", "-o", str(out))
     assert result.exit_code == 0, result
     text = out.read_text("utf-8")
     assert '# Template variable: date_string = "26 Jul 2024"' in text
@@ -487,6 +489,17 @@ def test_the_json_report_says_what_was_derived_or_why_not(cli, shared_data):
     dated = cli("import-template", str(shared_data / "chat_templates" / "current" / "llama-3.2-3b-instruct.jinja"),
                 "--name", "l", "--json")
     assert dated.exit_code == 2 and json.loads(dated.stdout)["code"] == "missing-tokens"
+
+
+def test_a_system_turn_without_a_prefix_of_its_own_reads_back():
+    """Vicuna-like: the system text opens the conversation bare; the user turn's own start tells it apart."""
+    source = ("{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ m.content }}\n\n"
+              "{% elif m.role == 'user' %}USER: {{ m.content }}\n{% else %}ASSISTANT: {{ m.content }}</s>\n{% endif %}"
+              "{% endfor %}{% if add_generation_prompt %}ASSISTANT: {% endif %}")
+    fmt = import_chat_template(ChatTemplate(source, {"bos_token": "<s>", "eos_token": "</s>"}, "t.jinja"), name="t").format
+    chat = Conversation.of([("system", "Be brief."), ("user", "Hi"), ("assistant", "Yo")])
+    assert fmt.turns.system_prefix == "" and fmt.check_conversation(chat).lossless
+    assert fmt.parse_conversation(fmt.render_conversation(chat).text).messages == chat.messages
 
 
 def test_a_template_that_needs_tokens_says_which():

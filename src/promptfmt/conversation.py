@@ -180,12 +180,13 @@ def order_problems(roles: list[str]) -> list[RoleProblem]:
 
 def conversation_verdict(
     conversation: Conversation, back: list[Message] | None, format_name: str, *,
-    trimmed_roles: frozenset[str] = frozenset(), default_system: str | None = None,
+    trimmed_roles: frozenset[str] = frozenset(), default_system: str | None = None, unmarked_system: bool = False,
 ) -> Verdict:
     """Lossless when ``back`` (what parsing the rendering gave, None when it did not parse) is the
     conversation's messages; otherwise a loss naming the first message that did not come back:
     ``trimmed-whitespace`` (its role's content is trimmed by the template), ``default-system`` (the
-    template's default system text reads back as none), else ``marker-in-content``."""
+    template's default system text reads back as none), ``system-unmarked`` (``unmarked_system``:
+    nothing in the format marks where a system message ends), else ``marker-in-content``."""
     messages = conversation.messages
     if back == messages:
         return Verdict()
@@ -197,6 +198,8 @@ def conversation_verdict(
         reason, why = LossReason.TRIMMED_WHITESPACE, "the template trims its surrounding whitespace"
     elif message.role == "system" and default_system is not None and message.content == default_system:
         reason, why = LossReason.DEFAULT_SYSTEM, "it is the template's default system text, which reads back as none"
+    elif message.role == "system" and unmarked_system:
+        reason, why = LossReason.SYSTEM_UNMARKED, f"nothing in {format_name} marks where a system message ends"
     elif message.role == "assistant" and message.content == "":
         reason, why = LossReason.EMPTY_OUTPUT, f"{format_name} writes nothing after an answer, so an empty one reads back as none"
     else:
@@ -237,6 +240,10 @@ class RenderedConversation:
         """The last assistant message's segment and what follows it; empty for a prompt."""
         last = self._last_answer()
         return "" if last is None else "".join(s.text for s in self.segments[last:])
+
+    def as_dict(self) -> dict[str, str]:
+        """``prompt``, ``completion`` and ``text``, as `Rendered.as_dict` gives them for a record."""
+        return {"prompt": self.prompt, "completion": self.completion, "text": self.text}
 
     def _last_answer(self) -> int | None:
         """The index of the last message's segment when that message is an answer (trainable)."""

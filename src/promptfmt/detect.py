@@ -56,6 +56,7 @@ class Detection:
     examined: int
     also_accepted: tuple[str, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    extending: tuple[str, ...] = ()  # formats that render the texts alike but extend a candidate
 
     @property
     def name(self) -> str | None:
@@ -73,9 +74,13 @@ class Detection:
         every = "the text" if self.examined == 1 else f"all {self.examined} texts"
         if self.name is not None:
             also = ""
-            if self.also_accepted:
-                s = "s" if len(self.also_accepted) == 1 else ""
-                also = f"; {_names(self.also_accepted)} also parse{s} them but explain{s} fewer characters as markup"
+            fewer = tuple(name for name in self.also_accepted if name not in self.extending)
+            if fewer:
+                s = "s" if len(fewer) == 1 else ""
+                also = f"; {_names(fewer)} also parse{s} them but explain{s} fewer characters as markup"
+            if self.extending:
+                also += f"; {_names(self.extending)} render{'s' if len(self.extending) == 1 else ''} them alike, " \
+                        f"extending {self.name}"
             return f"{self.name} renders {every} exactly{also}"
         if self.ambiguous:
             return (
@@ -139,6 +144,7 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
         candidates=tuple(name for name, _ in ranked if name in named),
         examined=examined,
         also_accepted=tuple(name for name, _ in ranked if name not in named),
+        extending=tuple(name for name, _ in ranked if name in tied and name not in named),
         rejections=tuple(sorted(rejections, key=lambda rejection: (-rejection.index, -rejection.offset))),
     )
 

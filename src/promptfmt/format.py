@@ -152,15 +152,32 @@ class Match:
 
 
 def match_text(fmt: Format, text: str) -> Match:
-    """Whether ``fmt`` produced ``text``: it parses, and the result renders back to the same text."""
+    """Whether ``fmt`` produced ``text``: it parses (as a record, or for a chat format as a
+    conversation of several turns), and the result renders back to the same text."""
     try:
         parsed = fmt.parse(text)
     except ValueError as exc:  # ParseError, or a plugin's own ValueError
+        if fmt.multi_turn:
+            chat = _match_conversation(fmt, text)
+            if chat is not None:
+                return chat
         return Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
     if fmt.render(parsed).text != text:
         return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
     content = sum(len(value) for value in parsed.fields().values())
     return Match(fmt.name, True, structure=len(text) - content)
+
+
+def _match_conversation(fmt: Format, text: str) -> Match | None:
+    """The match of a text that holds a conversation ``fmt`` renders exactly, else None."""
+    try:
+        conversation = fmt.parse_conversation(text)
+        rendered = fmt.render_conversation(conversation).text
+    except ValueError:  # ParseError, ConversationRefused, a plugin's own ValueError
+        return None
+    if rendered != text:
+        return None
+    return Match(fmt.name, True, structure=len(text) - sum(len(m.content) for m in conversation.messages))
 
 
 def _split(prompt: str, user: str, index: int) -> RenderedConversation:

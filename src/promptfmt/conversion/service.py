@@ -97,7 +97,11 @@ class _Items:
 
     def __init__(self, plan: Plan, registry: FormatRegistry | None, refuse: Quarantine, summary: ConvertSummary) -> None:
         self.plan, self.refuse, self.summary = plan, refuse, summary
-        self.read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(plan.input_layout, plan.source)
+        # rendered in a chat format, a one-turn conversation is judged as the conversation it is; a record
+        # format splits its user message into instruction and input instead
+        chat = layouts.needs_format(plan.output_layout) and plan.target is not None and plan.target.multi_turn
+        self.read_fields = None if plan.input_layout == layouts.ALPACA else layouts.reader(
+            plan.input_layout, plan.source, one_turn_records=not chat)
         self.checker = validator(plan, registry)
         self.stage = _stage(plan)
         self.conversation = conversation_stage(plan)
@@ -148,10 +152,11 @@ class _Items:
         try:
             converted = self.conversation(value, metadata)
         except ConversationRefused as refused:
-            where = layouts.LAYOUT_KEY[self.plan.input_layout]
-            self.refuse(item, [_issue(item, refused.code, f"{where}.{refused.index}", refused.reason)])
+            where = layouts.message_field(self.plan.input_layout, refused.index)
+            self.refuse(item, [_issue(item, refused.code, where, refused.reason)])
             return None
-        self.summary.conversations += 1
+        if len(value.turns) > 2 or value.system is not None:  # what a record could not hold
+            self.summary.conversations += 1
         return converted
 
     def _metadata(self, item: Item, metadata: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:

@@ -71,6 +71,15 @@ LAYOUT_KEYS: dict[str, frozenset[str]] = {
 LAYOUT_KEY = {MESSAGES: "messages", SHAREGPT: "conversations"}  # where a conversation layout keeps its turns
 
 
+def message_field(layout: str, index: int | None) -> str:
+    """Where an item of the input ``layout`` keeps its message ``index``: ``messages.3``, or ``text`` for
+    a conversation read back from rendered text."""
+    key = LAYOUT_KEY.get(layout)
+    if key is None:
+        return "text"
+    return key if index is None else f"{key}.{index}"
+
+
 def detect_layout(value: Any) -> str:
     """The input layout of one item, from its keys (``alpaca`` when nothing else fits)."""
     if isinstance(value, dict):
@@ -97,12 +106,16 @@ def needs_format(layout: str) -> bool:
 Reader = Callable[[Any], "dict[str, Any] | list[Problem] | Conversation"]
 
 
-def reader(layout: str, parser: Format | None = None) -> Reader:
+def reader(layout: str, parser: Format | None = None, *, one_turn_records: bool = True) -> Reader:
     """A function from one item of ``layout`` to a record-shaped dict (fields and metadata) or problems.
 
     ``parser`` is the format of rendered layouts (``text``, ``prompt-completion``). Alpaca items are
-    returned as they are: checking them is validation's job.
+    returned as they are: checking them is validation's job. A one-turn conversation is read as a
+    record (the fast path) unless ``one_turn_records`` is off: rendered in a chat format, it is judged
+    as the conversation it is, its losses named at its messages.
     """
+    if layout in CONVERSATION_LAYOUTS and not one_turn_records:
+        return lambda value: conversation_of(value, layout)
     if layout == ALPACA:
         return _same
     if layout in RENDERED_LAYOUTS:
@@ -325,7 +338,7 @@ def conversation_layout(value: dict[str, Any]) -> str | None:
 def record_of(conversation: Conversation, layout: str) -> dict[str, Any] | list[Problem]:
     """The record of a one-turn conversation (its system message becomes the metadata key ``system``),
     or why it has none."""
-    key = LAYOUT_KEY[layout]
+    key = message_field(layout, None)
     turns: list[tuple[str, str]] = [(message.role, message.content) for message in conversation.turns]
     if [role for role, _ in turns] != ["user", "assistant"]:
         return [Problem(

@@ -95,10 +95,11 @@ class ChatTemplate:
         year, month, day, hour, minute, second = now
         moment = datetime.datetime(year, month, day, hour, minute, second)
         try:
-            # as transformers: no tools and no documents unless given, then the caller's variables
+            # as transformers: no tools and no documents unless given, the special tokens, then the caller's
+            # variables (which win over a token of the same name)
             extra = {"additional_special_tokens": list(self.additional_special_tokens)} if self.additional_special_tokens else {}
             return template.render({
-                "tools": None, "documents": None, **extra, **self.variables, **self.tokens, "messages": messages,
+                "tools": None, "documents": None, **extra, **self.tokens, **self.variables, "messages": messages,
                 "add_generation_prompt": add_generation_prompt, "strftime_now": moment.strftime,
             })
         except _TemplateRaised as exc:

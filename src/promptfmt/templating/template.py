@@ -30,7 +30,7 @@ from ..format import Format
 from ..models import Query, Record, Rendered, Verdict
 from .analysis import LOSSLESS, LosslessnessAnalysis
 from .pieces import EITHER, INPUT, INPUT_BLOCK_RULES, NO_INPUT, Template, earliest
-from .turns import ChatTurns
+from .turns import SYSTEM_IN_FIRST_USER, ChatTurns
 
 __all__ = ["INPUT_BLOCK_RULES", "LOSSLESS", "ChatTurns", "Template", "TemplateFormat"]
 
@@ -103,8 +103,10 @@ class TemplateFormat(LosslessnessAnalysis, Format):
 
     def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:
         if self.turns is not None:
-            return conversation_verdict(conversation, back, self.name, trimmed_roles=self.turns.trimmed_roles,
-                                        default_system=self.turns.default_system)
+            turns = self.turns
+            return conversation_verdict(conversation, back, self.name, trimmed_roles=turns.trimmed_roles,
+                                        default_system=turns.default_system,
+                                        unmarked_system=turns.system == SYSTEM_IN_FIRST_USER and not turns.system_prefix)
         t = self.template
         trimmed = {"user", "assistant"} if t.trim else {"assistant"} if t.trims_output else set()
         return conversation_verdict(conversation, back, self.name, trimmed_roles=frozenset(trimmed))

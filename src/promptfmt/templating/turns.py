@@ -103,7 +103,8 @@ class ChatTurns:
                     "places it where promptfmt cannot follow exactly); drop the system message, or choose a format "
                     "that takes one")
             if self.system == SYSTEM_TURN:
-                segments.append(Segment(markup + self.system_prefix))
+                if markup + self.system_prefix:
+                    segments.append(Segment(markup + self.system_prefix))
                 segments.append(Segment(system.strip() if self._trims_system else system, 0))
                 markup = self.system_suffix
             else:
@@ -157,8 +158,7 @@ class ChatTurns:
         if self.system == SYSTEM_TURN:
             if default is not None and cursor.at(default + self.user_prefix):
                 cursor.expect(default, "the default system turn")
-            elif (self.system_prefix or default is not None) and cursor.at(self.system_prefix) \
-                    and not cursor.at(self.user_prefix):
+            elif cursor.at(self.system_prefix) and not cursor.at(self.user_prefix):
                 cursor.expect(self.system_prefix, "a system turn")
                 # the first user turn always follows: it ends the system message
                 messages.append(("system", cursor.until(self.system_suffix + self.user_prefix, keep=len(self.user_prefix))))

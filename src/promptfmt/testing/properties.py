@@ -176,6 +176,7 @@ def prop_conversation_round_trip(fmt: Format, conversation: Conversation) -> Non
             return
         raise AssertionError(f"{fmt.name}: render refuses {conversation!r} ({refused}) but check does not") from None
     assert "".join(s.text for s in rendered.segments) == rendered.text
+    assert all(s.text or s.message is not None for s in rendered.segments), f"{fmt.name}: empty markup segment"
     roles = [m.role for m in conversation.messages]
     trained = [s.message for s in rendered.segments if s.trainable]
     assert trained == [i for i, role in enumerate(roles) if role == "assistant"], f"{fmt.name}: {rendered.segments!r}"

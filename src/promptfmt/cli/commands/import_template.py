@@ -14,7 +14,7 @@ from ...errors import OutputError, UsageError
 from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
 from ...templating import ImportResult, TemplateImportError, import_chat_template, load_chat_template
 from ...templating.importer import refusal_report
-from ..shared import EXIT_DATA, EXIT_USAGE, warn
+from ..shared import EXIT_DATA, EXIT_USAGE, load_formats, warn
 
 
 def import_template(
@@ -52,6 +52,7 @@ def import_template(
     """
     require_input(str(template))
     refuse_overwrite(str(template), [("--output", output)])
+    _check_name_is_free(name)
     tokens = {key: value for key, value in (("bos_token", bos_token), ("eos_token", eos_token)) if value is not None}
     tokens.update((name, text) for name, text in _pairs("--token", token, json_values=False))
     variables = dict(_pairs("--var", var, json_values=True))
@@ -84,6 +85,16 @@ def import_template(
     )
     for note in result.notes:
         warn(f"Note: {note}.")
+
+
+def _check_name_is_free(name: str) -> None:
+    """A file whose format name an installed format already has could never be loaded beside it."""
+    registry, _ = load_formats(report_failures=False)
+    if name in registry:
+        taken = registry.get(name)
+        what = "a format" if taken.name == name else f"an alias of the format {taken.name!r}"
+        raise UsageError(f"--name {name!r} is already {what} (promptfmt formats lists it), so the file could not be "
+                         "loaded beside it: choose another --name")
 
 
 def _pairs(option: str, values: list[str], *, json_values: bool) -> list[tuple[str, Any]]:

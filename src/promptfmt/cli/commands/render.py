@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import orjson
 import typer
 
+from ...conversation import ConversationRefused, RenderedConversation
+from ...format import Format
 from ...io import Source, read_items, require_input
-from ...records.fields import to_record
+from ...models import Rendered
+from ...records.fields import Problem, to_record
+from ...records.layouts import conversation_layout, conversation_of, message_field
 from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, load_format, warn
 
 
 def render(
-    file: str = typer.Argument(..., help="A JSON array or JSON Lines file of records (gzip allowed), or - for stdin."),
+    file: str = typer.Argument(
+        ..., help="A JSON array or JSON Lines file of records or conversations (gzip allowed), or - for stdin."),
     format_name: str = typer.Option(..., "--format", "-f", help="The format to render in (see 'promptfmt formats')."),
     index: int | None = typer.Option(None, "--index", "-n", min=0, help="Render only the record at this 0-based index."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per record: prompt, completion, text."),
+    null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
-    """Render records; invalid ones are reported on stderr (FILE:LINE: record N: field: message), exit 1."""
+    """Render records and conversations (messages, sharegpt); invalid ones are reported on stderr
+    (FILE:LINE: record N: field: message), exit 1."""
     require_input(file)
     fmt = load_format(format_name, format_files)
     source = Source(file)
@@ -33,13 +41,12 @@ def render(
             warn(f"{source.name}:{item.line}: record {item.index}: $: invalid-json: {item.error}")
             invalid += 1
             continue
-        record = to_record(item.value)
-        if isinstance(record, list):
-            for problem in record:
+        rendered = _rendered(fmt, item.value, null_as_empty)
+        if isinstance(rendered, list):
+            for problem in rendered:
                 warn(f"{source.name}:{item.line}: record {item.index}: {problem.field}: {problem.code}: {problem.message}")
             invalid += 1
             continue
-        rendered = fmt.render(record)
         if as_json:
             out.write(orjson.dumps(rendered.as_dict()).decode() + "\n")
         else:
@@ -50,6 +57,21 @@ def render(
     if invalid:
         warn(f"{invalid} invalid record(s) were not rendered. Run 'promptfmt validate {file}' for every finding.")
         raise typer.Exit(EXIT_DATA)
+
+
+def _rendered(fmt: Format, value: Any, null_as_empty: bool) -> Rendered | RenderedConversation | list[Problem]:
+    """A record's rendering, or a conversation's (``messages`` or ``sharegpt`` items), or the problems."""
+    layout = conversation_layout(value) if isinstance(value, dict) else None
+    if layout is None:
+        record = to_record(value, null_as_empty=null_as_empty)
+        return record if isinstance(record, list) else fmt.render(record)
+    conversation = conversation_of(value, layout)
+    if isinstance(conversation, list):
+        return conversation
+    try:
+        return fmt.render_conversation(conversation)
+    except ConversationRefused as refused:
+        return [Problem(refused.code, message_field(layout, refused.index), refused.reason)]
 
 
 def register(app: typer.Typer) -> None:
