@@ -337,3 +337,15 @@ def test_a_one_turn_conversation_is_judged_as_a_conversation_in_a_chat_format(cl
     assert result.exit_code == 1 and "read 2 = written 1 + quarantined 1" in result.stderr, result
     (entry,) = [json.loads(line) for line in quarantine.read_text("utf-8").splitlines()]
     assert entry["issues"][0]["field"] == "messages.0" and entry["issues"][0]["code"] == "lossy-in-format"
+
+
+def test_detect_reads_the_segments_layout_and_caps_what_it_lists(cli, tmp_path, shared_data):
+    source = shared_data / "fastchat_sharegpt" / "dummy_conversation.json"
+    segments = tmp_path / "segments.jsonl"
+    assert cli("convert", str(source), "-o", str(segments), "--to", "qwen2.5", "--layout", "segments").exit_code == 0
+    detected = cli("detect", str(segments))
+    assert detected.exit_code == 0 and detected.stdout.strip() == "qwen2.5", detected
+    not_texts = cli("detect", str(source))  # ShareGPT items hold no rendered text
+    assert not_texts.exit_code == 1
+    assert not_texts.stderr.count(": not a text: expected") == 20
+    assert "500 item(s) were not texts and were skipped (the first 20 above)." in not_texts.stderr

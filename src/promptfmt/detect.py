@@ -97,7 +97,8 @@ def text_of(value: Any) -> str | None:
     """The rendered text a dataset item holds, or None.
 
     Accepted items: a string; ``{"text": ...}``; ``{"prompt": ..., "completion": ...}`` (joined) or
-    ``{"prompt": ...}`` alone (a prompt). ``text`` wins when an item has both.
+    ``{"prompt": ...}`` alone (a prompt); ``{"segments": [{"text": ...}, ...]}`` (joined, the
+    ``segments`` layout). ``text`` wins when an item has both.
     """
     if isinstance(value, str):
         return value
@@ -109,6 +110,10 @@ def text_of(value: Any) -> str | None:
     prompt, completion = value.get("prompt"), value.get("completion", "")
     if isinstance(prompt, str) and isinstance(completion, str):
         return prompt + completion
+    segments = value.get("segments")
+    if isinstance(segments, list) and segments and all(
+            isinstance(segment, dict) and isinstance(segment.get("text"), str) for segment in segments):
+        return "".join(segment["text"] for segment in segments)
     return None
 
 

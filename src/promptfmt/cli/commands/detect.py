@@ -15,7 +15,7 @@ from ...detect import Detection, detect_format, text_of
 from ...io import Source, read_items, require_input
 from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, load_formats, warn
 
-ITEM_SHAPES = 'a string, {"text": ...} or {"prompt": ..., "completion": ...}'
+ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"segments": [...]}'
 
 
 def detect(
@@ -41,7 +41,8 @@ def detect(
     elif detection.name is not None:
         typer.echo(detection.name)
     if skipped:
-        warn(f"{len(skipped)} item(s) were not texts and were skipped (see above).")
+        shown = f"the first {SHOWN_SKIPPED} above" if len(skipped) > SHOWN_SKIPPED else "see above"
+        warn(f"{len(skipped)} item(s) were not texts and were skipped ({shown}).")
     if detection.name is not None:
         warn(f"{source.name}: {detection.describe()}.")
         return
@@ -49,19 +50,24 @@ def detect(
     raise typer.Exit(EXIT_DATA)
 
 
+SHOWN_SKIPPED = 20  # items reported one by one; the count says how many more
+
+
 def _texts(path: str, name: str, skipped: list[int]) -> Iterator[str]:
-    """The texts of the dataset; items that hold none are reported with their location and skipped."""
+    """The texts of the dataset; items that hold none are reported with their location (the first
+    `SHOWN_SKIPPED` of them) and skipped."""
     for item in read_items(path):
         if item.error is not None:
-            warn(f"{name}:{item.line}: item {item.index}: invalid-json: {item.error}")
-            skipped.append(item.index)
-            continue
-        text = text_of(item.value)
-        if text is None:
-            warn(f"{name}:{item.line}: item {item.index}: not a text: expected {ITEM_SHAPES}")
-            skipped.append(item.index)
-            continue
-        yield text
+            problem = f"invalid-json: {item.error}"
+        else:
+            text = text_of(item.value)
+            if text is not None:
+                yield text
+                continue
+            problem = f"not a text: expected {ITEM_SHAPES}"
+        if len(skipped) < SHOWN_SKIPPED:
+            warn(f"{name}:{item.line}: item {item.index}: {problem}")
+        skipped.append(item.index)
 
 
 def _as_dict(detection: Detection, skipped: int) -> dict[str, object]:
