@@ -31,6 +31,7 @@ TestPhi3Llmfs = conformance_suite(
 TestChatml = conformance_suite(builtin("chatml"))
 TestQwen2 = conformance_suite(builtin("qwen2"))
 TestQwen25 = conformance_suite(builtin("qwen2.5"))
+TestQwen3 = conformance_suite(builtin("qwen3"))
 TestLlama2 = conformance_suite(builtin("llama2"))
 TestLlama3 = conformance_suite(builtin("llama3"))
 TestLlama31 = conformance_suite(builtin("llama3.1"))

@@ -167,7 +167,12 @@ def _official(case: Case, chat_templates, conversation: Conversation) -> str:
 
 def _comparable(case: Case, conversation: Conversation) -> bool:
     """Phi-3.5 renders a system message differently from the format's reference template (it drops an
-    empty one)."""
+    empty one); an answer the format reports content-dependent renders otherwise in the template."""
+    fmt = builtin(case.format)
+    if fmt.multi_turn and fmt.turns.content_dependent and any(
+            text in message.content for message in conversation.messages if message.role == "assistant"
+            for text in fmt.turns.content_dependent):
+        return False
     return conversation.system is None or case.template != "trl_original/phi3_5.jinja"
 
 

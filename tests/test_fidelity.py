@@ -82,8 +82,11 @@ CASES = [
     Case("phi4", "current/phi-4.jinja", {"bos_token": "<|endoftext|>", "eos_token": "<|im_end|>"}),
     Case("phi4-mini", "current/phi-4-mini.tokenizer_config.json", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}),
     Case("mistral-nemo", "current/mistral-nemo-instruct-2407.jinja", LLAMA_TOKENS),
+    Case("qwen3", "current/qwen3-0.6b.jinja", {**QWEN_TOKENS, "enable_thinking": False}),
 ]
 TRIMMING = {"llama2", "llama3", "llama3.1", "gemma", "gemma3"}  # templates that | trim / .strip() user message and output
+LEADING_NEWLINES = {"qwen3"}  # templates that strip leading newlines of the (last) answer
+CONTENT_DEPENDENT = LossReason.CONTENT_DEPENDENT  # such records render otherwise in the template, and say so
 
 by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 
@@ -108,6 +111,8 @@ def _tokens(case: Case, chat_templates: Path) -> dict[str, str]:
 
 def _mismatch(case: Case, source: str, tokens: dict[str, str], record: Record) -> str | None:
     """None when promptfmt renders ``record`` exactly like the template, else what differs."""
+    if CONTENT_DEPENDENT in builtin(case.format).check(record).reasons:
+        return None  # rendered by the pieces, reported lossy: the template renders such an answer otherwise
     text, prompt = reference_pair(source, record.instruction, record.input, record.output, **tokens)
     rendered = builtin(case.format).render(record)
     if not text.startswith(prompt):
@@ -145,7 +150,8 @@ def test_generated_records_render_like_the_official_template(case, chat_template
 def test_the_check_reports_exactly_the_whitespace_the_template_drops(name, data):
     record = data.draw(padded_records(name), "record")
     user = user_content(record.instruction, record.input)
-    dropped = name in TRIMMING and (user != user.strip() or record.output != record.output.strip())
+    dropped = name in TRIMMING and (user != user.strip() or record.output != record.output.strip()) or \
+        name in LEADING_NEWLINES and record.output.startswith("\n")
     verdict = builtin(name).check(record)
     assert (LossReason.TRIMMED_WHITESPACE in verdict.reasons) == dropped, verdict
 

@@ -153,19 +153,17 @@ class Match:
 
 def match_text(fmt: Format, text: str) -> Match:
     """Whether ``fmt`` produced ``text``: it parses (as a record, or for a chat format as a
-    conversation of several turns), and the result renders back to the same text."""
+    conversation), and the result renders back to the same text. Of a record and a conversation that
+    both fit, the one that explains more of the text as markup is the answer."""
+    chat = _match_conversation(fmt, text) if fmt.multi_turn else None
     try:
         parsed = fmt.parse(text)
     except ValueError as exc:  # ParseError, or a plugin's own ValueError
-        if fmt.multi_turn:
-            chat = _match_conversation(fmt, text)
-            if chat is not None:
-                return chat
-        return Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
+        return chat or Match(fmt.name, False, reason=str(exc), offset=getattr(exc, "offset", 0))
     if fmt.render(parsed).text != text:
-        return Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
-    content = sum(len(value) for value in parsed.fields().values())
-    return Match(fmt.name, True, structure=len(text) - content)
+        return chat or Match(fmt.name, False, reason="the text parses, but the record renders back to different text")
+    record = Match(fmt.name, True, structure=len(text) - sum(len(value) for value in parsed.fields().values()))
+    return chat if chat is not None and chat.structure > record.structure else record
 
 
 def _match_conversation(fmt: Format, text: str) -> Match | None:

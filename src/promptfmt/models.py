@@ -75,6 +75,7 @@ class LossReason(str, enum.Enum):
     DEFAULT_SYSTEM = "default-system"  # a system message equal to the template's default parses back as none
     EMPTY_OUTPUT = "empty-output"  # nothing follows the answer, so an empty one reads back as a prompt
     SYSTEM_UNMARKED = "system-unmarked"  # nothing marks where the system message ends (Gemma 3)
+    CONTENT_DEPENDENT = "content-dependent"  # the official template renders an answer holding this otherwise
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,21 @@
 * ``qwen2.5``: the Qwen2.5 chat template (trl's "Original Qwen2.5 chat template"): the default system
   turn is "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.".
 
-None of these templates trims content, so every record without ChatML markers in it is lossless.
+* ``qwen3``: the Qwen3 chat template with ``enable_thinking=false`` (how Qwen3 is fine-tuned without
+  reasoning): ChatML without a default system turn, and before the last answer only an empty think
+  block ``<think>\n\n</think>\n\n``, which a prompt ends with too. The template strips leading
+  newlines of the last answer (``content.lstrip('\n')``: such answers are lossy, trimmed-whitespace)
+  and splits an answer at ``</think>`` into reasoning and answer: an answer holding ``</think>``
+  renders otherwise there, and is reported lossy (``content-dependent``).
+
+Apart from that, none of these templates trims content, so every record without ChatML markers in it is lossless.
 The default system turn is literal text at the start of the prompt. Instruction and input share the
 user message, joined by ``"\\n"``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..plugins.hooks import format_hooks
 from ..templating.template import ChatTurns, TemplateFormat
@@ -22,6 +31,7 @@ END_OF_TURN = "<|im_end|>\n"
 MARKERS = ("<|im_start|>", "<|im_end|>")
 QWEN2_SYSTEM = "You are a helpful assistant."
 QWEN2_5_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+QWEN3_EMPTY_THINK = "<think>\n\n</think>\n\n"
 
 
 def _chatml(default_system: str | None) -> ChatTurns:
@@ -62,5 +72,16 @@ QWEN2_5 = TemplateFormat.from_turns(
     reference="Qwen2.5-Instruct chat_template (huggingface/trl chat_templates/qwen2_5.jinja, 'Original Qwen2.5 chat template')",
 )
 
-FORMATS = (CHATML, QWEN2, QWEN2_5)
+QWEN3 = TemplateFormat.from_turns(
+    "qwen3",
+    replace(_chatml(None), last_answer_prefix=QWEN3_EMPTY_THINK, last_answer_lstrip="\n",
+            content_dependent=("</think>",), extra_markers=(*MARKERS, "<think>", "</think>")),
+    aliases=("qwen3-nothink",),
+    description="Qwen3 with thinking off: ChatML, an empty <think></think> block before the last answer.",
+    reference=(
+        "Qwen/Qwen3-0.6B chat_template (chat_templates/current/qwen3-0.6b.jinja) with enable_thinking=false, no tools"
+    ),
+)
+
+FORMATS = (CHATML, QWEN2, QWEN2_5, QWEN3)
 promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

@@ -50,6 +50,10 @@ class LosslessnessAnalysis:
         t = self.template
         if output is not None and self.clearly_lossless(instruction, input, output):
             return LOSSLESS  # never for an empty output where nothing follows the answer (no quick probes there)
+        if t.content_dependent and output is not None and any(text in output for text in t.content_dependent):
+            held = next(text for text in t.content_dependent if text in output)
+            return Verdict((Loss(LossReason.CONTENT_DEPENDENT, "output", f"the official template of {self.name} renders "
+                                 f"an answer holding {held!r} otherwise"),))
         if output == "" and not (t.response_prefix or t.end):
             return Verdict((Loss(LossReason.EMPTY_OUTPUT, "output", f"{self.name} writes nothing after the answer, so "
                                  "an empty output reads back as a prompt (validate refuses empty outputs)"),))
@@ -93,6 +97,8 @@ class LosslessnessAnalysis:
                 losses = self._prompt_trim_losses(instruction, input)
         if self._trims_output and output is not None and output != output.strip():
             losses.append(_trim_loss("output", "surrounding"))
+        elif t.output_lstrip and output and output[0] in t.output_lstrip:
+            losses.append(_trim_loss("output", "leading"))
         return losses
 
     def _prompt_trim_losses(self, instruction: str, input: str) -> list[Loss]:
@@ -167,7 +173,10 @@ class LosslessnessAnalysis:
         probes = self._quick_probes
         if probes is None:
             return False
-        if (self.template.trim or self._trims_output) and self._trim_losses(instruction, input, output):
+        t = self.template
+        if (t.trim or self._trims_output or t.output_lstrip) and self._trim_losses(instruction, input, output):
+            return False
+        if t.content_dependent and any(text in output for text in t.content_dependent):
             return False
         has_input = self._always or input != ""
         ties, fields = probes[has_input]

@@ -123,6 +123,9 @@ class TemplateSpec(BaseModel):
     extra_markers: list[str] = Field(
         [], description="More texts that betray this format inside content (for example a system-turn marker)."
     )
+    output_lstrip: str = Field("", description="Characters the template strips from the start of the output.")
+    content_dependent: list[str] = Field(
+        [], description="Texts the official template renders otherwise when an output holds them (reported lossy).")
 
     @field_validator("prefix_no_input", mode="before")
     @classmethod
@@ -144,6 +147,8 @@ class TemplateSpec(BaseModel):
             trim=self.trim,
             trim_output=self.trim_output,
             extra_markers=tuple(self.extra_markers),
+            output_lstrip=self.output_lstrip,
+            content_dependent=tuple(self.content_dependent),
         )
 
 
@@ -175,6 +180,11 @@ class TurnsSpec(BaseModel):
         "trim for the system content: true strips it on its own (also inside the first user message), false never.")
     first_user_trim: Literal["whole", "content"] = Field("whole", description="What trim strips of a first user "
         "message holding the system block: the whole message (Llama-2) or the user's own content (Gemma 3).")
+    last_answer_prefix: str = Field("", description="Markup before the last answer only, also ending a prompt "
+                                    "(Qwen3's empty think block).")
+    last_answer_lstrip: str = Field("", description="Characters the template strips from the start of the last answer.")
+    content_dependent: list[str] = Field(
+        [], description="Texts the official template renders otherwise when an answer holds them (reported lossy).")
     extra_markers: list[str] = Field([], description="More texts that betray this format inside content.")
 
     @field_validator("default_system", "trim_system", mode="before")
@@ -186,7 +196,8 @@ class TurnsSpec(BaseModel):
 
     def to_turns(self) -> ChatTurns:
         values = self.model_dump()
-        values["extra_markers"] = tuple(values["extra_markers"])
+        for key in ("extra_markers", "content_dependent"):
+            values[key] = tuple(values[key])
         return ChatTurns(**values)
 
 

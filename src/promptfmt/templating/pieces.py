@@ -27,6 +27,8 @@ class Template:
     trim: bool = False
     extra_markers: tuple[str, ...] = ()
     trim_output: bool = False
+    output_lstrip: str = ""
+    content_dependent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.input_block not in INPUT_BLOCK_RULES:
@@ -50,6 +52,13 @@ class Template:
     def after_prompt(self) -> str:
         """The literal between the last prompt field and the output."""
         return self.prompt_suffix + self.response_prefix
+
+    def shown_output(self, output: str) -> str:
+        """The output as the template writes it: stripped (``trim``, ``trim_output``), or its leading
+        ``output_lstrip`` characters removed (Qwen3's ``content.lstrip('\n')``)."""
+        if self.trim or self.trim_output:
+            return output.strip()
+        return output.lstrip(self.output_lstrip) if self.output_lstrip else output
 
     @property
     def trims_output(self) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from ..conversation import Conversation, Message, RenderedConversation, Segment, conversation_verdict, messages_of
 from ..errors import FormatDefinitionError, ParseError
 from ..format import Format
-from ..models import Query, Record, Rendered, Verdict
+from ..models import Loss, LossReason, Query, Record, Rendered, Verdict
 from .analysis import LOSSLESS, LosslessnessAnalysis
 from .pieces import EITHER, INPUT, INPUT_BLOCK_RULES, NO_INPUT, Template, earliest
 from .turns import SYSTEM_IN_FIRST_USER, ChatTurns
@@ -65,8 +65,9 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         self._always = t.input_block == "always"
         self._quick_probes = self._probes()
         self._trims_output = t.trims_output
+        self._output_as_is = not (t.trims_output or t.output_lstrip)  # the common case: no method call
         # render_text_fields in one join when nothing is trimmed (a chat message has one preamble)
-        self._joinable = not (t.trim or t.trims_output)
+        self._joinable = not (t.trim or t.trims_output or t.output_lstrip)
         self._text_prefixes = (t.prefix, t.prefix) if t.chat else (self._prefix_input, self._prefix_no_input)
         self._separator, self._after_prompt, self._end = t.separator, t.after_prompt, t.end
         literals = {t.separator, t.after_prompt, t.end} - {""}
@@ -93,6 +94,10 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         if self.turns is None:
             return super().check_conversation(conversation, rendered)
         rendered = rendered or self.turns.render(conversation, self.name)
+        if self.turns.content_dependent:
+            dependent = self._content_dependent(conversation)
+            if dependent is not None:
+                return dependent
         try:  # the round trip on plain pairs: models are built only for a conversation that does not come back
             back = self.turns.read(rendered.text, self.name)
         except ValueError:
@@ -100,6 +105,17 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         if back == [(message.role, message.content) for message in conversation.messages]:
             return LOSSLESS
         return self._conversation_verdict(conversation, messages_of(back))
+
+    def _content_dependent(self, conversation: Conversation) -> Verdict | None:
+        """The loss of the first answer holding a text the official template renders otherwise, if any."""
+        assert self.turns is not None
+        for index, message in enumerate(conversation.messages):
+            held = [text for text in self.turns.content_dependent if text in message.content]
+            if message.role == "assistant" and held:
+                return Verdict((Loss(LossReason.CONTENT_DEPENDENT, f"messages.{index}",
+                                     f"message {index} (assistant) holds {held[0]!r}, which the official template of "
+                                     f"{self.name} renders otherwise"),))
+        return None
 
     def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:
         if self.turns is not None:
@@ -127,7 +143,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         index = len(conversation.messages) - len(turns)
         pieces = [Segment(head), Segment(content, index), Segment(prompt[len(head) + len(content):])]
         if len(turns) == 2:
-            output = turns[1].content.strip() if self._trims_output else turns[1].content
+            output = turns[1].content if self._output_as_is else t.shown_output(turns[1].content)
             pieces.append(Segment(t.response_prefix + output + t.end, index + 1, True))
         return RenderedConversation(tuple(p for p in pieces if p.text or p.message is not None))
 
@@ -139,7 +155,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
             return Rendered(prompt, "")
         output = record.output
         t = self.template
-        return Rendered(prompt, t.response_prefix + (output.strip() if self._trims_output else output) + t.end)
+        return Rendered(prompt, t.response_prefix + (output if self._output_as_is else t.shown_output(output)) + t.end)
 
     def render_prompt(self, instruction: str, input: str = "") -> str:
         t = self.template
@@ -160,7 +176,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         t = self.template
         return (
             self.render_prompt(instruction, input),
-            t.response_prefix + (output.strip() if self._trims_output else output) + t.end,
+            t.response_prefix + (output if self._output_as_is else t.shown_output(output)) + t.end,
         )
 
     def render_text_fields(self, instruction: str, input: str, output: str) -> str:
@@ -223,6 +239,8 @@ class TemplateFormat(LosslessnessAnalysis, Format):
             output = text[pos:]
         if t.trims_output:
             self._check_stripped(text, pos, output)
+        elif t.output_lstrip and output[:1] and output[0] in t.output_lstrip:
+            raise self._error(text, pos, f"an output not starting with {t.output_lstrip!r}", "This template strips it.")
         return output
 
     def _check_untrimmed(

@@ -18,7 +18,11 @@
   before it goes inside the first user message; False: never stripped on its own);
   ``first_user_trim`` says what ``trim`` strips of a first user message that holds the system
   block: ``"whole"`` (Llama-2: the block and the message together) or ``"content"`` (Gemma 3: the
-  user's own text, the block as it is).
+  user's own text, the block as it is);
+* ``last_answer_prefix`` is markup before the last answer only, also ending a prompt (Qwen3's
+  empty think block), and ``last_answer_lstrip`` the characters the template strips from the start
+  of the last answer; an answer holding one of ``content_dependent`` renders otherwise in the
+  official template (Qwen3 splits at ``</think>``): such conversations are reported lossy.
 
 The segments say which text belongs to which message; an assistant message's segment is
 ``response_prefix + content + turn_end`` (and ``final`` after the last one): the trainable text.
@@ -60,6 +64,9 @@ class ChatTurns:
     extra_markers: tuple[str, ...] = ()
     trim_system: bool | None = None
     first_user_trim: str = "whole"
+    last_answer_prefix: str = ""
+    last_answer_lstrip: str = ""
+    content_dependent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEM_PLACEMENTS:
@@ -75,13 +82,15 @@ class ChatTurns:
         return Template(
             prefix=self.bos + default + self.user_prefix,
             separator=self.separator,
-            prompt_suffix=self.user_suffix + self.generation_prompt,
+            prompt_suffix=self.user_suffix + self.generation_prompt + self.last_answer_prefix,
             response_prefix=self.response_prefix,
             end=self.turn_end + self.final,
             chat=True,
             trim=self.trim,
             trim_output=self.trim_output,
             extra_markers=self.extra_markers,
+            output_lstrip=self.last_answer_lstrip,
+            content_dependent=self.content_dependent,
         )
 
     def render(self, conversation: Conversation, format_name: str) -> RenderedConversation:
@@ -129,14 +138,18 @@ class ChatTurns:
                 markup += self.user_suffix
             else:
                 markup += self.generation_prompt
+                if index == last:
+                    markup += self.last_answer_prefix
                 if markup:
                     segments.append(Segment(markup))
                 answer = content.strip() if trim_answer else content
+                if index == last and self.last_answer_lstrip:
+                    answer = answer.lstrip(self.last_answer_lstrip)
                 segments.append(Segment(self.response_prefix + answer + self.turn_end
                                         + (self.final if index == last else ""), index, True))
                 markup = ""
         if conversation.is_prompt:
-            markup += self.generation_prompt
+            markup += self.generation_prompt + self.last_answer_prefix
         if markup:
             segments.append(Segment(markup))
         return RenderedConversation(tuple(segments))
@@ -174,13 +187,17 @@ class ChatTurns:
         parsing, on plain locals: it runs for every message a conversion judges)."""
         after_user, response_prefix, turn_end = self.user_suffix + self.generation_prompt, self.response_prefix, \
             self.turn_end
-        user_prefix, final, size = self.user_prefix, self.final, len(text)
+        user_prefix, final, size, last_prefix = self.user_prefix, self.final, len(text), self.last_answer_prefix
         while True:
             at = _find(text, after_user, pos, format_name)
             messages.append(("user", text[pos:at]))
             pos = at + len(after_user)
-            if pos == size:
-                return messages
+            if pos == size or (last_prefix and size - pos == len(last_prefix) and text.endswith(last_prefix)):
+                return messages  # a prompt
+            # only the last answer has the last-answer markup: one that holds it and is followed by more
+            # turns does not read back (it is content-dependent there anyway)
+            prefixed = bool(last_prefix) and text.startswith(last_prefix, pos)
+            pos += len(last_prefix) if prefixed else 0
             if not text.startswith(response_prefix, pos):
                 raise ParseError(format_name, pos, f"{response_prefix!r} (the answer)", text)
             pos += len(response_prefix)
@@ -193,7 +210,11 @@ class ChatTurns:
             messages.append(("assistant", text[pos:at]))
             pos = at + len(turn_end)
             if size - pos == len(final) and text.endswith(final):
+                if prefixed != bool(last_prefix):
+                    raise ParseError(format_name, at, f"{last_prefix!r} before the last answer", text)
                 return messages
+            if prefixed:
+                raise ParseError(format_name, pos, f"the end of the text after the answer after {last_prefix!r}", text)
             if not text.startswith(user_prefix, pos):
                 raise ParseError(format_name, pos, f"{user_prefix!r} (a user turn)", text)
             pos += len(user_prefix)
@@ -201,7 +222,7 @@ class ChatTurns:
     @property
     def trimmed_roles(self) -> frozenset[str]:
         """The roles whose contents the template strips."""
-        roles = {"user", "assistant"} if self.trim else {"assistant"} if self.trim_output else set()
+        roles = {"user", "assistant"} if self.trim else {"assistant"} if self.trim_output or self.last_answer_lstrip else set()
         return frozenset(roles | {"system"} if self._trims_system else roles)
 
     @property

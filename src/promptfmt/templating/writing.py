@@ -36,7 +36,7 @@ def format_document(fmt: TemplateFormat, *, preamble: str = "") -> dict[str, Any
     table.update(
         separator=t.separator, prompt_suffix=t.prompt_suffix, response_prefix=t.response_prefix, end=t.end,
         input_block=t.input_block, chat=t.chat, trim=t.trim, trim_output=t.trim_output,
-        extra_markers=list(t.extra_markers),
+        extra_markers=list(t.extra_markers), output_lstrip=t.output_lstrip, content_dependent=list(t.content_dependent),
     )
     defaults = TemplateSpec.model_fields
     table = {

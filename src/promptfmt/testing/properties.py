@@ -40,6 +40,8 @@ def prop_lossy_verdict_is_right(fmt: Format, record: Record) -> None:
             assert loss.reason in set(LossReason), f"{fmt.name}: undeclared reason {loss.reason!r}"
             assert loss.field in ("instruction", "input", "output"), f"{fmt.name}: unknown field {loss.field!r}"
             assert loss.message, f"{fmt.name}: a loss without a message"
+        if verdict.reasons == {LossReason.CONTENT_DEPENDENT}:
+            continue  # a loss of fidelity to the official template, not of the round trip
         rendered = fmt.render(subject)
         text = rendered.text if isinstance(subject, Record) else rendered.prompt
         try:
@@ -187,6 +189,6 @@ def prop_conversation_round_trip(fmt: Format, conversation: Conversation) -> Non
         back = None
     if verdict.lossless:
         assert back == conversation.messages, f"{fmt.name}: lossless verdict but {conversation!r} came back as {back!r}"
-    else:
+    elif verdict.reasons != {LossReason.CONTENT_DEPENDENT}:  # that one is fidelity to the template, not the round trip
         assert back != conversation.messages, f"{fmt.name}: lossy verdict {verdict} but the round trip is exact"
         assert all(loss.reason in set(LossReason) and loss.field.startswith("messages.") for loss in verdict.losses)
