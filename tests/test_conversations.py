@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from promptfmt import Query, Record, convert, validate
+from promptfmt import LossReason, Query, Record, convert, validate
 from promptfmt.conversation import Conversation, ConversationRefused, Segment, order_problems
 from promptfmt.io import Item
 
@@ -168,11 +168,11 @@ def _official(case: Case, chat_templates, conversation: Conversation) -> str:
 def _comparable(case: Case, conversation: Conversation) -> bool:
     """Phi-3.5 renders a system message differently from the format's reference template (it drops an
     empty one); an answer the format reports content-dependent renders otherwise in the template."""
-    fmt = builtin(case.format)
-    if fmt.multi_turn and fmt.turns.content_dependent and any(
-            text in message.content for message in conversation.messages if message.role == "assistant"
-            for text in fmt.turns.content_dependent):
-        return False
+    try:
+        if LossReason.CONTENT_DEPENDENT in builtin(case.format).check_conversation(conversation).reasons:
+            return False
+    except ConversationRefused:
+        pass
     return conversation.system is None or case.template != "trl_original/phi3_5.jinja"
 
 

@@ -154,7 +154,7 @@ def test_every_sharegpt_conversation_converts_to_messages_and_to_every_chat_form
     back = cli("convert", "-", "-o", "-", "--layout", "sharegpt", input=messages.stdout)
     assert [json.loads(line) for line in back.stdout.splitlines()] == items
     chat_formats = [fmt.name for fmt in builtin_formats() if fmt.multi_turn]
-    assert len(chat_formats) == 18
+    assert len(chat_formats) == 19
     for name in chat_formats:
         result = cli("convert", str(source), "-o", str(tmp_path / f"{name}.jsonl"), "--to", name, "--json")
         summary = json.loads(result.stdout)

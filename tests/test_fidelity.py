@@ -83,9 +83,10 @@ CASES = [
     Case("phi4-mini", "current/phi-4-mini.tokenizer_config.json", {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}),
     Case("mistral-nemo", "current/mistral-nemo-instruct-2407.jinja", LLAMA_TOKENS),
     Case("qwen3", "current/qwen3-0.6b.jinja", {**QWEN_TOKENS, "enable_thinking": False}),
+    Case("smollm3", "current/smollm3-3b.jinja", {**QWEN_TOKENS, "enable_thinking": False}),
 ]
 TRIMMING = {"llama2", "llama3", "llama3.1", "gemma", "gemma3"}  # templates that | trim / .strip() user message and output
-LEADING_NEWLINES = {"qwen3"}  # templates that strip leading newlines of the (last) answer
+LEADING_NEWLINES = {"qwen3", "smollm3"}  # templates that strip leading newlines of the (last) answer
 CONTENT_DEPENDENT = LossReason.CONTENT_DEPENDENT  # such records render otherwise in the template, and say so
 
 by_case = pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

@@ -14,6 +14,12 @@
   and splits an answer at ``</think>`` into reasoning and answer: an answer holding ``</think>``
   renders otherwise there, and is reported lossy (``content-dependent``).
 
+* ``smollm3``: the SmolLM3 chat template with ``enable_thinking=false``: a system turn of metadata
+  ("Reasoning Mode: /no_think") and custom instructions (the system message with its end stripped,
+  or the template's own default), then ChatML turns, every answer after an empty think block
+  ``<think>\n\n</think>\n`` with its leading newlines stripped. A system message holding
+  ``/think`` or ``/no_think`` switches the template's mode and is rewritten: reported lossy.
+
 Apart from that, none of these templates trims content, so every record without ChatML markers in it is lossless.
 The default system turn is literal text at the start of the prompt. Instruction and input share the
 user message, joined by ``"\\n"``.
@@ -32,6 +38,9 @@ MARKERS = ("<|im_start|>", "<|im_end|>")
 QWEN2_SYSTEM = "You are a helpful assistant."
 QWEN2_5_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 QWEN3_EMPTY_THINK = "<think>\n\n</think>\n\n"
+SMOLLM3_METADATA = ("<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\nReasoning Mode: /no_think\n\n"
+                    "## Custom Instructions\n\n")
+SMOLLM3_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face."
 
 
 def _chatml(default_system: str | None) -> ChatTurns:
@@ -83,5 +92,17 @@ QWEN3 = TemplateFormat.from_turns(
     ),
 )
 
-FORMATS = (CHATML, QWEN2, QWEN2_5, QWEN3)
+SMOLLM3 = TemplateFormat.from_turns(
+    "smollm3",
+    replace(
+        _chatml(SMOLLM3_SYSTEM), generation_prompt="<|im_start|>assistant\n<think>\n\n</think>\n",
+        system_prefix=SMOLLM3_METADATA, system_suffix="\n\n<|im_end|>\n", answer_lstrip="\n", system_rstrip=True,
+        system_content_dependent=("/think", "/no_think"), extra_markers=(*MARKERS, "<think>", "</think>"),
+    ),
+    aliases=("smollm3-nothink",),
+    description="SmolLM3 with thinking off: ChatML after a metadata system turn, an empty think block before every answer.",
+    reference="HuggingFaceTB/SmolLM3-3B chat_template (chat_templates/current/smollm3-3b.jinja) with enable_thinking=false",
+)
+
+FORMATS = (CHATML, QWEN2, QWEN2_5, QWEN3, SMOLLM3)
 promptfmt_register_formats, promptfmt_detect_format = format_hooks(*FORMATS)

@@ -185,6 +185,11 @@ class TurnsSpec(BaseModel):
     last_answer_lstrip: str = Field("", description="Characters the template strips from the start of the last answer.")
     content_dependent: list[str] = Field(
         [], description="Texts the official template renders otherwise when an answer holds them (reported lossy).")
+    answer_lstrip: str = Field("", description="Characters the template strips from the start of every answer.")
+    system_rstrip: bool = Field(False, description="The template strips the end of the system text; "
+                                "one left empty renders as none.")
+    system_content_dependent: list[str] = Field(
+        [], description="Texts the official template renders otherwise when the system message holds them.")
     extra_markers: list[str] = Field([], description="More texts that betray this format inside content.")
 
     @field_validator("default_system", "trim_system", mode="before")
@@ -196,7 +201,7 @@ class TurnsSpec(BaseModel):
 
     def to_turns(self) -> ChatTurns:
         values = self.model_dump()
-        for key in ("extra_markers", "content_dependent"):
+        for key in ("extra_markers", "content_dependent", "system_content_dependent"):
             values[key] = tuple(values[key])
         return ChatTurns(**values)
 

@@ -94,7 +94,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         if self.turns is None:
             return super().check_conversation(conversation, rendered)
         rendered = rendered or self.turns.render(conversation, self.name)
-        if self.turns.content_dependent:
+        if self.turns.content_dependent or self.turns.system_content_dependent:
             dependent = self._content_dependent(conversation)
             if dependent is not None:
                 return dependent
@@ -107,14 +107,16 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         return self._conversation_verdict(conversation, messages_of(back))
 
     def _content_dependent(self, conversation: Conversation) -> Verdict | None:
-        """The loss of the first answer holding a text the official template renders otherwise, if any."""
+        """The loss of the first answer (or system message) holding a text the official template renders
+        otherwise, if any."""
         assert self.turns is not None
+        watched = {"assistant": self.turns.content_dependent, "system": self.turns.system_content_dependent}
         for index, message in enumerate(conversation.messages):
-            held = [text for text in self.turns.content_dependent if text in message.content]
-            if message.role == "assistant" and held:
+            held = [text for text in watched.get(message.role, ()) if text in message.content]
+            if held:
                 return Verdict((Loss(LossReason.CONTENT_DEPENDENT, f"messages.{index}",
-                                     f"message {index} (assistant) holds {held[0]!r}, which the official template of "
-                                     f"{self.name} renders otherwise"),))
+                                     f"message {index} ({message.role}) holds {held[0]!r}, which the official template "
+                                     f"of {self.name} renders otherwise"),))
         return None
 
     def _conversation_verdict(self, conversation: Conversation, back: list[Message] | None) -> Verdict:

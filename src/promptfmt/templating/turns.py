@@ -22,7 +22,10 @@
 * ``last_answer_prefix`` is markup before the last answer only, also ending a prompt (Qwen3's
   empty think block), and ``last_answer_lstrip`` the characters the template strips from the start
   of the last answer; an answer holding one of ``content_dependent`` renders otherwise in the
-  official template (Qwen3 splits at ``</think>``): such conversations are reported lossy.
+  official template (Qwen3 splits at ``</think>``): such conversations are reported lossy;
+  ``answer_lstrip`` strips the start of every answer, ``system_rstrip`` the end of the system text
+  (one left empty renders as none), and a system message holding one of ``system_content_dependent``
+  renders otherwise in the official template (SmolLM3's ``/think``), reported lossy too.
 
 The segments say which text belongs to which message; an assistant message's segment is
 ``response_prefix + content + turn_end`` (and ``final`` after the last one): the trainable text.
@@ -67,6 +70,9 @@ class ChatTurns:
     last_answer_prefix: str = ""
     last_answer_lstrip: str = ""
     content_dependent: tuple[str, ...] = ()
+    answer_lstrip: str = ""
+    system_rstrip: bool = False
+    system_content_dependent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEM_PLACEMENTS:
@@ -89,7 +95,7 @@ class ChatTurns:
             trim=self.trim,
             trim_output=self.trim_output,
             extra_markers=self.extra_markers,
-            output_lstrip=self.last_answer_lstrip,
+            output_lstrip="".join(dict.fromkeys(self.answer_lstrip + self.last_answer_lstrip)),
             content_dependent=self.content_dependent,
         )
 
@@ -103,8 +109,11 @@ class ChatTurns:
         segments: list[Segment] = []
         markup = self.bos
         wrapped: list[Segment] = []  # the system block to put inside the first user message
-        if messages[0].role == "system":
-            system = messages[0].content
+        system = messages[0].content.rstrip() if self.system_rstrip else messages[0].content
+        if messages[0].role == "system" and self.system_rstrip and not system and self.default_system is not None:
+            segments.append(Segment("", 0))  # rendered as none (SmolLM3): the default turn stands in its place
+            markup += self.system_prefix + self.default_system + self.system_suffix
+        elif messages[0].role == "system":
             if self.system == SYSTEM_REFUSED:
                 raise ConversationRefused(
                     "system-not-supported", 0,
@@ -142,7 +151,8 @@ class ChatTurns:
                     markup += self.last_answer_prefix
                 if markup:
                     segments.append(Segment(markup))
-                answer = content.strip() if trim_answer else content
+                answer = content.strip() if trim_answer else content.lstrip(self.answer_lstrip) if self.answer_lstrip \
+                    else content
                 if index == last and self.last_answer_lstrip:
                     answer = answer.lstrip(self.last_answer_lstrip)
                 segments.append(Segment(self.response_prefix + answer + self.turn_end
@@ -222,8 +232,9 @@ class ChatTurns:
     @property
     def trimmed_roles(self) -> frozenset[str]:
         """The roles whose contents the template strips."""
-        roles = {"user", "assistant"} if self.trim else {"assistant"} if self.trim_output or self.last_answer_lstrip else set()
-        return frozenset(roles | {"system"} if self._trims_system else roles)
+        roles = {"user", "assistant"} if self.trim else \
+            {"assistant"} if self.trim_output or self.last_answer_lstrip or self.answer_lstrip else set()
+        return frozenset(roles | {"system"} if self._trims_system or self.system_rstrip else roles)
 
     @property
     def _trims_system(self) -> bool:
