@@ -34,6 +34,7 @@ record differently from the derived format.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -280,7 +281,7 @@ def _verify(
         rendered = fmt.render(record)
         for what, ours, theirs in (("text", rendered.text, text), ("prompt", rendered.prompt, prompt)):
             if ours != theirs:
-                at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+                at = len(os.path.commonprefix((ours, theirs)))  # where they part
                 held = _triggers(template, fmt, separator, record)
                 why = (f"the template is content-dependent: content holding {' or '.join(map(repr, held))} renders "
                        "otherwise, which literal pieces cannot describe") if held else \

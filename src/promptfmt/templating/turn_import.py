@@ -176,7 +176,7 @@ def _verify(template: ChatTemplate, turns: ChatTurns, name: str, count: int, *, 
         except ConversationRefused as exc:  # pragma: no cover - only system messages are refused, and placed here
             return str(exc)
         if ours != theirs:
-            at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+            at = len(os.path.commonprefix((ours, theirs)))  # where they part
             return (f"a conversation of {len(messages)} messages renders {theirs[at:at + 40]!r} at offset {at} "
                     f"where the pieces give {ours[at:at + 40]!r}")
         if fmt.check_conversation(conversation).lossless and \

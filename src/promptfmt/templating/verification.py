@@ -5,6 +5,7 @@ template's string constants (a content-dependent template reacts to those)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from ..conversation import Conversation, Message
 from ..models import Record
@@ -34,15 +35,9 @@ def verification_records(fmt: TemplateFormat, count: int = 64, seed: int = 0, *,
         Record(instruction="Multi\nline\n\ninstruction", input="multi\nline", output="multi\n\nline"),
     ]
     rng = random.Random(seed)
-
-    def content(blank: bool = True) -> str:
-        while True:
-            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0 if blank else 1, 5)))
-            if blank or text.strip():
-                return text
-
+    content = _drawer(rng, pieces, most=5)
     generated = [
-        Record(instruction=content(blank=False), input=content() if rng.random() < 0.6 else "", output=content(blank=False))
+        Record(instruction=content(False), input=content(True) if rng.random() < 0.6 else "", output=content(False))
         for _ in range(max(0, count - len(fixed)))
     ]
     return fixed + generated
@@ -60,20 +55,25 @@ def verification_conversations(count: int = 48, seed: int = 0, *, markup: tuple[
     turns, a system message in every other one (``with_system``), every third ending with a user
     message, contents mixing hostile pieces and the format's own ``markup``."""
     pieces = [*_CONVERSATION_PIECES, *(piece for piece in markup if piece)]
-    rng = random.Random(seed)
-
-    def content(blank: bool = False) -> str:  # user and assistant messages hold text, as validate requires
-        while True:
-            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0 if blank else 1, 4)))
-            if blank or text.strip():
-                return text
-
+    content = _drawer(random.Random(seed), pieces, most=4)
     conversations = []
     for index in range(count):
-        messages = [Message(role="system", content=content(blank=True))] if with_system and index % 2 else []
-        for _ in range(1 + index % 4):
-            messages += [Message(role="user", content=content()), Message(role="assistant", content=content())]
+        messages = [Message(role="system", content=content(True))] if with_system and index % 2 else []
+        for _ in range(1 + index % 4):  # user and assistant messages hold text, as validate requires
+            messages += [Message(role="user", content=content(False)), Message(role="assistant", content=content(False))]
         if index % 3 == 2:
             messages.pop()
         conversations.append(Conversation(messages=messages))
     return conversations
+
+
+def _drawer(rng: random.Random, pieces: list[str], *, most: int) -> Callable[[bool], str]:
+    """A content of 0 (``blank`` allowed) or 1 to ``most`` random pieces; without ``blank`` it holds text."""
+
+    def content(blank: bool) -> str:
+        while True:
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0 if blank else 1, most)))
+            if blank or text.strip():
+                return text
+
+    return content
