@@ -63,12 +63,41 @@ def test_a_batch_without_input_column_has_no_input_and_other_columns_can_be_name
 
 
 def test_values_that_are_not_strings_are_errors_naming_row_and_column():
-    with pytest.raises(BatchError, match=r"row 1: input must be a string, got null"):
-        render_batch({"instruction": ["a", "b"], "input": ["", None], "output": ["c", "d"]}, format="phi3")
-    assert render_batch({"instruction": ["a"], "input": [None], "output": ["c"]}, format="phi3-llmfs", null_as_empty=True) == {
-        "text": ["<|user|>\na\n<|assistant|>:\nc"]}
+    with pytest.raises(BatchError, match=r"row 1: output must be a string, got null: give it a text"):
+        render_batch({"instruction": ["a", "b"], "input": ["", ""], "output": ["c", None]}, format="phi3")
+    with pytest.raises(BatchError, match=r"row 0: input must be a string, got int"):
+        render_batch({"instruction": ["a"], "input": [5], "output": ["c"]}, format="phi3")
+    assert render_batch({"instruction": [None], "output": ["c"]}, format="phi3-llmfs", null_as_empty=True) == {
+        "text": ["<|user|>\n\n<|assistant|>:\nc"]}
     with pytest.raises(BatchError, match="no column 'output'"):
         render_batch({"instruction": ["a"]}, format="phi3")
+
+
+def test_null_input_is_no_input_as_datasets_fills_a_missing_key():
+    """``datasets.Dataset.from_list`` (and a JSON file loaded with it) gives None where a record has no input."""
+    batch = {"instruction": ["a", "b"], "input": [None, "x"], "output": ["c", "d"]}
+    assert render_batch(batch, format="alpaca-llmfs") == render_batch(
+        {"instruction": ["a", "b"], "input": ["", "x"], "output": ["c", "d"]}, format="alpaca-llmfs")
+    assert "### Input" not in render_batch(batch, format="alpaca-llmfs")["text"][0]
+    assert messages_batch(batch)["messages"][0][0] == {"role": "user", "content": "a"}
+    for column in ("instruction", "output"):  # None elsewhere stays an error
+        with pytest.raises(BatchError, match=rf"row 0: {column} must be a string, got null"):
+            render_batch({**batch, column: [None, "e"]}, format="alpaca-llmfs")
+
+
+@pytest.mark.parametrize(("name", "bos"), [("llama3", "<|begin_of_text|>"), ("gemma", "<bos>"), ("mistral", "<s>")])
+def test_strip_bos_leaves_the_formats_bos_text_out_of_text_and_prompt(name, bos):
+    full = render_batch(BATCH, format=name)["text"]
+    assert all(text.startswith(bos) for text in full)
+    assert render_batch(BATCH, format=name, strip_bos=True)["text"] == [text[len(bos):] for text in full]
+    pairs = render_batch(BATCH, format=name, layout="prompt-completion", strip_bos=True, lossless=True)
+    assert pairs["prompt"][0] == builtin(name).render(records()[0]).prompt[len(bos):]
+    assert pairs["completion"] == render_batch(BATCH, format=name, layout="prompt-completion")["completion"]
+    assert pairs["lossless"] == render_batch(BATCH, format=name, layout="prompt-completion", lossless=True)["lossless"]
+    chats = {"messages": [[{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]]}
+    assert render_batch(chats, format=name, messages="messages", strip_bos=True)["text"][0] == (
+        render_batch(chats, format=name, messages="messages")["text"][0][len(bos):])
+    assert render_batch(BATCH, format="chatml", strip_bos=True) == render_batch(BATCH, format="chatml")
 
 
 def test_the_function_pickles_for_worker_processes():

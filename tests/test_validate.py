@@ -125,7 +125,7 @@ def test_messages_say_what_and_how_to_fix():
     assert 'quote it ("42")' in messages[2, "output"]
     assert "--map instruction=prompt" in messages[3, "instruction"]
     assert "--map output=response" in messages[3, "output"]
-    assert "swap the two with --map instruction=input --map input=instruction" in messages[4, "instruction"]
+    assert "pass --swap-when-empty" in messages[4, "instruction"] and "--map" not in messages[4, "instruction"]
     assert "did you mean 'instruction'?" in messages[5, "Instruction"]
     assert "contains spaces" in messages[6, "model 1 response"]
     assert 'leading " "' in messages[7, "instruction"] and "never strips" in messages[7, "instruction"]

@@ -201,9 +201,13 @@ def test_gpteacher_padding_and_the_one_extra_key(shared_data):
 def test_unsloth_questions_in_the_input_field(shared_data):
     name = "unsloth_alpaca/alpaca_unsloth.json"
     report = check(shared_data, name)
-    assert all("swap the two with --map instruction=input --map input=instruction" in i.message for i in report.issues)
+    assert report.counts == {"empty-instruction": 219}
+    assert all("pass --swap-when-empty" in i.message for i in report.issues)
     assert report.issues[0].line == 2
-    swapped = check(shared_data, name, mapping=["instruction=input", "input=instruction"])
+    # the 38 other records have both ("Answer the question about Unsloth:", the question): --map would
+    # swap them too; the option reads input as the instruction of the 219 empty ones only
+    swapped = check(shared_data, name, swap_when_empty=True)
+    assert (swapped.swapped, swapped.ok) == (219, True)
     assert [(i.record, i.related, i.code) for i in swapped.issues] == [(156, 1, "duplicate-prompt"),
                                                                        (255, 0, "duplicate-prompt")]
 

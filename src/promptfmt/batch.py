@@ -11,8 +11,11 @@ the same functions Spark or Ray, spread the work::
 
 ``format`` is a `promptfmt.Format` or a registered name (looked up once per process). Nothing is
 changed silently: a value that is not a string raises `BatchError` naming the row and the column
-(``null_as_empty=True`` reads null as ""); ``lossless=True`` adds the columns ``lossless`` and
-``loss_reasons`` so that lossy records can be counted or filtered out.
+(``null_as_empty=True`` reads null as ""), except null in the input column, which means no input:
+``datasets`` fills a key that a record leaves out with None, and a missing input is an empty one
+(docs/architecture.md, "Semantics"). ``lossless=True`` adds the columns ``lossless`` and
+``loss_reasons`` so that lossy records can be counted or filtered out; ``strip_bos=True`` writes the
+text (or prompt) without the format's leading BOS text.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def render_batch(
     null_as_empty: bool = False,
     lossless: bool = False,
     messages: str | None = None,
+    strip_bos: bool = False,
 ) -> dict[str, list[Any]]:
     """The records of ``batch`` rendered in ``format``: a ``text`` column, or ``prompt`` and ``completion``.
 
@@ -68,20 +72,25 @@ def render_batch(
     column has no input). ``messages`` names a column of conversations (lists of ``{role, content}``)
     to render instead, turn by turn (``prompt``: everything before the last assistant message).
     ``lossless=True`` adds ``lossless`` (bool) and ``loss_reasons`` (list of reason codes) per row,
-    from `Format.check` (`Format.check_conversation` for conversations).
+    from `Format.check` (`Format.check_conversation` for conversations), judged on the whole rendering.
+    ``strip_bos=True`` leaves the format's leading BOS text (`Format.bos`: ``<|begin_of_text|>``,
+    ``<bos>``, ``<s>``) out of ``text`` or ``prompt``, for a tokenizer that adds its own.
     """
     if layout not in (TEXT, PROMPT_COMPLETION):
         raise BatchError(f"render_batch writes the {TEXT} or {PROMPT_COMPLETION} layout, not {layout!r}")
     fmt = resolve_format(format)
-    if messages is not None:
-        return _render_conversations(fmt, _conversations(batch, messages), layout, lossless)
-    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
     columns: dict[str, list[Any]]
+    if messages is not None:
+        columns = _render_conversations(fmt, _conversations(batch, messages), layout, lossless)
+        return _without_bos(fmt, columns) if strip_bos else columns
+    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
     if layout == TEXT:
         columns = {"text": list(map(fmt.render_text_fields, instructions, inputs, outputs))}
     else:
         pairs = list(map(fmt.render_fields, instructions, inputs, outputs))
         columns = {"prompt": [prompt for prompt, _ in pairs], "completion": [completion for _, completion in pairs]}
+    if strip_bos:
+        _without_bos(fmt, columns)
     if lossless:
         reasons = [
             sorted({str(getattr(loss.reason, "value", loss.reason)) for loss in fmt.check_fields(i, x, o).losses})
@@ -174,6 +183,12 @@ def _render_conversations(fmt: Format, conversations: list[Conversation], layout
     return columns
 
 
+def _without_bos(fmt: Format, columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    name = "text" if "text" in columns else "prompt"
+    columns[name] = [fmt.without_bos(text) for text in columns[name]]
+    return columns
+
+
 def _column(batch: dict[str, Sequence[Any]], name: str) -> Sequence[Any]:
     try:
         return batch[name]
@@ -188,7 +203,8 @@ def _fields(
     inputs = batch[input] if input in batch else [""] * len(instructions)
     if not len(instructions) == len(inputs) == len(outputs):
         raise BatchError(f"the columns have different lengths: {len(instructions)}, {len(inputs)}, {len(outputs)}")
-    return (_strings(instructions, instruction, null_as_empty), _strings(inputs, input, null_as_empty),
+    # None in the input column is how `datasets` fills an input a record leaves out: no input
+    return (_strings(instructions, instruction, null_as_empty), _strings(inputs, input, True),
             _strings(outputs, output, null_as_empty))
 
 
@@ -200,6 +216,6 @@ def _strings(values: Sequence[Any], name: str, null_as_empty: bool) -> list[str]
         if value is None and null_as_empty:
             result[row] = ""
             continue
-        hint = ': use "" for no input, or null_as_empty=True' if value is None else ""
+        hint = ': give it a text, or pass null_as_empty=True to read null as ""' if value is None else ""
         raise BatchError(f"row {row}: {name} must be a string, got {'null' if value is None else type(value).__name__}{hint}")
     return result

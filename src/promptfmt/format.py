@@ -39,6 +39,9 @@ class Format(ABC):
     aliases: tuple[str, ...] = ()
     description: str = ""
     reference: str = ""
+    # the BOS text every rendering starts with ("<|begin_of_text|>", "<bos>", "<s>"), "" for none: a
+    # trainer whose tokenizer adds its own BOS to plain text would start with two
+    bos: str = ""
 
     @abstractmethod
     def render(self, record: Query) -> Rendered:
@@ -127,6 +130,11 @@ class Format(ABC):
         """The verdict of a round trip that gave ``back``; formats that know why a message changes
         (trimming, a default system text) name the reason."""
         return conversation_verdict(conversation, back, self.name)
+
+    def without_bos(self, text: str) -> str:
+        """``text`` without the leading `bos` (asked for explicitly: ``--strip-bos``, ``strip_bos=True``)."""
+        bos = self.bos
+        return text[len(bos):] if bos and text.startswith(bos) else text
 
     def render_text(self, record: Record) -> str:
         return self.render(record).text

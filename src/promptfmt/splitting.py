@@ -50,10 +50,17 @@ class Fractions:
             )
 
     def counts(self, n: int) -> tuple[int, int, int]:
-        """``(train, test, val)`` sizes for ``n`` items, computed as the course does (val takes the rest)."""
-        train = int(n * self.train)
-        test = int(n * self.test)
-        return train, test, n - train - test
+        """``(train, test, val)`` sizes for ``n`` items, computed as the course does: ``int(n * fraction)``
+        for each part but the last, which takes the rest. A part of fraction 0 gets nothing, so the last
+        part with a fraction above 0 takes the rest (``--val 0``: no validation item at all)."""
+        used = self.used()
+        sizes = [int(n * getattr(self, name)) if name in used[:-1] else 0 for name in PARTS]
+        sizes[PARTS.index(used[-1])] = n - sum(sizes)
+        return sizes[0], sizes[1], sizes[2]
+
+    def used(self) -> tuple[str, ...]:
+        """The parts with a fraction above 0, in order: the others get no item and no file."""
+        return tuple(name for name in PARTS if getattr(self, name) > 0)
 
 
 @dataclass

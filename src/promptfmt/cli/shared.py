@@ -42,6 +42,12 @@ PROFILE_OPTION = typer.Option(
     None, "--profile", "-p",
     help="A named field layout. " + "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + ".",
 )
+SWAP_OPTION = typer.Option(
+    False, "--swap-when-empty",
+    help="In a record whose instruction is empty or missing while its input holds text, read the input as the "
+    "instruction (and no input). Only such records change; the summary counts them. (--map instruction=input "
+    "--map input=instruction would swap every record, the good ones too.)",
+)
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
 
 

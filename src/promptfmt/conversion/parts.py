@@ -190,7 +190,8 @@ def _broken(summary: ConvertSummary) -> bool:
 
 
 def _empty(like: ConvertSummary) -> ConvertSummary:
-    return ConvertSummary(like.input_layout, like.output_layout, like.source_format, like.target_format, like.strict)
+    return ConvertSummary(like.input_layout, like.output_layout, like.source_format, like.target_format, like.strict,
+                          ignored=like.ignored, bos=like.bos)
 
 
 def _in_one_process(

@@ -14,9 +14,17 @@ from ..io import Item
 from ..plugins import FormatRegistry
 from ..records import layouts
 from ..records.mapping import FieldMapping
+from ..validation.issues import CHECKS
 
 DETECT_LIMIT = 200
 """How many leading texts ``--from auto`` examines to detect the format."""
+
+
+IGNORABLE = ("empty-instruction", "empty-output", "whitespace-only-input", "surrounding-whitespace",
+             "template-marker", "placeholder", "control-character", "unknown-field")
+"""The checks of convert that ``ignore`` may turn off: an ignored error no longer quarantines the
+record, an ignored warning is no longer counted. The others describe items that are not records
+at all, or are not checked by convert."""
 
 
 class ConvertUsageError(UsageError):
@@ -35,6 +43,9 @@ class Plan:
     drop_metadata: bool = False
     null_as_empty: bool = False
     mapping: FieldMapping | None = None  # for alpaca items (``--map``, ``--profile``)
+    swap_when_empty: bool = False  # read input as the instruction where that is empty (alpaca items)
+    ignore: tuple[str, ...] = ()  # checks whose issues neither quarantine nor count (`IGNORABLE`)
+    strip_bos: bool = False  # rendered text and prompts written without the target's leading BOS text
     notes: tuple[str, ...] = ()  # warnings for the user about the options (the CLI prints them)
 
 
@@ -51,6 +62,9 @@ def plan(
     drop_metadata: bool = False,
     null_as_empty: bool = False,
     mapping: FieldMapping | None = None,
+    swap_when_empty: bool = False,
+    ignore: tuple[str, ...] = (),
+    strip_bos: bool = False,
 ) -> tuple[Plan, Iterator[Item]]:
     """The `Plan` for ``items``, and the items again (the ones looked at are not lost).
 
@@ -58,9 +72,13 @@ def plan(
     is detected from the first item that is a JSON object unless given. ``source`` is the format of
     rendered input items, or ``"auto"`` to detect it from the first `DETECT_LIMIT` of them (this needs
     ``registry``). ``mapping`` (a `promptfmt.records.mapping.FieldMapping`) reads the record fields of alpaca
-    items from other keys; it makes ``alpaca`` the default input layout. Raises `ConvertUsageError`
-    when the options do not fit.
+    items from other keys; it makes ``alpaca`` the default input layout. ``swap_when_empty`` reads
+    the input of an alpaca record as its instruction where the instruction is empty or missing (see
+    `promptfmt.validation.Validator`); ``ignore`` names checks of `IGNORABLE` not to apply;
+    ``strip_bos`` writes the ``text`` (or ``prompt``) without the target's leading `Format.bos`.
+    Raises `ConvertUsageError` when the options do not fit.
     """
+    _check_ignored(ignore)
     layout = output_layout or (layouts.TEXT if target is not None else layouts.ALPACA)
     if layout not in layouts.OUTPUT_LAYOUTS:
         raise ConvertUsageError(f"unknown output layout {layout!r}; choose one of {', '.join(layouts.OUTPUT_LAYOUTS)}")
@@ -82,7 +100,10 @@ def plan(
     if input_layout is None:
         input_layout = _detect_layout(items, head)
     items = itertools.chain(head, items)
-    notes: list[str] = []
+    if swap_when_empty and input_layout != layouts.ALPACA:
+        raise ConvertUsageError(f"--swap-when-empty reads the input of records as their instruction; the "
+                                f"{input_layout} layout has no instruction and input keys")
+    notes = _bos_notes(layout, target, strip_bos)
     if layouts.needs_format(input_layout):
         if source is None:
             raise ConvertUsageError(
@@ -104,9 +125,39 @@ def plan(
         drop_metadata=drop_metadata,
         null_as_empty=null_as_empty,
         mapping=mapping if mapped else None,
+        swap_when_empty=swap_when_empty,
+        ignore=tuple(ignore),
+        strip_bos=strip_bos and target is not None and bool(target.bos),
         notes=tuple(notes),
     )
     return result, items
+
+
+def _check_ignored(ignore: tuple[str, ...]) -> None:
+    for code in ignore:
+        if code in IGNORABLE:
+            continue
+        check = CHECKS.get(code)
+        if check is None:
+            raise ConvertUsageError(f"unknown check {code!r}; convert can ignore: {', '.join(IGNORABLE)}")
+        if check.structural:
+            why = "such an item is not a record at all"
+        elif code == "lossy-in-format":
+            why = "lossy records are written unless --strict asks to quarantine them"
+        else:
+            why = "convert does not look for it (promptfmt validate does)"
+        raise ConvertUsageError(f"--ignore {code}: {why}; convert can ignore: {', '.join(IGNORABLE)}")
+
+
+def _bos_notes(layout: str, target: Format | None, strip_bos: bool) -> list[str]:
+    if not strip_bos:
+        return []
+    if layout not in layouts.RENDERED_LAYOUTS:
+        raise ConvertUsageError(f"--strip-bos applies to rendered text (the {' and '.join(layouts.RENDERED_LAYOUTS)} "
+                                f"layouts), not to the {layout} layout")
+    if target is not None and not target.bos:
+        return [f"--strip-bos has no effect: {target.name} texts do not start with a BOS text"]
+    return []
 
 
 def _detect_layout(items: Iterator[Item], head: list[Item]) -> str:

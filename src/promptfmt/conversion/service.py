@@ -87,6 +87,7 @@ def run(
     if progress is not None:
         progress(read)
     counts = slow.checker.counts
+    summary.swapped = slow.checker.swapped
     summary.warnings.update({code: n for code, n in counts.items() if CHECKS[code].severity != ERROR})
     return summary.close(read, written, lossy_records)
 
@@ -231,8 +232,9 @@ def validator(plan: Plan, registry: FormatRegistry | None = None) -> Validator:
         registry=registry if registry is not None else (),
         null_as_empty=plan.null_as_empty,
         mapping=plan.mapping,
+        swap_when_empty=plan.swap_when_empty,
         duplicates=False,
-        ignore=IGNORED_CHECKS,
+        ignore=(*IGNORED_CHECKS, *plan.ignore),
         max_issues=0,
     )
 

@@ -22,6 +22,11 @@ ConversationStage = Callable[[Conversation, "dict[str, Any] | None"], "tuple[tup
 def conversation_stage(plan: Plan) -> ConversationStage:
     """From a conversation of several turns, or with a system message, to the output item (the record
     layouts receive records: `promptfmt.records.layouts.record_of` turns such items into records)."""
+    chosen = _conversation_stage(plan)
+    return _without_bos(plan, chosen) if plan.strip_bos else chosen
+
+
+def _conversation_stage(plan: Plan) -> ConversationStage:
     layout = plan.output_layout
     if not layouts.needs_format(layout):
         def conversation(value: Conversation, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
@@ -61,7 +66,8 @@ def stage(plan: Plan) -> Stage:
     """From a record's fields and metadata to (what the output loses of it, the output item)."""
     layout = plan.output_layout
     if layouts.needs_format(layout):
-        return _rendered_stage(plan)
+        rendered = _rendered_stage(plan)
+        return _without_bos(plan, rendered) if plan.strip_bos else rendered
     build = builders.writer(layout)
     if layout in layouts.CONVERSATION_LAYOUTS:
         def conversation(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
@@ -126,6 +132,23 @@ def _rendered_stage(plan: Plan) -> Stage:
         return with_metadata(losses, item, metadata, (instruction, input, output)) if metadata else (losses, item)
 
     return prompt_completion
+
+
+def _without_bos(plan: Plan, stage: Callable[..., tuple[tuple[Loss, ...], dict[str, Any]]]
+                 ) -> Callable[..., tuple[tuple[Loss, ...], dict[str, Any]]]:
+    """``stage`` writing its text (or prompt) without the target's BOS text (``--strip-bos``). The
+    verdict stays the one on the whole rendering: stripping is the user's choice for the trainer's
+    tokenizer, not a loss of the format."""
+    assert plan.target is not None
+    without_bos = plan.target.without_bos
+    key = "text" if plan.output_layout == layouts.TEXT else "prompt"
+
+    def stripped(*args: Any) -> tuple[tuple[Loss, ...], dict[str, Any]]:
+        losses, item = stage(*args)
+        item[key] = without_bos(item[key])
+        return losses, item
+
+    return stripped
 
 
 def _conversation_losses(instruction: str, input: str) -> tuple[Loss, ...]:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records.layouts import RENDERED_LAYOUTS
 from .plan import Plan
 
 
@@ -23,6 +24,9 @@ class ConvertSummary:
     quarantined: int = 0
     lossy_records: int = 0
     conversations: int = 0  # items written as conversations (several turns, or a system message)
+    swapped: int = 0  # records read with their input as the instruction (``swap_when_empty``)
+    ignored: tuple[str, ...] = ()  # checks not applied (``ignore``)
+    bos: str | None = None  # the BOS text every written text or prompt starts with (None: none, or stripped)
     lossy: Counter[str] = field(default_factory=Counter)  # records per loss reason
     quarantined_by_code: Counter[str] = field(default_factory=Counter)  # quarantined records per issue code
     warnings: Counter[str] = field(default_factory=Counter)  # validation warnings per code
@@ -36,6 +40,8 @@ class ConvertSummary:
             source_format=plan.source.name if plan.source is not None else None,
             target_format=plan.target.name if plan.target is not None else None,
             strict=plan.strict,
+            ignored=plan.ignore,
+            bos=_written_bos(plan),
         )
 
     def close(self, read: int, written: int, lossy_records: int) -> ConvertSummary:
@@ -52,7 +58,7 @@ class ConvertSummary:
 
     def merge(self, other: ConvertSummary) -> None:
         """Add the counts of ``other`` (a part of the same conversion) to these."""
-        for name in ("read", "written", "quarantined", "lossy_records", "conversations"):
+        for name in ("read", "written", "quarantined", "lossy_records", "conversations", "swapped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("lossy", "quarantined_by_code", "warnings"):
             getattr(self, name).update(getattr(other, name))
@@ -70,7 +76,18 @@ class ConvertSummary:
             "quarantined_by_code": dict(sorted(self.quarantined_by_code.items())),
             "lossy": {"records": self.lossy_records, "by_reason": dict(sorted(self.lossy.items()))},
             "conversations": self.conversations,
+            "swapped": self.swapped,
+            "ignored": list(self.ignored),
+            "bos": self.bos if self.written else None,
             "warnings": dict(sorted(self.warnings.items())),
             "ok": self.ok,
         }
 
+
+
+def _written_bos(plan: Plan) -> str | None:
+    """The BOS text the written texts (or prompts) start with, when a trainer might add another."""
+    target = plan.target
+    if target is None or not target.bos or plan.strip_bos or plan.output_layout not in RENDERED_LAYOUTS:
+        return None
+    return target.bos

@@ -55,6 +55,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         self.template = template
         self.turns = turns
         self.multi_turn = turns is not None
+        self.bos = turns.bos if turns is not None else ""
         self.extends = extends
         self.aliases = tuple(aliases)
         self.description = description

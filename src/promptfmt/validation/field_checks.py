@@ -14,6 +14,7 @@ from ..errors import PluginError
 from ..format import Format
 from ..io import Item
 from ..models import RECORD_FIELDS, Record
+from ..records.fields import Problem
 from ..records.mapping import FieldMapping
 from .content import (
     CONTROL_FLAG,
@@ -29,13 +30,16 @@ from .content import (
 from .issues import Issue
 
 SURROUNDING_WHITESPACE, WHITESPACE_ONLY_INPUT = "surrounding-whitespace", "whitespace-only-input"
-_SWAP_HINT = "if the task is in input, swap the two with --map instruction=input --map input=instruction"
+# Swapping the two keys with --map would swap every record, the good ones too: the option reads input as
+# the instruction only where the instruction is empty or missing.
+_SWAP_HINT = "if the task is in input, pass --swap-when-empty to read it as the instruction (in such records only)"
 
 
 class FieldChecks:
     """The checks on a record's keys and field values (a mixin: `Validator` provides the bookkeeping)."""
 
     mapping: FieldMapping
+    swap_when_empty: bool
     _ignored: frozenset[str]
     _key: dict[str, str]
     _label: dict[str, str]
@@ -65,8 +69,8 @@ class FieldChecks:
             self._add(issues, item, "unknown-field", key, message)
         for key in shadowed:
             self._add(issues, item, "unknown-field", key,
-                      f"{key!r} is not used: {key} is read from {self._key[key]!r} (--map/--profile), so this "
-                      f"value is left out of the record")
+                      f"{key!r} is not used: {key} is read from {self.mapping.key(key)!r} (--map/--profile), so "
+                      f"this value is left out of the record")
 
     def _unknown_message(self, key: str) -> str:
         message = self._unknown_messages.get(key)
@@ -94,6 +98,14 @@ class FieldChecks:
     def _instruction_whitespace(self, issues: list[Issue], item: Item, instruction: str, input: str) -> None:
         hint = f"; the input holds text: {_SWAP_HINT}" if not instruction and input.strip() else ""
         self._required_text(issues, item, "instruction", instruction, "every record needs a task" + hint)
+
+    def _swap_hint(self, problem: Problem, value: dict[str, Any]) -> str:
+        """The hint for a missing instruction when the input holds text (none once the option is on)."""
+        input = value.get("input")
+        if (not self.swap_when_empty and problem.code == "missing-field" and problem.field == self._key["instruction"]
+                and type(input) is str and input.strip()):
+            return f"; the input holds text: {_SWAP_HINT}"
+        return ""
 
     def _output_whitespace(self, issues: list[Issue], item: Item, output: str) -> None:
         self._required_text(issues, item, "output", output,

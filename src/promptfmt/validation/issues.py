@@ -7,6 +7,8 @@ makes every warning an error.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -15,7 +17,6 @@ from pydantic import Field
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
-EMPTY_KEY = '""'  # how an empty key is shown in locations
 
 
 @dataclass(frozen=True)
@@ -80,18 +81,41 @@ class Issue:
     related: Annotated[int | None, Field(description="For duplicates: the index of the earlier record.")] = None
 
     def location(self, source: str) -> str:
-        """``FILE:LINE: record N: field`` as printed by the CLI."""
-        where = source if self.line is None else f"{source}:{self.line}"
+        """``FILE:LINE: record N: field`` as printed by the CLI (escaped: see `one_line`)."""
+        where = one_line(source) if self.line is None else f"{one_line(source)}:{self.line}"
         if self.record is not None:
             where += f": record {self.record}"
-        return f"{where}: {self.field or EMPTY_KEY}"
+        return f"{where}: {shown_key(self.field)}"
 
     def format(self, source: str) -> str:
-        """The one-line human form: ``FILE:LINE: record N: field: code: message``."""
-        return f"{self.location(source)}: {self.code}: {self.message}"
+        """The one-line human form: ``FILE:LINE: record N: field: code: message``; keys and text from
+        the data are escaped, so no input can start a line of its own (`one_line`, `shown_key`)."""
+        return f"{self.location(source)}: {self.code}: {one_line(self.message)}"
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _ISSUE_FIELDS}
 
 
 _ISSUE_FIELDS = tuple(Issue.__dataclass_fields__)
+
+# What could end a report line or rewrite it on a terminal: C0 and C1 controls, DEL, the Unicode line
+# and paragraph separators (str.splitlines splits at them), and lone surrogates (not printable).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Keys printed bare: the usual names and JSON paths (``messages.3.content``); any other is quoted.
+_PLAIN_KEY = re.compile(r"[\w$][\w.$\[\]-]*")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that could break or rewrite a report line escaped as in a JSON
+    string (``\\n``, ``\\u001b``); anything else, backslashes included, is kept as is."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda match: json.dumps(match.group(0))[1:-1], text)
+
+
+def shown_key(key: str) -> str:
+    """A key as a report line shows it: bare when it is a plain name or path, else quoted JSON-style
+    (``""`` for the empty key, ``"a: b"``, ``"x\\ny"``), so that it cannot pass for another field."""
+    if _PLAIN_KEY.fullmatch(key):
+        return key
+    return one_line(json.dumps(key, ensure_ascii=False))

@@ -60,6 +60,7 @@ class _Part:
     valid: int = 0
     invalid: int = 0
     clean: int = 0
+    swapped: int = 0
     issues: list[Issue] = field(default_factory=list)
     quarantine: list[tuple[Item, list[dict[str, Any]]]] = field(default_factory=list)
     candidates: _Candidates = field(default_factory=_Candidates)
@@ -80,8 +81,8 @@ def _validate_range(path: str, start: int, stop: int, options: dict[str, Any], k
                 progress(validator.records)
             elif progress is not None:  # a shared counter the parent reads
                 progress.value = validator.records
-    part.records, part.valid, part.invalid, part.clean = (
-        validator.records, validator.valid, validator.invalid, validator.clean)
+    part.records, part.valid, part.invalid, part.clean, part.swapped = (
+        validator.records, validator.valid, validator.invalid, validator.clean, validator.swapped)
     part.issues = validator.issues
     return part
 

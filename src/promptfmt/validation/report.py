@@ -38,6 +38,11 @@ class Report(BaseModel):
     valid: int = Field(ge=0, description="Records without any error.")
     invalid: int = Field(ge=0, description="Records with at least one error (the ones --quarantine writes).")
     clean: int = Field(ge=0, description="Records without any issue at all.")
+    swapped: int = Field(
+        default=0, ge=0,
+        description="Records read with their input as the instruction, their instruction being empty or missing "
+        "(--swap-when-empty); 0 without it.",
+    )
     errors: int = Field(ge=0, description="Issues of severity error.")
     warnings: int = Field(ge=0, description="Issues of severity warning.")
     counts: dict[str, int] = Field(default_factory=dict, description="Number of issues per code.")

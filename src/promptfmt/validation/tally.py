@@ -22,6 +22,7 @@ class PartCounts(Protocol):
     valid: int
     invalid: int
     clean: int
+    swapped: int
 
 
 class Tally:
@@ -31,6 +32,7 @@ class Tally:
         self.max_issues = max_issues
         self.on_issue = on_issue
         self.records = self.valid = self.invalid = self.clean = 0
+        self.swapped = 0  # records read with their input as the instruction (``swap_when_empty``)
         self.errors = self.warnings = 0
         self.counts: dict[str, int] = {}
         self.issues: list[Issue] = []
@@ -77,3 +79,4 @@ class Tally:
         self.valid += part.valid
         self.invalid += part.invalid
         self.clean += part.clean
+        self.swapped += part.swapped

@@ -21,11 +21,12 @@ from typing import Any
 from ..errors import UsageError
 from ..format import Format
 from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, undecodable
-from ..models import RECORD_FIELDS, Record
+from ..models import RECORD_FIELDS
 from ..plugins import FormatRegistry, default_registry
 from ..records.fields import make_record, not_an_object, problems
 from ..records.layouts import conversation_layout
 from ..records.mapping import FieldMapping
+from .checked import Checked
 from .content import ALL_CHECKS, Gate, MarkerScanner
 from .conversation_checks import ConversationChecks
 from .dedup import Duplicates
@@ -40,39 +41,6 @@ class ValidateUsageError(UsageError):
 
 
 
-class Checked:
-    """The verdict on one item: its issues, whether it has an error, and its record when one can be built.
-
-    ``fields`` is ``(instruction, input, output)`` (after mapping), ``metadata`` the other keys;
-    both are None when the item is not a record at all (invalid JSON, not an object, a missing field
-    or one of the wrong type). ``record`` builds the `Record` on first use.
-    """
-
-    __slots__ = ("item", "issues", "ok", "fields", "metadata", "_record")
-
-    def __init__(
-        self, item: Item, issues: list[Issue], ok: bool,
-        fields: tuple[str, str, str] | None = None, metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self.item = item
-        self.issues = issues
-        self.ok = ok
-        self.fields = fields
-        self.metadata = metadata
-        self._record: Record | None = None
-
-    @property
-    def record(self) -> Record | None:
-        if self.fields is None:
-            return None
-        if self._record is None:
-            self._record = make_record(*self.fields, self.metadata if self.metadata is not None else {})
-        return self._record
-
-    def __repr__(self) -> str:
-        return f"Checked(index={self.item.index}, ok={self.ok}, issues={[i.code for i in self.issues]})"
-
-
 class Validator(FieldChecks, ConversationChecks, Tally):
     """Checks items one by one and keeps the counts of a report.
 
@@ -82,6 +50,9 @@ class Validator(FieldChecks, ConversationChecks, Tally):
     * ``mapping`` / ``profile``: where the record fields are read from (`FieldMapping`, a dict
       field -> key, or ``FIELD=KEY`` strings);
     * ``strict``: every warning becomes an error; ``null_as_empty``: null fields count as "";
+    * ``swap_when_empty``: a record whose instruction is empty or missing while its input holds text
+      is read with that input as its instruction (and no input); other records are left alone, and
+      ``swapped`` counts the records read so (docs/architecture.md, "Semantics");
     * ``duplicates``: track duplicate records (a hash table of ~20-40 bytes per distinct prompt);
     * ``ignore``: codes not to report (structural codes cannot be ignored);
     * ``max_issues``: how many issues the report lists (all are counted); ``on_issue`` is called
@@ -97,6 +68,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         profile: str | None = None,
         strict: bool = False,
         null_as_empty: bool = False,
+        swap_when_empty: bool = False,
         duplicates: bool = True,
         ignore: Iterable[str] = (),
         max_issues: int | None = None,
@@ -123,6 +95,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
                 raise ValidateUsageError(f"{code} cannot be ignored: such an item is not a record at all")
         self.strict = strict
         self.null_as_empty = null_as_empty
+        self.swap_when_empty = swap_when_empty
         self.source = source
         self._scanner = MarkerScanner(registry)
         self._gate = Gate(self._scanner)
@@ -137,6 +110,10 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         self._quick_padding = self._quick and not strict and max_issues == 0 and on_issue is None
         self._key = {field: self.mapping.key(field) for field in RECORD_FIELDS}
         self._label = {f: f if k == f else f"{k!r} ({f})" for f, k in self._key.items()}
+        # a swapped record's issues name the keys its text came from: its instruction is the input's
+        self._swapped_names = ({**self._key, "instruction": self._key["input"], "input": self._key["instruction"]},
+                               {**self._label, "instruction": f"{self._key['input']!r} (instruction)",
+                                "input": f"{self._key['instruction']!r} (input)"})
         self._unknown_messages: dict[str, str] = {}
         self._severity = {code: (ERROR if strict else check.severity) for code, check in CHECKS.items()}
         self._ended = False
@@ -164,9 +141,26 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         input = value.get("input", "")
         if self.null_as_empty:
             instruction, input, output = ("" if v is None else v for v in (instruction, input, output))
+        if (self.swap_when_empty and (instruction == "" or "instruction" not in value)
+                and type(input) is str and not input.isspace() and input):
+            return self._check_swapped(item, value, shadowed, input, output)
         if type(instruction) is str and type(output) is str and type(input) is str:
             return self._check_record(item, value, shadowed, instruction, input, output)
         return self._check_broken(item, value, shadowed)
+
+    def _check_swapped(self, item: Item, value: dict[str, Any], shadowed: list[str], instruction: str,
+                       output: Any) -> Checked:
+        """`check` of a record read with its input as the instruction (``swap_when_empty``)."""
+        self.swapped += 1
+        view = {"instruction": instruction, **{k: v for k, v in value.items() if k not in ("instruction", "input")}}
+        names = self._key, self._label
+        self._key, self._label = self._swapped_names
+        try:
+            if type(output) is str:
+                return self._check_record(item, view, shadowed, instruction, "", output)
+            return self._check_broken(item, view, shadowed)
+        finally:
+            self._key, self._label = names
 
     def check_block(self, block: Block, first_index: int | None = None) -> list[Checked]:
         """Check every line of a JSON Lines `Block`; returns the `Checked` of the records with issues.
@@ -312,7 +306,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
             return self._done(item, self._check_conversation(item, value, layout), None, None)
         issues: list[Issue] = []
         for problem in problems(value, null_as_empty=self.null_as_empty, names=self._key):
-            self._add(issues, item, problem.code, problem.field, problem.message)
+            self._add(issues, item, problem.code, problem.field, problem.message + self._swap_hint(problem, value))
         fields = tuple(value.get(f) if type(value.get(f)) is str else None for f in RECORD_FIELDS)
         self._unknown_fields(issues, item, value, shadowed, fields)  # type: ignore[arg-type]
         instruction, input, output = fields
@@ -372,6 +366,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
             valid=self.valid,
             invalid=self.invalid,
             clean=self.clean,
+            swapped=self.swapped,
             errors=self.errors,
             warnings=self.warnings,
             counts=dict(self.counts),

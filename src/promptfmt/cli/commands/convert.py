@@ -18,6 +18,7 @@ import orjson
 import typer
 
 from ...conversion import ConvertSummary, Plan, convert_parts, plan, run, scratch_folder
+from ...conversion.plan import IGNORABLE
 from ...errors import OutputError
 from ...format import Format
 from ...io import (
@@ -41,6 +42,7 @@ from ..shared import (
     MAP_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
+    SWAP_OPTION,
     load_formats,
     lookup_format,
     parse_workers,
@@ -78,6 +80,19 @@ def convert(
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
     maps: list[str] = MAP_OPTION,
     profile: str | None = PROFILE_OPTION,
+    swap_when_empty: bool = SWAP_OPTION,
+    ignore: list[str] = typer.Option(
+        [], "--ignore", metavar="CODE",
+        help="Do not apply this check (repeatable): an ignored error (empty-instruction, empty-output) no longer "
+        "quarantines the record, which is written as it is; an ignored warning is not counted. Checks: "
+        f"{', '.join(IGNORABLE)}.",
+    ),
+    strip_bos: bool = typer.Option(
+        False, "--strip-bos",
+        help="Write the text (text layout) or prompt (prompt-completion) without the format's leading BOS text "
+        "(<|begin_of_text|>, <bos>, <s>), for a trainer whose tokenizer adds its own. Losslessness is still "
+        "judged on the whole rendering.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
     workers: str = typer.Option(
         "auto", "--workers", "-w", metavar="N|auto",
@@ -104,7 +119,7 @@ def convert(
         chosen, items = plan(
             iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
             registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
-            mapping=mapping,
+            mapping=mapping, swap_when_empty=swap_when_empty, ignore=tuple(ignore), strip_bos=strip_bos,
         )
         for note in chosen.notes:
             warn(f"Warning: {note}")
@@ -236,9 +251,26 @@ def _report(summary: ConvertSummary, source: str, output: str, quarantine: str |
         lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
     if summary.conversations:
         lines.append(f"conversations (several turns or a system message): {summary.conversations:,}")
+    lines += _choices(summary)
     if summary.read == 0:
         lines.append(f"Warning: {source} holds no records.")
     warn("\n".join(lines))
+
+
+def _choices(summary: ConvertSummary) -> list[str]:
+    """What the options changed, and the BOS note."""
+    lines = []
+    if summary.swapped:
+        lines.append(f"read with their input as the instruction (--swap-when-empty): {summary.swapped:,} record(s)")
+    if summary.ignored:
+        lines.append(f"checks not applied (--ignore): {', '.join(summary.ignored)}")
+    if summary.bos is not None and summary.written:
+        lines.append(
+            f"Note: every {'text' if summary.output_layout == 'text' else 'prompt'} starts with the BOS text "
+            f"{summary.bos!r}. A trainer that tokenizes plain text with add_special_tokens=True adds its own BOS "
+            "token, and the model then trains on two; pass --strip-bos, or tokenize with add_special_tokens=False."
+        )
+    return lines
 
 
 def _counts(counter: Any) -> str:

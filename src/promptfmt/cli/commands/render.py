@@ -14,6 +14,7 @@ from ...io import Source, read_items, require_input
 from ...models import Rendered
 from ...records.fields import Problem, to_record
 from ...records.layouts import conversation_layout, conversation_of, message_field
+from ...validation.issues import ERROR, Issue
 from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, load_format, warn
 
 
@@ -24,6 +25,11 @@ def render(
     index: int | None = typer.Option(None, "--index", "-n", min=0, help="Render only the record at this 0-based index."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per record: prompt, completion, text."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
+    strip_bos: bool = typer.Option(
+        False, "--strip-bos",
+        help="Print the text (and with --json the prompt) without the format's leading BOS text "
+        "(<|begin_of_text|>, <bos>, <s>), for a tokenizer that adds its own.",
+    ),
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
     """Render records and conversations (messages, sharegpt); invalid ones are reported on stderr
@@ -38,19 +44,22 @@ def render(
         if index is not None and item.index != index:
             continue
         if item.error is not None:
-            warn(f"{source.name}:{item.line}: record {item.index}: $: invalid-json: {item.error}")
+            warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error).format(source.name))
             invalid += 1
             continue
         rendered = _rendered(fmt, item.value, null_as_empty)
         if isinstance(rendered, list):
             for problem in rendered:
-                warn(f"{source.name}:{item.line}: record {item.index}: {problem.field}: {problem.code}: {problem.message}")
+                warn(Issue(problem.code, ERROR, item.index, item.line, problem.field, problem.message).format(source.name))
             invalid += 1
             continue
+        shown = rendered.as_dict()
+        if strip_bos:  # the user's choice for the tokenizer: the rendering itself is unchanged
+            shown["prompt"], shown["text"] = fmt.without_bos(shown["prompt"]), fmt.without_bos(shown["text"])
         if as_json:
-            out.write(orjson.dumps(rendered.as_dict()).decode() + "\n")
+            out.write(orjson.dumps(shown).decode() + "\n")
         else:
-            out.write(("" if index is not None or item.index == 0 else "\n") + rendered.text + "\n")
+            out.write(("" if index is not None or item.index == 0 else "\n") + shown["text"] + "\n")
     if index is not None and index >= seen:
         warn(f"Error: there is no record {index}: {source.name} has {seen} record(s) (indexes start at 0).")
         raise typer.Exit(EXIT_USAGE)

@@ -14,7 +14,7 @@ import typer
 
 from ...errors import OutputError
 from ...io import DatasetReader, QuarantineWriter, Source, open_outputs, refuse_overwrite, require_input
-from ...splitting import PARTS, Fractions, Split, SplitUsageError
+from ...splitting import Fractions, Split, SplitUsageError
 from ...splitting import split as split_items
 from ...validation.issues import ERROR, Issue
 from ..shared import EXIT_DATA, warn
@@ -37,21 +37,21 @@ def split(
     Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
     """
     suffix = ".json" if json_array else ".jsonl"
-    paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in PARTS}
     if seed is not None and not shuffle:
         raise SplitUsageError("--seed only applies with --shuffle")
     fractions = Fractions(train, test, val)
+    paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in fractions.used()}  # a part of 0: no file
     _prepare(file, out_dir, paths, quarantine)
     with DatasetReader(file) as reader:
         result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
     parts = result.parts()
     with open_outputs(list(paths.values()), json_array=json_array) as sinks:
-        for sink, name in zip(sinks, PARTS):
+        for sink, name in zip(sinks, paths):
             for data in parts[name]:
                 sink.write_raw_line(data + b"\n")
     source = Source(file).name
     _refused(result, source, quarantine)
-    _report(result, source, paths, as_json)
+    _report(result, source, paths, as_json, Path(out_dir), suffix)
     if result.refused:
         raise typer.Exit(EXIT_DATA)
 
@@ -77,10 +77,10 @@ def _refused(result: Split, source: str, quarantine: str | None) -> None:
                 writer.write(item, [issue.as_dict()])
         return
     for item in refused:
-        warn(f"{source}:{item.line}: record {item.index}: $: {item.code}: {item.error}")
+        warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error or "").format(source))
 
 
-def _report(result: Split, source: str, paths: dict[str, str], as_json: bool) -> None:
+def _report(result: Split, source: str, paths: dict[str, str], as_json: bool, out_dir: Path, suffix: str) -> None:
     counts = result.counts()
     read, refused, seed = result.read, len(result.refused), result.seed
     if as_json:
@@ -90,7 +90,13 @@ def _report(result: Split, source: str, paths: dict[str, str], as_json: bool) ->
         return
     order = "shuffled with seed " + str(seed) if seed is not None else "in file order"
     lines = [f"{source}: {read:,} item(s), {order}"]
-    lines += [f"  {name:<5} {count:>9,}  {paths[name]}" for name, count in counts.items()]
+    for name, count in counts.items():
+        if name in paths:
+            lines.append(f"  {name:<5} {count:>9,}  {paths[name]}")
+            continue
+        stale = out_dir / f"{name}{suffix}"
+        left = f"; the {stale} already there is left as it was" if stale.exists() else ""
+        lines.append(f"  {name:<5} {count:>9,}  no file written (--{name} 0){left}")
     if refused:
         lines.append(f"  refused {refused:,} item(s) that are not valid JSON")
     warn("\n".join(lines))

@@ -1,13 +1,14 @@
 """``promptfmt validate``: every problem of a dataset, located, before a training run finds it.
 
 The library (`promptfmt.validation`) decides; this module reads the options and presents the report:
-one line per issue (``FILE:LINE: record N: field: code: message``, capped by ``--max-issues``) and
-a summary table, or one JSON document (``--json``) that follows ``schemas/report.schema.json``.
+one line per issue (``FILE:LINE: record N: field: code: message``, capped by ``--max-issues``; a
+warning repeated on one key is summarised after its first `FOLD_AFTER` lines) and a summary table, or one JSON document (``--json``) that follows ``schemas/report.schema.json``.
 Exit codes: 0 without errors, 1 with errors, 2 for usage errors, 3 when a plugin fails.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from ...io.ranges import auto_workers
 from ...records.mapping import FieldMapping
 from ...validation import CHECKS, Issue, Report
 from ...validation import validate as run
+from ...validation.issues import ERROR, one_line
 from ...validation.report import issue_json
 from ..progress import Progress
 from ..shared import (
@@ -28,6 +30,7 @@ from ..shared import (
     MAP_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
+    SWAP_OPTION,
     load_format,
     load_formats,
     parse_workers,
@@ -35,6 +38,7 @@ from ..shared import (
 )
 
 HUMAN_MAX_ISSUES = 200
+FOLD_AFTER = 3  # a warning of one code on one key is listed this many times, then only counted
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
 AUTO_MAX_WORKERS = 4
 
@@ -46,6 +50,7 @@ def validate(
     ),
     maps: list[str] = MAP_OPTION,
     profile: str | None = PROFILE_OPTION,
+    swap_when_empty: bool = SWAP_OPTION,
     strict: bool = typer.Option(False, "--strict", help="Count every warning as an error (exit 1)."),
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a field as "" instead of wrong-type.'),
     no_duplicates: bool = typer.Option(
@@ -54,7 +59,8 @@ def validate(
     ignore: list[str] = typer.Option([], "--ignore", metavar="CODE", help=f"Do not report this check (repeatable). Checks: {_CHECKS_HELP}."),
     max_issues: int | None = typer.Option(
         None, "--max-issues", min=0,
-        help=f"List at most this many issues (default {HUMAN_MAX_ISSUES}; --json: all). The summary counts all.",
+        help=f"List at most this many issues (default {HUMAN_MAX_ISSUES}; --json: all). The summary counts all. "
+        f"A warning of one code on one key is listed for its first {FOLD_AFTER} records, then summarised in one line.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON report (schemas/report.schema.json) on stdout."),
     quarantine: str | None = typer.Option(
@@ -71,7 +77,8 @@ def validate(
 ) -> None:
     """Check a dataset: JSON syntax, record schema, empty and padded fields, duplicates, templated text.
 
-    Prints FILE:LINE: record N: field: code: message for each issue, then counts per code.
+    Prints FILE:LINE: record N: field: code: message for each issue (a warning repeated on one key:
+    its first 3, then one summary line), then counts per code.
     Exit 0 when there is no error, 1 when there is, 2 for usage errors.
     """
     _check_paths(file, quarantine)
@@ -88,6 +95,7 @@ def validate(
     try:
         report = run(
             file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
+            swap_when_empty=swap_when_empty,
             duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
             on_issue=printer.issue, on_progress=progress.update, workers=processes,
         )
@@ -115,15 +123,19 @@ def _processes(file: str, workers: str) -> int:
 
 
 class _HumanIssues:
-    """One line per issue (up to ``limit``), then the summary table and the totals."""
+    """One line per issue (up to ``limit``; a warning repeated on one key only its first `FOLD_AFTER`
+    times, then summarised by `_Repeats`), then the summary table and the totals."""
 
     def __init__(self, out: TextIO, source: str, limit: int | None, progress: Progress) -> None:
         self.out, self.source, self.limit, self.progress = out, source, limit, progress
         self.shown = 0
         self.total = 0
+        self.repeats = _Repeats(source)
 
     def issue(self, issue: Issue) -> None:
         self.total += 1
+        if issue.severity != ERROR and self.repeats.fold(issue):
+            return
         if self.limit is None or self.shown < self.limit:
             self.progress.clear()
             self.out.write(issue.format(self.source) + "\n")
@@ -131,12 +143,68 @@ class _HumanIssues:
 
     def finish(self, report: Report) -> None:
         write = self.out.write
-        if self.total > self.shown:
-            write(f"... {self.total - self.shown} more issue(s) not listed (--max-issues {self.limit}; --json lists "
-                  "them all). The summary below counts every issue.\n")
+        write(self.repeats.summary())
+        if self.total > self.shown + self.repeats.folded:
+            write(f"... {self.total - self.shown - self.repeats.folded} more issue(s) not listed (--max-issues "
+                  f"{self.limit}; --json lists them all). The summary below counts every issue.\n")
         if self.total:
             write("\n" + summary_table(report))
         write(totals(report) + "\n")
+
+
+MAX_REPEATS = 10_000  # keys tracked; past them (a key per record?) warnings are listed as they come
+
+
+class _Repeat:
+    __slots__ = ("issues", "records", "last", "first")
+
+    def __init__(self) -> None:
+        self.issues = self.records = 0
+        self.last: int | None = -1
+        self.first: list[str] = []
+
+
+class _Repeats:
+    """Warnings of one code on one key: one per record on a whole file (an extra column) would drown
+    the report, so after the first `FOLD_AFTER` they are counted and summarised in one line each."""
+
+    def __init__(self, source: str) -> None:
+        self.source = one_line(source)
+        self.repeats: dict[tuple[str, str], _Repeat] = {}
+        self.folded = 0
+
+    def fold(self, issue: Issue) -> bool:
+        """Count ``issue``; whether it is folded into its summary line rather than listed."""
+        key = (issue.code, issue.field)
+        repeat = self.repeats.get(key)
+        if repeat is None:
+            if len(self.repeats) >= MAX_REPEATS:
+                return False
+            repeat = self.repeats[key] = _Repeat()
+        repeat.issues += 1
+        if issue.record != repeat.last or issue.record is None:
+            repeat.records += 1
+            repeat.last = issue.record
+        if repeat.issues <= FOLD_AFTER:
+            where = f"{self.source}:{issue.line}" if issue.line is not None else f"record {issue.record}"
+            repeat.first.append(where)
+            return False
+        self.folded += 1
+        return True
+
+    def summary(self) -> str:
+        lines = []
+        for (code, field), repeat in self.repeats.items():
+            if repeat.issues <= FOLD_AFTER:
+                continue
+            on = "the item ($)" if field == "$" else "key " + one_line(json.dumps(field, ensure_ascii=False))
+            count = (f"{repeat.records:,} records" if repeat.records == repeat.issues
+                     else f"{repeat.issues:,} issues in {repeat.records:,} records")
+            lines.append(f"{code} on {on}: {count} (first: {', '.join(repeat.first)})\n")
+        if not lines:
+            return ""
+        return (f"\nRepeated warnings, each listed {FOLD_AFTER} times above (--json lists every one):\n"
+                + "".join(lines))
 
 
 def summary_table(report: Report) -> str:
@@ -148,12 +216,15 @@ def summary_table(report: Report) -> str:
 
 
 def totals(report: Report) -> str:
+    swapped = (f"\n{report.swapped:,} record(s) read with their input as the instruction (--swap-when-empty)."
+               if report.swapped else "")
     if not report.errors and not report.warnings:
-        return f"{report.source}: {report.records:,} record(s), no issues."
+        return f"{report.source}: {report.records:,} record(s), no issues.{swapped}"
     verdict = "FAILED" if not report.ok else "passed with warnings"
     return (
         f"{report.source}: {report.records:,} record(s): {report.valid:,} valid, {report.invalid:,} with errors, "
-        f"{report.clean:,} without any issue; {report.errors:,} error(s), {report.warnings:,} warning(s). {verdict}."
+        f"{report.clean:,} without any issue; {report.errors:,} error(s), {report.warnings:,} warning(s). "
+        f"{verdict}.{swapped}"
     )
 
 
