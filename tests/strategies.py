@@ -8,7 +8,7 @@ modules import every strategy from this module. The rest, by subject:
 * JSON documents: valid records, near-records and arbitrary JSON values (schema, validation);
 * datasets as bytes: JSON Lines with broken lines, JSON arrays as writers lay them out (readers,
   validation), and the items convert reads;
-* declarative format documents (the format schema);
+* declarative format documents (the format schema), and format tables whose pieces collide;
 * conversations: 1-8 turns, with and without a system message, contents hostile to the format.
 
 Strategies that depend on a built-in format take its name and are built on first draw
@@ -24,17 +24,20 @@ from hypothesis import strategies as st
 
 from promptfmt import Format, Record
 from promptfmt.conversation import Conversation
-from promptfmt.testing import content_strategy, record_strategy, text_strategy
+from promptfmt.testing import content_strategy, conversation_strategy, record_strategy, text_strategy
 
 from .helpers import builtin, dumps
 
 __all__ = [
     "array_documents",
     "conversation_documents",
+    "conversation_strategy",
     "conversations",
     "builtin_records",
     "content_strategy",
     "dataset_values",
+    "colliding_template_tables",
+    "colliding_turns_tables",
     "format_documents",
     "format_pairs",
     "gate_rows",
@@ -264,7 +267,8 @@ item_values = st.one_of(
 
 # -- declarative format documents (the format schema against the pydantic model) --------------------
 
-_strings = st.one_of(st.sampled_from(["", "x", "a b", "two\nlines", "end\n", "ok-name_1.2+", "\r"]), st.text(max_size=4))
+_strings = st.one_of(st.sampled_from(["", "x", "a b", "two\nlines", "end\n", "ok-name_1.2+", "\r", "n" * 65]),
+                     st.text(max_size=4))
 _values = st.one_of(_strings, st.booleans(), st.integers(-2, 2), st.none(), st.lists(_strings, max_size=2))
 _template_tables = st.fixed_dictionaries(
     {"separator": st.one_of(_strings, _values)},
@@ -282,6 +286,23 @@ _format_tables = st.fixed_dictionaries(
 )
 # Format files as parsed TOML: tables with right and wrong keys and types, or not a table at all.
 format_documents = st.one_of(_format_tables, _values)
+
+# Pieces from two letters and a space, so that they collide often (equal, one starting or holding
+# another, empty); contents made of other letters never touch them.
+_piece = st.sampled_from(["", "X", "Y", "XY", "YX", "XX", "XYX", " ", "X "])
+_flag = st.booleans()
+colliding_template_tables = st.fixed_dictionaries(
+    {"separator": _piece, "prefix": _piece, "prompt_suffix": _piece, "response_prefix": _piece, "end": _piece},
+    optional={"prefix_no_input": _piece, "input_block": st.sampled_from(["non-empty", "always"]), "chat": _flag,
+              "trim": _flag, "trim_output": _flag},
+)
+colliding_turns_tables = st.fixed_dictionaries(
+    {"user_prefix": _piece, "user_suffix": _piece, "generation_prompt": _piece, "turn_end": _piece},
+    optional={"response_prefix": _piece, "final": _piece, "bos": _piece, "system_prefix": _piece,
+              "system_suffix": _piece, "system": st.sampled_from(["turn", "first-user", "refused"]),
+              "default_system": st.sampled_from(["", "X", "d"]), "separator": _piece, "last_answer_prefix": _piece,
+              "trim": _flag, "trim_output": _flag, "first_user_trim": st.sampled_from(["whole", "content"])},
+)
 
 
 # -- conversations ---------------------------------------------------------------------------------

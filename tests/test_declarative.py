@@ -14,10 +14,24 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import tomli_w
 from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from promptfmt import Conversation, FormatDefinitionError, Query, Record, TemplateFormat, load_registry, schemas
+from promptfmt import (
+    ChatTurns,
+    Conversation,
+    FormatDefinitionError,
+    Query,
+    Record,
+    Template,
+    TemplateFormat,
+    load_registry,
+    schemas,
+)
+from promptfmt.templating import pieces as pieces_module
+from promptfmt.templating import turns as turns_module
 from promptfmt.templating.declarative import (
     SCHEMA_VERSION,
     FormatFile,
@@ -26,10 +40,21 @@ from promptfmt.templating.declarative import (
     parse_format_text,
 )
 from promptfmt.templating.writing import dumps_format, format_document
-from promptfmt.testing import conformance_suite
+from promptfmt.testing import (
+    conformance_suite,
+    prop_conversation_round_trip,
+    prop_lossless_round_trip,
+    prop_lossy_verdict_is_right,
+)
 
 from .helpers import builtin, builtin_formats
-from .strategies import format_documents
+from .strategies import (
+    colliding_template_tables,
+    colliding_turns_tables,
+    conversation_strategy,
+    format_documents,
+    record_strategy,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "formats"
@@ -129,7 +154,7 @@ def test_content_is_never_evaluated():
         (('end = "\\n"', 'end = "\\n"\nextra_markers = "x"'), "fmt.toml: template.extra_markers: must be a list, not a string"),
         (('[template]', 'colour = "blue"\n[template]'), "fmt.toml: colour: unknown key; the keys here are: aliases, description"),
         (('prompt_suffix = "\\nA:"\nresponse_prefix = " "', ""),
-         "fmt.toml: template: prompt_suffix and response_prefix are both empty: nothing would mark where the prompt ends"),
+         "fmt.toml: template.prompt_suffix, template.response_prefix: are both empty: nothing would mark where the prompt ends"),
         (('prefix = "Q: "', 'prefix = "Q: \nbroken'), "fmt.toml:6:14: invalid TOML: Illegal character"),
     ],
 )
@@ -400,7 +425,7 @@ def test_one_turn_files_are_written_without_a_schema_version_so_that_every_promp
         ('[template]\nseparator = "\\n"\nprompt_suffix = "A:"\nresponse_prefix = " "\n[turns]\nuser_prefix = "U"\n',
          "give either a [template] table (one turn) or a [turns] table"),
         ('[turns]\nuser_prefix = "U: "\nsystem = "nowhere"\n', "turns.system: must be one of"),
-        ('[turns]\nuser_prefix = "U: "\n', "my.toml: turns: prompt_suffix and response_prefix are both empty"),
+        ('[turns]\nuser_prefix = "U: "\n', "my.toml: turns.user_suffix, turns.generation_prompt: are both empty"),
         ('schema_version = 3\n[turns]\nuser_prefix = "U: "\nnew_key = 1\n',
          "my.toml: schema_version: the file is written for format-file schema version 3, and this promptfmt reads "
          "versions up to 2: upgrade promptfmt"),
@@ -422,3 +447,187 @@ def test_a_format_file_holds_one_description_and_says_what_is_wrong(tables, mess
 def test_the_schema_version_this_promptfmt_reads_is_in_the_schema():
     assert SCHEMA_VERSION == 2
     assert FormatFile.model_json_schema()["properties"]["schema_version"]["maximum"] == SCHEMA_VERSION
+
+
+# -- pieces that collide: refused with the keys named, exactly when the format could not read back --------
+
+COLLISIONS = [
+    # (table, keys changed, the keys the message names, what it says)
+    ("template", {"chat": True, "prefix_no_input": "Q (alone): "}, "template.prefix_no_input, template.chat",
+     "a chat format has one preamble"),
+    ("template", {"separator": "\nA: "}, "template.separator, template.prompt_suffix, template.response_prefix",
+     "the separator '\\nA: ' equals prompt_suffix + response_prefix"),
+    ("template", {"prompt_suffix": "", "response_prefix": ""}, "template.prompt_suffix, template.response_prefix",
+     "are both empty: nothing would mark where the prompt ends"),
+    ("turns", {"system_prefix": "<|user|>\n"}, "turns.system_prefix, turns.user_prefix",
+     "user_prefix '<|user|>\\n' is also system_prefix, so a system turn cannot be told from the first user turn"),
+    ("turns", {"system_prefix": "<|user|>\nsystem: "}, "turns.system_prefix, turns.user_prefix",
+     "is also the start of system_prefix '<|user|>\\nsystem: '"),
+    ("turns", {"user_prefix": "", "bos": "<|user|>\n"}, "turns.system_prefix, turns.user_prefix",
+     "user_prefix is empty, so a system turn cannot be told from the first user turn"),
+    ("turns", {"system": "first-user", "system_prefix": "<<SYS>>", "system_suffix": ""},
+     "turns.system_suffix, turns.system_prefix", "nothing marks where a system message inside the first user message"),
+    ("turns", {"system": "first-user", "system_prefix": " <<SYS>>", "trim": True}, "turns.system_prefix, turns.trim",
+     "starts with whitespace, which trim strips from the first user message"),
+    ("turns", {"user_suffix": "", "generation_prompt": "", "response_prefix": "<|assistant|>\n"},
+     "turns.user_suffix, turns.generation_prompt", "nothing marks where a user message ends"),
+    ("turns", {"user_prefix": "", "turn_end": "", "bos": "<|user|>\n", "system": "refused"},
+     "turns.turn_end, turns.user_prefix", "nothing marks where an answer ends and the next user message starts"),
+    ("turns", {"turn_end": "", "final": "</s><|user|>\n"}, "turns.turn_end, turns.user_prefix, turns.final",
+     "the last answer would read as ending with '</s>'"),
+    ("turns", {"last_answer_prefix": "<think>", "response_prefix": "<think></think>"},
+     "turns.response_prefix, turns.last_answer_prefix", "every answer would read as the last one"),
+    ("turns", {"separator": "<|end|>\n<|assistant|>\n"}, "turns.separator, turns.user_suffix, turns.generation_prompt",
+     "a record's input could not be told apart"),
+]
+PHI3_LIKE = {"user_prefix": "<|user|>\n", "user_suffix": "<|end|>\n", "generation_prompt": "<|assistant|>\n",
+             "turn_end": "<|end|>\n", "system_prefix": "<|system|>\n", "system_suffix": "<|end|>\n"}
+HOUSE_LIKE = {"prefix": "Q: ", "separator": "\nC: ", "prompt_suffix": "\nA:", "response_prefix": " ", "end": "\n"}
+
+NEUTRAL_RECORDS = (Record(instruction="a", output="b"), Record(instruction="a", input="c", output="b"))
+NEUTRAL_CONVERSATIONS = tuple(Conversation.of(messages) for messages in (
+    [("user", "a")], [("user", "a"), ("assistant", "b")], [("system", "s"), ("user", "a")],
+    [("system", "s"), ("user", "a"), ("assistant", "b")], [("user", "a"), ("assistant", "b"), ("user", "c")],
+    [("system", "s"), ("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d")],
+))
+
+
+def neutral_failures(fmt: TemplateFormat) -> list[object]:
+    """The records and conversations, their contents sharing nothing with the pieces, that are lossy or do
+    not read back: what the rules refuse. Left out: a prompt without input where the separator occurs in
+    the prompt suffix (lossy, and said so: imported Vicuna-style templates are such), an empty input
+    where the input block always appears (content), and a system message opening the first user
+    message without a marker (Gemma 3: ``system-unmarked``)."""
+    failures: list[object] = []
+    for record in NEUTRAL_RECORDS:
+        if fmt.template.input_block == "always" and not record.input:
+            continue
+        subjects = [record] + ([Query(instruction=record.instruction, input=record.input)] if record.input else [])
+        for subject in subjects:
+            rendered = fmt.render(subject)
+            try:
+                back = fmt.parse(rendered.text if isinstance(subject, Record) else rendered.prompt)
+            except ValueError:
+                back = None
+            if not fmt.check(subject).lossless or back != subject:
+                failures.append(subject)
+    unmarked = fmt.turns is not None and fmt.turns.system == "first-user" and not fmt.turns.system_prefix
+    for conversation in NEUTRAL_CONVERSATIONS if fmt.turns is not None else ():
+        if conversation.system is not None and (unmarked or fmt.turns.system == "refused"):
+            continue
+        try:
+            back = fmt.parse_conversation(fmt.render_conversation(conversation).text).messages
+        except ValueError:
+            back = None
+        if not fmt.check_conversation(conversation).lossless or back != conversation.messages:
+            failures.append(conversation)
+    return failures
+
+
+def unchecked_failures(table: str, pieces: dict[str, object]) -> list[object]:
+    """`neutral_failures` of the pieces built without the rules: what a refused definition would do."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pieces_module, "check_template", lambda template: None)
+        patch.setattr(turns_module, "check_turns", lambda turns: None)
+        try:
+            return neutral_failures(format_of(table, pieces))
+        except Exception as exc:  # some such pieces break the engine outright (an empty literal)
+            return [exc]
+
+
+def format_of(table: str, pieces: dict[str, object]) -> TemplateFormat:
+    if table == "turns":
+        return TemplateFormat.from_turns("gen", ChatTurns(**pieces))  # type: ignore[arg-type]
+    return TemplateFormat("gen", Template(**pieces))  # type: ignore[arg-type]
+
+
+def document_of(table: str, pieces: dict[str, object]) -> dict[str, object]:
+    head: dict[str, object] = {"schema_version": 2} if table == "turns" else {}
+    return {**head, "name": "gen", "description": "d", "reference": "r", table: pieces}
+
+
+@pytest.mark.parametrize(("table", "change", "keys", "detail"), COLLISIONS)
+def test_colliding_pieces_are_refused_naming_the_file_and_the_keys(tmp_path, table, change, keys, detail):
+    pieces = {**(PHI3_LIKE if table == "turns" else HOUSE_LIKE), **change}
+    path = write(tmp_path, tomli_w.dumps(document_of(table, pieces)))
+    with pytest.raises(FormatDefinitionError) as caught:
+        load_format_file(path)
+    assert str(caught.value).startswith(f"{path}: {keys}: "), caught.value
+    assert detail in str(caught.value)
+    assert unchecked_failures(table, pieces)  # accepted, the format would lose neutral records or conversations
+    with pytest.raises(FormatDefinitionError, match=re.escape(keys.replace(f"{table}.", ""))):
+        format_of(table, pieces)  # a Python-defined format meets the same rules
+
+
+@pytest.mark.parametrize(("table", "change"), [
+    ("template", {"prefix": "\nA:"}),  # the prefix is the prompt suffix
+    ("template", {"end": "Q: "}),  # the end text is the prefix
+    ("template", {"end": "\nA:\n"}),  # the prompt suffix starts the end text
+    ("template", {"separator": "\nA"}),  # the separator starts the text after the prompt (the longer one wins)
+    ("template", {"separator": "\nA: more", "input_block": "always"}),
+    ("turns", {"user_suffix": "<|user|>\n"}),  # the user prefix is the user suffix
+    ("turns", {"turn_end": "<|user|>\n"}),  # the end of a turn is the user prefix
+    ("turns", {"turn_end": "<|end|>\n<|x|>"}),  # the user suffix starts the end of a turn
+    ("turns", {"system_prefix": "<|user"}),  # a system prefix that starts the user prefix
+    ("turns", {"turn_end": "", "final": "<|user|>\n</s>"}),  # the final text starts with the user prefix
+])
+def test_pieces_that_coincide_but_read_back_are_accepted(table, change):
+    fmt = parse_format_document(document_of(table, {**(PHI3_LIKE if table == "turns" else HOUSE_LIKE), **change}))
+    assert neutral_failures(fmt) == []
+    record = Record(instruction="Name <|user|>\nQ: a colour.", output="Blue.")
+    prop_lossless_round_trip(fmt, record)
+    prop_lossy_verdict_is_right(fmt, record)
+
+
+@given(data=st.data(), table=st.sampled_from(["template", "turns"]))
+def test_pieces_are_refused_exactly_when_neutral_contents_would_not_read_back(data, table):
+    """Generated pieces that collide often: a refusal names keys of the table and the format would
+    indeed lose a neutral record or conversation; an accepted format keeps them all, and the kit's
+    round-trip properties hold on generated content."""
+    pieces = data.draw(colliding_template_tables if table == "template" else colliding_turns_tables)
+    try:
+        fmt = parse_format_document(document_of(table, pieces), source="gen.toml")
+    except FormatDefinitionError as exc:
+        assert re.match(rf"gen\.toml: {table}\.\w+", str(exc)), exc
+        if "is meaningless" not in str(exc):  # a key that does nothing there is refused, though harmless
+            assert unchecked_failures(table, pieces), exc
+        return
+    assert neutral_failures(fmt) == []
+    prop_lossless_round_trip(fmt, data.draw(record_strategy(fmt)))
+    prop_lossy_verdict_is_right(fmt, data.draw(record_strategy(fmt)))
+    if fmt.turns is not None:
+        prop_conversation_round_trip(fmt, data.draw(conversation_strategy(fmt)))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('name = "mini"', f'name = "{"n" * 102_400}"'), "fmt.toml: name: must be at most 64 characters long, not 102400"),
+    (('name = "mini"', 'name = "mini"\naliases = ["m", "mini"]'), "fmt.toml: aliases.1: 'mini' is the format's name; remove it"),
+    (('name = "mini"', 'name = "mini"\naliases = ["m", "q", "m"]'), "fmt.toml: aliases.2: 'm' is listed twice; remove it"),
+    (('name = "mini"', f'name = "mini"\naliases = ["{"a" * 65}"]'), "fmt.toml: aliases.0: must be at most 64 characters"),
+])
+def test_names_are_bounded_and_aliases_distinct(tmp_path, change, message):
+    path = write(tmp_path, MINIMAL.replace(*change))
+    with pytest.raises(FormatDefinitionError) as caught:
+        load_format_file(path)
+    assert str(caught.value).startswith(message.replace("fmt.toml", str(path)))
+    assert len(str(caught.value)) < 300  # the name is not echoed back
+    assert load_format_file(write(tmp_path, MINIMAL.replace('"mini"', '"' + "n" * 64 + '"'), "max.toml")).name == "n" * 64
+
+
+def test_a_colliding_format_file_stops_the_command_with_the_keys_named(cli, tmp_path):
+    bad = write(tmp_path, tomli_w.dumps(document_of("turns", {**PHI3_LIKE, "system_prefix": "<|user|>\n"})), "bad.toml")
+    for args in (("formats", "--format-file", str(bad)), ("render", str(bad), "-f", "gen", "--format-file", str(bad))):
+        result = cli(*args)
+        assert result.exit_code == 3, result  # a broken file the user named: a plugin that failed to load
+        assert f"plugin 'file:{bad}' failed to load: FormatDefinitionError: {bad}: turns.system_prefix, " \
+               "turns.user_prefix: user_prefix '<|user|>\\n' is also system_prefix" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_import_template_refuses_a_name_too_long_with_exit_2(cli, tmp_path):
+    template = write(tmp_path, "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}<|end|>{% endfor %}"
+                     "{% if add_generation_prompt %}<|assistant|>{% endif %}", "t.jinja")
+    result = cli("import-template", str(template), "--name", "n" * 100_000)
+    assert result.exit_code == 2, result
+    assert "must be at most 64 characters long, not 100000" in result.stderr
+    assert len(result.stderr) < 400 and "Traceback" not in result.stderr

@@ -154,6 +154,8 @@ def test_the_check_reports_exactly_the_whitespace_the_template_drops(name, data)
     dropped = name in TRIMMING and (user != user.strip() or record.output != record.output.strip()) or \
         name in LEADING_NEWLINES and record.output.startswith("\n")
     verdict = builtin(name).check(record)
+    if verdict.reasons == {LossReason.CONTENT_DEPENDENT}:  # check stops at that reason (Qwen3's '</think>')
+        return
     assert (LossReason.TRIMMED_WHITESPACE in verdict.reasons) == dropped, verdict
 
 

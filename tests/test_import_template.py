@@ -502,6 +502,19 @@ def test_a_system_turn_without_a_prefix_of_its_own_reads_back():
     assert fmt.parse_conversation(fmt.render_conversation(chat).text).messages == chat.messages
 
 
+def test_a_system_message_written_as_a_user_turn_is_not_taken_for_a_system_turn():
+    """Its own turn would start like a user turn (system_prefix == user_prefix): that placement is refused
+    by the pieces' rules, so the system message lands where a lossy verdict says so, never dropped unsaid."""
+    source = ("{% for m in messages %}{% if m.role == 'assistant' %}<|assistant|>{{ m.content }}<|end|>"
+              "{% else %}<|user|>{{ m.content }}<|end|>{% endif %}{% endfor %}"
+              "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    fmt = import_chat_template(ChatTemplate(source, {}, "t.jinja"), name="t").format
+    assert (fmt.turns.system, fmt.turns.system_prefix) == ("first-user", "")
+    chat = Conversation.of([("system", "Be brief."), ("user", "Hi"), ("assistant", "Yo")])
+    assert fmt.render_conversation(chat).text == "<|user|>Be brief.<|end|><|user|>Hi<|end|><|assistant|>Yo<|end|>"
+    assert fmt.check_conversation(chat).reasons == {LossReason.SYSTEM_UNMARKED}
+
+
 def test_a_template_that_needs_tokens_says_which():
     with pytest.raises(MissingTokensError) as caught:
         import_chat_template(ChatTemplate("{{ bos_token }}" + USER_ASSISTANT + "{{ eos_token }}", {}, "t.jinja"), name="t")

@@ -98,10 +98,11 @@ def test_a_format_with_nothing_after_the_answer_reads_a_bare_prompt_as_a_prompt(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"separator": ""}, "separator must not be empty"),
+        ({"separator": ""}, "separator: must not be empty"),
         ({"separator": "\n", "prompt_suffix": "", "response_prefix": ""}, "nothing would mark"),
         ({"separator": "A:", "prompt_suffix": "A:", "end": "."}, "input block could not be told apart"),
-        ({"separator": "\n", "prompt_suffix": "A:", "end": ".", "input_block": "sometimes"}, "input_block must be one of"),
+        ({"separator": "\n", "prompt_suffix": "A:", "chat": True, "prefix_no_input": "P:"}, "prefix_no_input, chat: "),
+        ({"separator": "\n", "prompt_suffix": "A:", "end": ".", "input_block": "sometimes"}, "input_block: must be one of"),
     ],
 )
 def test_unusable_definitions_are_refused(fields, message):

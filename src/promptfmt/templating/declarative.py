@@ -24,8 +24,9 @@ prepended to ``prefix`` (and to ``prefix_no_input`` when that is given). TOML ha
 
 The pydantic model `FormatFile` is the source of truth of ``schemas/format.schema.json``. A file is
 checked against that checked-in schema with ``jsonschema`` (every message names the key path:
-``house-qa.toml: template.separator: must not be empty``), then the `Template` is built, whose own
-`FormatDefinitionError` messages name the file too. Nothing in a format file is ever executed.
+``house-qa.toml: template.separator: must not be empty``), then the `Template` or `ChatTurns` is
+built, whose rules (`promptfmt.templating.collisions`: pieces that could not read back) name the
+file and keys too. Nothing in a format file is ever executed.
 
 Format files reach the registry as ordinary plugins, one per file, named ``file:PATH``
 (`promptfmt.plugins.sources`).
@@ -45,6 +46,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ..errors import FormatDefinitionError
 from ..schema_files import load as load_schema
+from .collisions import UnusablePieces
 from .template import Template, TemplateFormat
 from .turns import ChatTurns
 
@@ -57,6 +59,8 @@ FILE_PLUGIN_PREFIX = "file:"
 # Constraints written as "must not contain" patterns: unanchored, so that Python's ``re`` (used by
 # jsonschema) and pydantic's regex engine agree ("$" differs between them before a final newline).
 _NAME_FORBIDDEN = "[^A-Za-z0-9._+-]"
+NAME_MAX_LENGTH = 64
+"""The longest format name or alias (the built-in ones are at most 24 characters long)."""
 _LINE_BREAK = "[\r\n]"
 _NOT_PATTERN_MESSAGES = {
     _NAME_FORBIDDEN: "may contain only letters, digits and the characters . _ + -",
@@ -68,9 +72,15 @@ def check_format_name(value: str) -> str:
     """``value`` if it is a valid format name or alias, else a `ValueError` saying why."""
     if not value:
         raise ValueError("must not be empty")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValueError(_too_long(len(value)))
     if re.search(_NAME_FORBIDDEN, value):
         raise ValueError(_NOT_PATTERN_MESSAGES[_NAME_FORBIDDEN])
     return value
+
+
+def _too_long(length: int) -> str:
+    return f"must be at most {NAME_MAX_LENGTH} characters long, not {length}"
 
 
 def _check_one_line(value: str) -> str:
@@ -81,7 +91,7 @@ def _check_one_line(value: str) -> str:
 
 FormatName = Annotated[
     str,
-    Field(min_length=1, json_schema_extra={"not": {"pattern": _NAME_FORBIDDEN}}),
+    Field(min_length=1, max_length=NAME_MAX_LENGTH, json_schema_extra={"not": {"pattern": _NAME_FORBIDDEN}}),
     AfterValidator(check_format_name),
 ]
 OneLine = Annotated[
@@ -310,11 +320,25 @@ def parse_format_document(document: object, *, source: str = "<format>") -> Temp
         first = exc.errors()[0]
         location = ".".join(map(str, first["loc"])) or "(top level)"
         raise FormatDefinitionError(f"{source}: {location}: {first['msg']}") from None
+    _check_aliases(spec, source)
+    table = "turns" if spec.turns is not None else "template"
     try:
         return spec.to_format()
+    except UnusablePieces as exc:
+        keys = ", ".join(f"{table}.{key}" for key in exc.keys)
+        raise FormatDefinitionError(f"{source}: {keys}: {exc.detail}") from None
     except FormatDefinitionError as exc:
-        table = "turns" if spec.turns is not None else "template"
         raise FormatDefinitionError(f"{source}: {table}: {exc}") from None
+
+
+def _check_aliases(spec: FormatFile, source: str) -> None:
+    """Each alias once, none the format's own name (a rule past the schema, as the pieces' rules are)."""
+    seen = {spec.name}
+    for index, alias in enumerate(spec.aliases):
+        if alias in seen:
+            what = "is the format's name" if alias == spec.name else "is listed twice"
+            raise FormatDefinitionError(f"{source}: aliases.{index}: {alias!r} {what}; remove it")
+        seen.add(alias)
 
 
 def schema_problems(document: object) -> list[tuple[str, str]]:
@@ -341,6 +365,8 @@ def _describe(error: Any) -> list[tuple[str, str]]:
         return [(where, f"must be {expected}, not {_toml_type(instance)}")]
     if kind == "minLength":
         return [(where, "must not be empty")]
+    if kind == "maxLength":
+        return [(where, _too_long(len(instance)))]
     if kind == "enum":
         return [(where, f"must be one of {', '.join(repr(v) for v in value)}, not {instance!r}")]
     if kind == "oneOf" and not path:

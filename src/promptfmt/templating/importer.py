@@ -219,7 +219,7 @@ def _check_name(name: str) -> None:
     try:
         check_format_name(name)
     except ValueError as exc:
-        raise FormatDefinitionError(f"format name {name!r}: {exc}") from None
+        raise FormatDefinitionError(f"format name {_excerpt(name)}: {exc}") from None
 
 
 def _find_once(text: str, sentinel: str, what: str, separator: str, refuse: Callable[[str, str], Exception]) -> int:

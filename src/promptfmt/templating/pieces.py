@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import FormatDefinitionError
+from .collisions import check_template
 
 INPUT_BLOCK_RULES = ("non-empty", "always")
 
@@ -31,22 +31,7 @@ class Template:
     content_dependent: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.input_block not in INPUT_BLOCK_RULES:
-            raise FormatDefinitionError(
-                f"input_block must be one of {', '.join(INPUT_BLOCK_RULES)}, not {self.input_block!r}"
-            )
-        if not self.separator:
-            raise FormatDefinitionError("separator must not be empty: it marks where the input starts")
-        if not self.after_prompt:
-            raise FormatDefinitionError(
-                "prompt_suffix and response_prefix are both empty: nothing would mark where the prompt ends"
-            )
-        if self.separator == self.after_prompt:
-            raise FormatDefinitionError(
-                "separator equals prompt_suffix + response_prefix: the input block could not be told apart"
-            )
-        if self.input_block == "always" and self.prefix_no_input is not None:
-            raise FormatDefinitionError("prefix_no_input is meaningless when the input block always appears")
+        check_template(self)  # the rules every definition meets (`promptfmt.templating.collisions`)
 
     @property
     def after_prompt(self) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..conversation import ConversationRefused
 from ..errors import FormatDefinitionError
@@ -63,12 +64,16 @@ def derive_turns(template: ChatTemplate, one_turn: Template, *, name: str, count
     placements, why_refused = _system_placements(template, one_turn, base, opening)
     problem = ""
     for placement in placements:
-        for trim_system, first_user_trim in _system_trimmings(placement):
-            turns = replace(placement, trim_system=trim_system, first_user_trim=first_user_trim)
+        for trim_system, first_user_trim in _system_trimmings(placement["system"], base.trim):
+            try:  # pieces that collide (a system_prefix that starts like user_prefix) never read back
+                turns = replace(base, **placement, trim_system=trim_system, first_user_trim=first_user_trim)
+            except FormatDefinitionError as exc:
+                problem = str(exc)
+                continue
             problem = _verify(template, turns, name, count, with_system=True)
             if not problem:
                 return DerivedTurns(turns, count, (_system_note(turns),))
-    refused = replace(base, bos=opening, system=SYSTEM_REFUSED)
+    refused = replace(base, bos=opening)
     failure = _verify(template, refused, name, count, with_system=False)
     if failure:
         return DerivedTurns(None, 0, (f"one turn only: {failure}; conversations of several turns are refused",))
@@ -100,11 +105,14 @@ def _turn_pieces(template: ChatTemplate, t: Template) -> tuple[ChatTurns, str]:
     # every cut found renders alike; the longest end of turn outside a <tag> or [TAG] reads as written
     cut = min(cuts, key=lambda cut: _inside_tag(between[:cut]))
     user_prefix = between[cut:]
-    turns = ChatTurns(
-        user_prefix=user_prefix, user_suffix=user_suffix, generation_prompt=t.prompt_suffix[len(user_suffix):],
-        response_prefix=t.response_prefix, turn_end=between[:cut], final=t.end[cut:], trim=t.trim,
-        trim_output=t.trim_output, separator=t.separator,
-    )
+    try:  # system messages refused until a placement is found and verified
+        turns = ChatTurns(
+            user_prefix=user_prefix, user_suffix=user_suffix, generation_prompt=t.prompt_suffix[len(user_suffix):],
+            response_prefix=t.response_prefix, turn_end=between[:cut], final=t.end[cut:], trim=t.trim,
+            trim_output=t.trim_output, separator=t.separator, system=SYSTEM_REFUSED,
+        )
+    except FormatDefinitionError as exc:
+        raise _NoTurns(f"the pieces of a turn do not read back ({exc})") from None
     return turns, t.prefix[:len(t.prefix) - len(user_prefix)]
 
 
@@ -113,19 +121,19 @@ def _inside_tag(text: str) -> bool:
     return text.rfind("<") > text.rfind(">") or text.rfind("[") > text.rfind("]")
 
 
-def _system_trimmings(placement: ChatTurns) -> tuple[tuple[bool | None, str], ...]:
-    """The ``(trim_system, first_user_trim)`` values that render differently for ``placement``."""
-    if placement.system != SYSTEM_IN_FIRST_USER:
-        return ((None, "whole"), (not placement.trim, "whole"))
-    if not placement.trim:
+def _system_trimmings(system: object, trim: bool) -> tuple[tuple[bool | None, str], ...]:
+    """The ``(trim_system, first_user_trim)`` values that render differently for a placement."""
+    if system != SYSTEM_IN_FIRST_USER:
+        return ((None, "whole"), (not trim, "whole"))
+    if not trim:
         return ((None, "whole"), (True, "whole"))
     return ((None, "whole"), (True, "whole"), (None, "content"), (True, "content"))
 
 
 def _system_placements(
     template: ChatTemplate, t: Template, base: ChatTurns, opening: str
-) -> tuple[list[ChatTurns], str]:
-    """Candidate system placements (``base`` with a system placement), or none and the reason."""
+) -> tuple[list[dict[str, Any]], str]:
+    """Candidate system placements (the changes to ``base`` that place a system message), or none and the reason."""
     try:
         text = _render(template, [("system", _SYSTEM), ("user", _USER1), ("assistant", _ANSWER1)],
                        generation_prompt=False)
@@ -140,20 +148,19 @@ def _system_placements(
         return [], "a system message changes how the turn after it renders"
     head = text[:len(text) - len(after)]
     before, behind = head.split(_SYSTEM)
-    candidates: list[ChatTurns] = []
+    candidates: list[dict[str, Any]] = []
     if behind.endswith(base.user_prefix):  # its own turn, before the first user turn
         suffix = behind[:len(behind) - len(base.user_prefix)]
         if before.startswith(opening):
-            candidates.append(replace(base, system=SYSTEM_TURN, bos=opening, system_prefix=before[len(opening):],
-                                      system_suffix=suffix))
+            candidates.append(dict(system=SYSTEM_TURN, bos=opening, system_prefix=before[len(opening):],
+                                   system_suffix=suffix))
         elif opening.startswith(before) and opening.endswith(suffix) and len(opening) >= len(before) + len(suffix):
             bos = next((token for token in template.tokens.values() if token and before.startswith(token)), "")
-            candidates.append(replace(base, system=SYSTEM_TURN, bos=bos, system_prefix=before[len(bos):],
-                                      system_suffix=suffix,
-                                      default_system=opening[len(before):len(opening) - len(suffix)]))
+            candidates.append(dict(system=SYSTEM_TURN, bos=bos, system_prefix=before[len(bos):], system_suffix=suffix,
+                                   default_system=opening[len(before):len(opening) - len(suffix)]))
     if before.startswith(t.prefix):  # inside the first user message
-        candidates.append(replace(base, system=SYSTEM_IN_FIRST_USER, bos=opening,
-                                  system_prefix=before[len(t.prefix):], system_suffix=behind))
+        candidates.append(dict(system=SYSTEM_IN_FIRST_USER, bos=opening, system_prefix=before[len(t.prefix):],
+                               system_suffix=behind))
     return candidates, "" if candidates else "it is placed neither as a turn of its own nor inside the first user message"
 
 

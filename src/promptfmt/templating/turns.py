@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from ..conversation import Conversation, ConversationRefused, RenderedConversation, Segment, messages_of
 from ..errors import ParseError
+from .collisions import check_turns
 from .pieces import Template
 
 SYSTEM_TURN, SYSTEM_IN_FIRST_USER, SYSTEM_REFUSED = "turn", "first-user", "refused"
@@ -79,6 +80,7 @@ class ChatTurns:
             raise ValueError(f"system must be one of {', '.join(SYSTEM_PLACEMENTS)}, not {self.system!r}")
         if self.first_user_trim not in FIRST_USER_TRIMS:
             raise ValueError(f"first_user_trim must be one of {', '.join(FIRST_USER_TRIMS)}, not {self.first_user_trim!r}")
+        check_turns(self)  # the pieces must read back what they render (`promptfmt.templating.collisions`)
 
     def template(self) -> Template:
         """The one-turn `Template`: what a record (one user and one assistant message) renders as."""
