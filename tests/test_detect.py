@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+from importlib.metadata import EntryPoint
 
 import pytest
 from hypothesis import given
@@ -23,6 +25,7 @@ from promptfmt.detect import Detection, Match, answer_for, detect_format, match_
 from promptfmt.formats import gemma, llama
 from promptfmt.plugins import make_plugin_manager
 
+from . import plugin_samples
 from .helpers import COURSE, builtin, builtin_formats, builtin_registry
 from .strategies import record_strategy
 
@@ -219,6 +222,57 @@ def test_formats_no_plugin_answers_for_are_matched_by_parsing():
     bare = FormatRegistry()  # no plugin manager at all
     bare.register(QA, plugin="by hand")
     assert detect_format([QA.render(PLAIN[0]).text], bare).name == "qa-test"
+
+
+# -- a failing plugin costs its own formats only ----------------------------------------------------
+
+
+def hostile_registry(*plugins):
+    named = [(f"hostile-{number}", plugin) for number, plugin in enumerate(plugins)]
+    registry, failures = build_registry(make_plugin_manager(entry_points=False, plugins=named))
+    assert not failures
+    return registry
+
+
+@pytest.mark.parametrize("kind", ["RuntimeError", "BaseException", "sys.exit", "os._exit", "KeyboardInterrupt", "wrong-type"])
+def test_a_format_whose_plugin_fails_is_skipped_with_a_note_and_the_others_detected(kind, monkeypatch):
+    monkeypatch.setattr(os, "_exit", lambda status=0: pytest.fail("os._exit reached"))
+    registry = hostile_registry(plugin_samples.BrokenFormatPlugin(plugin_samples.BrokenFormat("parse", kind)),
+                                plugin_samples.HostileDetectPlugin(kind))
+    detection = detect_format(texts(builtin("llama3"), PLAIN), registry)
+    assert detection.name == "llama3"
+    assert {(s.format, s.plugin, s.index) for s in detection.skipped} == {("broken", "hostile-0", 0),
+                                                                          ("detected", "hostile-1", 0)}
+    reasons = {s.format: s.reason for s in detection.skipped}
+    if kind == "KeyboardInterrupt":  # let through by the format's guard (a Ctrl-C, per record), told apart here
+        method = hook = "detection raised KeyboardInterrupt"
+    else:
+        method = "parse returned int" if kind == "wrong-type" else "parse raised"
+        hook = "promptfmt_detect_format " + ("returned str, not a Match or None" if kind == "wrong-type" else "raised")
+    assert reasons["broken"].startswith(f"format 'broken' of plugin 'hostile-0' failed: {method}")
+    assert reasons["detected"].startswith(f"format 'detected' of plugin 'hostile-1' failed: {hook}")
+
+
+def test_only_the_plugin_that_registered_a_format_is_asked_about_it():
+    registry = hostile_registry(plugin_samples.HostileDetectPlugin("RuntimeError"))
+    detection = detect_format([QA.render(PLAIN[1]).text, builtin("alpaca").render(PLAIN[1]).text], registry)
+    assert detection.rejections and all(s.format == "detected" for s in detection.skipped)
+    assert "alpaca" in {r.format for r in detection.rejections}  # asked, and not through the hostile hook
+
+
+def test_cli_detect_warns_about_the_skipped_format_and_names_the_detected_one(cli, tmp_path, monkeypatch):
+    from promptfmt.plugins import manager
+
+    eps = [EntryPoint("breaker", "tests.plugin_samples:failing_format", manager.ENTRY_POINT_GROUP)]
+    monkeypatch.setattr(manager, "_entry_points", lambda group: eps)
+    monkeypatch.delenv(manager.DISABLE_ENTRY_POINTS_ENV)
+    path = write_jsonl(tmp_path / "gemma.jsonl", texts(builtin("gemma"), PLAIN))
+    result = cli("detect", str(path))
+    assert (result.exit_code, result.stdout) == (0, "gemma\n"), result
+    assert "Warning: format broken skipped at text 0: format 'broken' of plugin 'breaker' failed: parse raised " \
+           "RuntimeError: boom" in result.stderr
+    verdict = json.loads(cli("detect", "--json", str(path)).stdout)
+    assert [(s["format"], s["plugin"]) for s in verdict["skipped_formats"]] == [("broken", "breaker")]
 
 
 # -- items of a text dataset ----------------------------------------------------------------------

@@ -16,19 +16,29 @@ is named: Llama-2 text ``<s>[INST] u [/INST] a </s>`` also parses as legacy Mist
 (renders every record as it does, and more: ``gemma3`` extends ``gemma``) the simpler one is named.
 Other formats that tie on that count make the detection *ambiguous*: no format is named, and all of
 them are listed.
+
+Only the plugin that registered a format is asked about it (the hook's contract: the others answer
+None). A format whose plugin fails on a text (its hook or its format raises, or answers with the
+wrong type) is skipped with a note naming the format and the plugin (`Detection.skipped`); the
+other formats are still asked, and plugin code runs as `promptfmt.plugins.guard` describes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import pluggy
+
+from .errors import PluginFormatError
 from .format import Format, Match, match_text
+from .plugins.guard import PluginCode
+from .plugins.guarded import unguarded
 from .plugins.hooks import answer_for
 from .plugins.registry import FormatRegistry
 
-__all__ = ["Detection", "Match", "Rejection", "answer_for", "detect_format", "match_text", "text_of"]
+__all__ = ["Detection", "Match", "Rejection", "Skipped", "answer_for", "detect_format", "match_text", "text_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,16 @@ class Rejection:
     index: int
     reason: str
     offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A format left out because its plugin failed on a text (0-based ``index``): what went wrong."""
+
+    format: str
+    plugin: str
+    index: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +77,7 @@ class Detection:
     also_accepted: tuple[str, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     extending: tuple[str, ...] = ()  # formats that render the texts alike but extend a candidate
+    skipped: tuple[Skipped, ...] = ()  # formats whose plugin failed: neither candidates nor rejected
 
     @property
     def name(self) -> str | None:
@@ -88,7 +109,7 @@ class Detection:
                 "(full texts rather than prompts, records with an input) could tell them apart; otherwise name the format"
             )
         if not self.rejections:
-            return "no format is registered"
+            return "every format failed (see the notes)" if self.skipped else "no format is registered"
         closest = self.rejections[0]
         return f"no registered format renders every text. Closest: {closest.format}, which rejects text {closest.index}: {closest.reason}"
 
@@ -123,21 +144,30 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
     Streams: ``texts`` may be a generator over a large file. Texts are examined until ``limit`` is
     reached or no format is left in the running.
     """
-    ask = _asker(registry)
+    ask = _Asker(registry)
     running = {fmt.name: (fmt, 0) for fmt in registry}
     rejections: list[Rejection] = []
+    skipped: list[Skipped] = []
     examined = 0
-    for text in texts:
-        if (limit is not None and examined >= limit) or not running:
-            break
-        for name, (fmt, structure) in list(running.items()):
-            match = ask(fmt, text)
-            if match.accepted:
-                running[name] = (fmt, structure + match.structure)
-            else:
-                del running[name]
-                rejections.append(Rejection(name, examined, match.reason, match.offset))
-        examined += 1
+    with PluginCode() as code:
+        for text in texts:
+            if (limit is not None and examined >= limit) or not running:
+                break
+            for name, (fmt, structure) in list(running.items()):
+                try:
+                    match = ask(fmt, text)
+                except BaseException as exc:  # the format's plugin failed: skip the format, go on
+                    if code.users_interrupt(exc):
+                        raise
+                    del running[name]
+                    skipped.append(_skipped(fmt, ask.plugin_of(fmt), examined, exc))
+                    continue
+                if match.accepted:
+                    running[name] = (fmt, structure + match.structure)
+                else:
+                    del running[name]
+                    rejections.append(Rejection(name, examined, match.reason, match.offset))
+            examined += 1
     if examined == 0:
         return Detection((), 0)
     ranked = sorted(running.items(), key=lambda item: -item[1][1])  # stable: registration order on ties
@@ -151,21 +181,57 @@ def detect_format(texts: Iterable[str], registry: FormatRegistry, *, limit: int 
         also_accepted=tuple(name for name, _ in ranked if name not in named),
         extending=tuple(name for name, _ in ranked if name in tied and name not in named),
         rejections=tuple(sorted(rejections, key=lambda rejection: (-rejection.index, -rejection.offset))),
+        skipped=tuple(skipped),
     )
 
 
-def _asker(registry: FormatRegistry) -> Callable[[Format, str], Match]:
-    """Ask the plugins through the hook; fall back to parsing where no plugin answers."""
-    manager = registry.manager
-    if manager is None:
-        return match_text
-    hook = manager.hook.promptfmt_detect_format
+def _skipped(fmt: Format, plugin: str, index: int, exc: BaseException) -> Skipped:
+    if not isinstance(exc, PluginFormatError):
+        exc = PluginFormatError(plugin, fmt.name, f"detection raised {type(exc).__name__}: {exc}")
+    return Skipped(fmt.name, plugin, index, str(exc))
 
-    def ask(fmt: Format, text: str) -> Match:
-        answer = hook(text=text, format=fmt)
-        return match_text(fmt, text) if answer is None else answer
 
-    return ask
+class _Asker:
+    """Asks the plugin that registered a format through the hook; parses where it does not answer."""
+
+    def __init__(self, registry: FormatRegistry) -> None:
+        self.registry = registry
+        self.callers: dict[str, Any] = {}  # plugin name -> its own detection hook, or None
+
+    def plugin_of(self, fmt: Format) -> str:
+        return self.registry.entry(fmt.name).plugin if fmt.name in self.registry else "?"
+
+    def __call__(self, fmt: Format, text: str) -> Match:
+        plugin = self.plugin_of(fmt)
+        hook = self._hook(plugin)
+        if hook is not None:
+            try:
+                answer = hook(text=text, format=unguarded(fmt))  # the format as the plugin registered it
+            except (PluginFormatError, KeyboardInterrupt):  # a Ctrl-C is told apart by detect_format
+                raise
+            except BaseException as exc:
+                raise PluginFormatError(plugin, fmt.name,
+                                        f"promptfmt_detect_format raised {type(exc).__name__}: {exc}") from exc
+            if answer is not None:
+                if not isinstance(answer, Match):
+                    raise PluginFormatError(plugin, fmt.name, f"promptfmt_detect_format returned "
+                                                              f"{type(answer).__name__}, not a Match or None")
+                return answer
+        return match_text(fmt, text)
+
+    def _hook(self, plugin: str) -> Any:
+        if plugin not in self.callers:
+            self.callers[plugin] = _own_hook(self.registry.manager, plugin)
+        return self.callers[plugin]
+
+
+def _own_hook(manager: pluggy.PluginManager | None, plugin: str) -> Any:
+    """The detection hook of ``plugin`` alone (through pluggy), or None."""
+    own = manager.get_plugin(plugin) if manager is not None else None
+    if own is None:
+        return None
+    others = [other for _, other in manager.list_name_plugin() if other is not own]  # type: ignore[union-attr]
+    return manager.subset_hook_caller("promptfmt_detect_format", remove_plugins=others)  # type: ignore[union-attr]
 
 
 def _names(names: tuple[str, ...]) -> str:

@@ -62,11 +62,32 @@ class UnknownFormatError(UsageError, LookupError):
 class PluginError(PromptfmtError):
     """A plugin that could not be imported or whose hook failed; the other plugins still load."""
 
+    plugin: str
+    cause: BaseException | str
+
     def __init__(self, plugin: str, cause: BaseException | str) -> None:
+        if isinstance(cause, PluginError):  # caught and wrapped again on its way up: it already names the plugin
+            self.plugin, self.cause = cause.plugin, cause.cause
+            super().__init__(str(cause))
+            return
         self.plugin = plugin
         self.cause = cause
         detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
         super().__init__(f"plugin {plugin!r} failed to load: {detail}")
+
+
+class PluginFormatError(PluginError):
+    """A format a plugin registered failed in use: a method raised, or returned the wrong type.
+
+    Names the format and the plugin; the run stops (CLI exit 3) rather than quarantining every record.
+    """
+
+    def __init__(self, plugin: str, format_name: str, detail: str) -> None:
+        self.plugin = plugin
+        self.format_name = format_name
+        self.cause = detail
+        PromptfmtError.__init__(self, f"format {format_name!r} of plugin {plugin!r} failed: {detail}. "
+                                      f"Block the plugin with PROMPTFMT_BLOCK_PLUGINS={plugin} to go on without it.")
 
 
 class DuplicateFormatError(PromptfmtError):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import functools
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO, TypeVar
 
 import typer
 
@@ -95,3 +100,49 @@ def lookup_format(registry: FormatRegistry, failures: Sequence[PluginError], nam
         if failures:
             raise PluginError(", ".join(f.plugin for f in failures), f"{exc} (a plugin failed to load; see above)") from None
         raise
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+_data: list[TextIO] = []  # the real stdout of each running command (innermost last)
+
+
+def data_out() -> TextIO:
+    """Where a command writes its data: the stdout it was started with (see `plugin_command`)."""
+    return _data[-1] if _data else sys.stdout
+
+
+def plugin_command(command: Command) -> Command:
+    """A command that runs plugin code: stdout carries data only, whatever a plugin prints.
+
+    For the whole command ``sys.stdout`` (what ``print`` writes to) is stderr, and the command
+    writes its data to `data_out`, the stdout it was started with (``data_out().buffer`` for
+    bytes). One redirection for the whole command, so that no per-record call pays for it.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _data.append(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                return command(*args, **kwargs)
+        finally:
+            _data.pop()
+
+    return run  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so that temporary files are removed, workers stopped and OUT left untouched."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -32,8 +32,10 @@ def promptfmt_register_formats(register: Callable[[Format], None]) -> None:
 def promptfmt_detect_format(text: str, format: Format) -> Match | None:
     """Say whether ``format`` produced ``text`` (a full text or a prompt alone).
 
-    Called by `promptfmt.detect.detect_format` for each text and each format still in the running.
-    The plugin that provides ``format`` answers with a `promptfmt.format.Match`, accepted or not
-    (``promptfmt.plugins.hooks.answer_for(MY_FORMATS, text, format)`` does it by parsing); every other
-    plugin returns None. The first answer wins; a format no plugin answers for is matched by parsing.
+    Called by `promptfmt.detect.detect_format` for each text and each format still in the running,
+    on the plugin that registered ``format`` alone (``format`` is the object it registered). It
+    answers with a `promptfmt.format.Match`, accepted or not
+    (``promptfmt.plugins.hooks.answer_for(MY_FORMATS, text, format)`` does it by parsing), or None to
+    have the format matched by parsing. A hook that raises, or answers with something else, gets the
+    format skipped with a note naming it; the other formats are still asked.
     """

@@ -1,8 +1,8 @@
 """Building the plugin manager: built-in plugins, entry-point plugins, blocking.
 
 Built-in formats are ordinary plugin modules, registered by the same loop as third-party plugins
-found in the ``promptfmt`` entry-point group. A plugin that fails to import is reported by name
-(`PluginError`) and the others still load.
+found in the ``promptfmt`` entry-point group. A plugin that fails to import (whatever it raises or
+calls, `promptfmt.plugins.guard`) is reported by name (`PluginError`) and the others still load.
 
 Environment:
 
@@ -28,6 +28,7 @@ import pluggy
 
 from ..errors import PluginError
 from . import hookspecs
+from .guard import PluginCode
 from .sources import FORMATS_DIR_ENV, format_file_sources
 
 ENTRY_POINT_GROUP = "promptfmt"
@@ -114,12 +115,13 @@ def make_plugin_manager(
         if manager.is_blocked(name):
             continue
         try:
-            manager.register(load(), name=name)
-            manager.check_pending()
-        except (Exception, SystemExit) as exc:  # a broken (or hostile: sys.exit()) plugin must not take the others down
+            with PluginCode(name):  # whatever the import does, it is reported by name (plugins.guard)
+                manager.register(load(), name=name)
+                manager.check_pending()
+        except PluginError as failure:
             if manager.has_plugin(name):
                 manager.unregister(name=name)
-            result.failures.append(PluginError(name, exc))
+            result.failures.append(failure)
     return result
 
 

@@ -9,12 +9,15 @@ import pluggy
 
 from ..errors import DuplicateFormatError, FormatDefinitionError, PluginError, UnknownFormatError
 from ..format import Format
+from .guard import PluginCode
+from .guarded import guarded
 from .manager import PluginSet, make_plugin_manager
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A registered format and the plugin that provides it."""
+    """A registered format and the plugin that provides it (a plugin's own format code is behind a
+    `promptfmt.plugins.guarded.GuardedFormat`, which names them both when it fails)."""
 
     format: Format
     plugin: str
@@ -38,7 +41,7 @@ class FormatRegistry:
             if key in self._names:
                 taken_by = self._entries[self._names[key]].plugin
                 raise DuplicateFormatError(key, plugin, taken_by)
-        self._entries[fmt.name] = Entry(fmt, plugin)
+        self._entries[fmt.name] = Entry(guarded(fmt, plugin), plugin)
         for key in (fmt.name, *fmt.aliases):
             self._names[key] = fmt.name
 
@@ -84,8 +87,9 @@ class FormatRegistry:
 def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginError]]:
     """Ask every plugin, in registration order, to register its formats.
 
-    A plugin whose hook raises, or that claims a name already taken, registers none of its formats
-    and is reported as a `PluginError` naming it; the other plugins' formats stay.
+    A plugin whose hook raises (anything: `SystemExit`, ``os._exit``, see `promptfmt.plugins.guard`),
+    or that claims a name already taken, registers none of its formats and is reported as a
+    `PluginError` naming it; the other plugins' formats stay.
     """
     registry = FormatRegistry(plugin_set.manager)
     registry.origins = dict(plugin_set.origins)
@@ -97,10 +101,11 @@ def build_registry(plugin_set: PluginSet) -> tuple[FormatRegistry, list[PluginEr
         register_formats = manager.subset_hook_caller("promptfmt_register_formats", remove_plugins=others)
         offered: list[Format] = []
         try:
-            register_formats(register=offered.append)
-            registry.register_all(offered, plugin=name)
-        except (Exception, SystemExit) as exc:  # SystemExit too: a plugin's hook must not end the CLI
-            failures.append(exc if isinstance(exc, PluginError) else PluginError(name, exc))
+            with PluginCode(name):
+                register_formats(register=offered.append)
+                registry.register_all(offered, plugin=name)
+        except PluginError as failure:
+            failures.append(failure)
     return registry, failures
 
 

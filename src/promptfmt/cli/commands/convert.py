@@ -8,8 +8,6 @@ fails. The summary goes to stderr, or as one JSON document to stdout with ``--js
 
 from __future__ import annotations
 
-import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,9 +41,12 @@ from ..shared import (
     PROFILE_OPTION,
     QUIET_OPTION,
     SWAP_OPTION,
+    data_out,
     load_formats,
     lookup_format,
     parse_workers,
+    plugin_command,
+    terminated_as_interrupt,
     warn,
 )
 
@@ -115,7 +116,7 @@ def convert(
     registry, failures = load_formats(format_files)
     target = lookup_format(registry, failures, to) if to else None
     parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
-    with _terminated_as_interrupt(), DatasetReader(file) as reader:
+    with terminated_as_interrupt(), DatasetReader(file) as reader:
         chosen, items = plan(
             iter(reader), output_layout=layout, target=target, source=parser, input_layout=input_layout,
             registry=registry, strict=strict, drop_metadata=drop_metadata, null_as_empty=null_as_empty,
@@ -161,7 +162,7 @@ def _run(
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
     listed = _ListedQuarantine(reader.name)
     try:
-        with _quarantine_file(quarantine) as keep, open_output(output, json_array=json_array) as sink:
+        with _quarantine_file(quarantine) as keep, open_output(output, json_array=json_array, stdout=data_out().buffer) as sink:
             def refuse(item: Item, issues: list[Issue]) -> None:
                 progress.clear()
                 (keep or listed)(item, issues)
@@ -209,28 +210,11 @@ class _ListedQuarantine:
             warn("Pass --quarantine FILE to keep the items that were not converted, with their reasons.")
 
 
-@contextmanager
-def _terminated_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so that temporary files are removed and OUT is left untouched."""
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _report(summary: ConvertSummary, source: str, output: str, quarantine: str | None, as_json: bool) -> None:
     if as_json:
         document = {"input": source, "output": output, "quarantine": quarantine, **summary.as_dict()}
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-        sys.stdout.flush()
+        data_out().write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        data_out().flush()
         return
     into = summary.output_layout + (f", {summary.target_format}" if summary.target_format else "")
     came = summary.input_layout + (f", {summary.source_format}" if summary.source_format else "")
@@ -278,4 +262,4 @@ def _counts(counter: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("convert")(convert)
+    app.command("convert")(plugin_command(convert))

@@ -1,7 +1,8 @@
 """``promptfmt detect``: name the format that rendered a dataset of texts.
 
 Exit codes: 0 when one format is named (its name is printed on stdout), 1 when no format renders
-every text or several do so alike (stderr says which), 2 for usage errors.
+every text or several do so alike (stderr says which), 2 for usage errors. A format whose plugin
+fails on a text is skipped with a warning naming it (``skipped_formats`` in ``--json``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import typer
 
 from ...detect import Detection, detect_format, text_of
 from ...io import Source, read_items, require_input
-from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, load_formats, warn
+from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, data_out, load_formats, plugin_command, warn
 
 ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"segments": [...]}'
 
@@ -36,10 +37,12 @@ def detect(
     source = Source(file)
     skipped: list[int] = []
     detection = detect_format(_texts(file, source.name, skipped), registry, limit=limit)
+    for failed in detection.skipped:
+        warn(f"Warning: format {failed.format} skipped at text {failed.index}: {failed.reason}")
     if as_json:
-        typer.echo(json.dumps(_as_dict(detection, len(skipped)), ensure_ascii=False))
+        typer.echo(json.dumps(_as_dict(detection, len(skipped)), ensure_ascii=False), file=data_out())
     elif detection.name is not None:
-        typer.echo(detection.name)
+        typer.echo(detection.name, file=data_out())
     if skipped:
         shown = f"the first {SHOWN_SKIPPED} above" if len(skipped) > SHOWN_SKIPPED else "see above"
         warn(f"{len(skipped)} item(s) were not texts and were skipped ({shown}).")
@@ -82,8 +85,12 @@ def _as_dict(detection: Detection, skipped: int) -> dict[str, object]:
             {"format": rejection.format, "index": rejection.index, "offset": rejection.offset, "reason": rejection.reason}
             for rejection in detection.rejections
         ],
+        "skipped_formats": [
+            {"format": failed.format, "plugin": failed.plugin, "index": failed.index, "reason": failed.reason}
+            for failed in detection.skipped
+        ],
     }
 
 
 def register(app: typer.Typer) -> None:
-    app.command("detect")(detect)
+    app.command("detect")(plugin_command(detect))

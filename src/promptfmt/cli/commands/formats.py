@@ -11,7 +11,7 @@ import json
 
 import typer
 
-from ..shared import EXIT_PLUGIN, FORMAT_FILE_OPTION, load_formats
+from ..shared import EXIT_PLUGIN, FORMAT_FILE_OPTION, data_out, load_formats, plugin_command
 
 
 def formats(
@@ -32,14 +32,15 @@ def formats(
         for entry in registry.entries()
     ]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False), file=data_out())
     else:
         for row in rows:
             aliases = f" (aliases: {', '.join(row['aliases'])})" if row["aliases"] else ""
-            typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']} ({row['origin']})")
+            typer.echo(f"{row['name']}{aliases}\n  {row['description']}\n  reference: {row['reference']}\n  plugin: {row['plugin']} ({row['origin']})",
+                       file=data_out())
     if failures:
         raise typer.Exit(EXIT_PLUGIN)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("formats")(formats)
+    app.command("formats")(plugin_command(formats))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from ...errors import OutputError, UsageError
 from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
 from ...templating import ImportResult, TemplateImportError, import_chat_template, load_chat_template
 from ...templating.importer import refusal_report
-from ..shared import EXIT_DATA, EXIT_USAGE, load_formats, warn
+from ..shared import EXIT_DATA, EXIT_USAGE, data_out, load_formats, plugin_command, warn
 
 
 def import_template(
@@ -64,7 +63,7 @@ def import_template(
     except TemplateImportError as exc:
         if not as_json:
             raise
-        sys.stdout.write(json.dumps(refusal_report(exc), ensure_ascii=False, indent=2) + "\n")
+        data_out().write(json.dumps(refusal_report(exc), ensure_ascii=False, indent=2) + "\n")
         raise typer.Exit(EXIT_USAGE if isinstance(exc, UsageError) else EXIT_DATA) from None
     header = (
         f"Imported by 'promptfmt import-template' from {chat_template.origin} (chat template sha256 {chat_template.sha256}).\n"
@@ -73,9 +72,9 @@ def import_template(
     )
     text = result.toml(header=header)
     if as_json:
-        sys.stdout.write(json.dumps(result.report(), ensure_ascii=False, indent=2) + "\n")
+        data_out().write(json.dumps(result.report(), ensure_ascii=False, indent=2) + "\n")
     if output == STDOUT and not as_json:
-        sys.stdout.write(text)
+        data_out().write(text)
     elif output != STDOUT:
         _write(output, text, force=force)
     warn(
@@ -128,4 +127,4 @@ def _write(path: str, text: str, *, force: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import-template")(import_template)
+    app.command("import-template")(plugin_command(import_template))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import orjson
@@ -15,7 +14,7 @@ from ...models import Rendered
 from ...records.fields import Problem, to_record
 from ...records.layouts import conversation_layout, conversation_of, message_field
 from ...validation.issues import ERROR, Issue
-from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, load_format, warn
+from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, data_out, load_format, plugin_command, warn
 
 
 def render(
@@ -38,7 +37,7 @@ def render(
     fmt = load_format(format_name, format_files)
     source = Source(file)
     invalid = seen = 0
-    out = sys.stdout
+    out = data_out()
     for item in read_items(file):
         seen += 1
         if index is not None and item.index != index:
@@ -84,4 +83,4 @@ def _rendered(fmt: Format, value: Any, null_as_empty: bool) -> Rendered | Render
 
 
 def register(app: typer.Typer) -> None:
-    app.command("render")(render)
+    app.command("render")(plugin_command(render))

@@ -9,7 +9,6 @@ Exit codes: 0 without errors, 1 with errors, 2 for usage errors, 3 when a plugin
 from __future__ import annotations
 
 import json
-import sys
 from typing import TextIO
 
 import orjson
@@ -31,9 +30,12 @@ from ..shared import (
     PROFILE_OPTION,
     QUIET_OPTION,
     SWAP_OPTION,
+    data_out,
     load_format,
     load_formats,
     parse_workers,
+    plugin_command,
+    terminated_as_interrupt,
     warn,
 )
 
@@ -88,17 +90,18 @@ def validate(
     registry, _ = load_formats(format_files, report_failures=fmt is None)
 
     source = Source(file).name
-    out = sys.stdout
+    out = data_out()
     limit = max_issues if max_issues is not None else (None if as_json else HUMAN_MAX_ISSUES)
     progress = Progress(f"validating {source}", enabled=False if quiet else None)
     printer = _JsonIssues(out, limit) if as_json else _HumanIssues(out, source, limit, progress)
     try:
-        report = run(
-            file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
-            swap_when_empty=swap_when_empty,
-            duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
-            on_issue=printer.issue, on_progress=progress.update, workers=processes,
-        )
+        with terminated_as_interrupt():  # the quarantine's temporary file is removed, workers stopped
+            report = run(
+                file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
+                swap_when_empty=swap_when_empty,
+                duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
+                on_issue=printer.issue, on_progress=progress.update, workers=processes,
+            )
     finally:
         progress.close()
     printer.finish(report)
@@ -252,4 +255,4 @@ class _JsonIssues:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate")(validate)
+    app.command("validate")(plugin_command(validate))
