@@ -37,11 +37,13 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..errors import FormatDefinitionError
 from ..models import Record
 from .declarative import check_format_name
+from .limits import Limits, run_limited
 from .sandbox import DATES, ChatTemplate, MissingTokensError, TemplateImportError, load_chat_template
 from .template import Template, TemplateFormat
 from .turn_import import derive_turns
@@ -122,18 +124,22 @@ def import_chat_template(
     description: str | None = None,
     reference: str | None = None,
     verify_records: int = 64,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Derive a `TemplateFormat` from ``template`` and verify it; `TemplateImportError` says why not.
 
     ``separator`` joins instruction and input into the user message (``"\\n"`` by default, as the
-    built-in chat formats do).
+    built-in chat formats do). With ``limits`` (for a template you do not trust) the import runs in a
+    process of its own bounded in time and memory (`limits.run_limited`); without, here, unbounded.
     """
+    if limits is not None:
+        return run_limited(partial(import_chat_template, template, name=name, separator=separator, description=description,
+                                   reference=reference, verify_records=verify_records), template.origin, limits)
     origin = template.origin
     _check_name(name)
     if not separator:
         raise FormatDefinitionError("the separator must not be empty: it joins instruction and input")
-    missing = template.undeclared_tokens()
-    if missing:
+    if missing := template.undeclared_tokens():
         raise MissingTokensError(origin, missing)
 
     def refuse(reason: str, code: str) -> TemplateImportError:

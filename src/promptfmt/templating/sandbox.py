@@ -31,6 +31,21 @@ class TemplateImportError(PromptfmtError):
         self.code = code
         super().__init__(f"cannot import {origin} as a declarative format: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # sent back from the import's own process (`limits.run_limited`), whatever the subclass's arguments
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[TemplateImportError], args: tuple[Any, ...], state: dict[str, Any]) -> TemplateImportError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class TemplateLimitError(TemplateImportError):
+    """The import went past a limit; ``code`` is ``time-limit``, ``memory-limit`` or ``too-large``."""
+
 
 class MissingTokensError(TemplateImportError, UsageError):
     """The template uses special tokens (``bos_token``, ``eos_token``, …) whose text was not given."""
@@ -107,6 +122,8 @@ class ChatTemplate:
             raise TemplateImportError(
                 self.origin, f"the template refuses the conversation {roles}: it raised {str(exc)!r}", "template-raises",
             ) from None
+        except MemoryError:  # the memory limit's to report (`limits.run_limited`), not the template's refusal
+            raise
         except SecurityError as exc:
             raise TemplateImportError(self.origin, f"the sandbox blocked an unsafe operation of the template: {exc}",
                                       "sandbox-blocked") from None
@@ -186,28 +203,32 @@ def _compile(source: str, origin: str) -> Any:
         except TemplateSyntaxError as exc:
             raise TemplateImportError(origin, f"not a valid Jinja template: line {exc.lineno}: {exc.message}",
                                       "invalid-template") from None
+        except (RecursionError, SyntaxError):  # Jinja's parser recurses; Python caps nested blocks (20)
+            raise TemplateImportError(origin, "the template nests blocks or expressions too deeply to be compiled",
+                                      "invalid-template") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # untrusted code: whatever its compilation raises is a refusal
+            raise TemplateImportError(origin, f"the template cannot be compiled: {type(exc).__name__}: {exc}",
+                                      "invalid-template") from None
     return _COMPILED[source]
 
 
 def load_chat_template(
     path: str | Path, *, template_name: str | None = None, tokens: Mapping[str, str] | None = None,
-    variables: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None, max_bytes: int | None = None,
 ) -> ChatTemplate:
     """A chat template from a ``.jinja`` file, or from a ``tokenizer_config.json`` with its special tokens.
 
     From a tokenizer config: ``chat_template`` (a string, or a list of named templates, of which
     ``template_name`` or else ``"default"`` is taken), every ``*_token`` entry (a string or an
     ``{"content": …}`` object) and ``additional_special_tokens``. ``tokens`` add to, or override,
-    those texts; ``variables`` are passed to the template as they are.
+    those texts; ``variables`` are passed to the template as they are. A file of more than
+    ``max_bytes`` is refused (`TemplateLimitError`, ``too-large``) before it is read.
     """
     path = Path(path)
     origin = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateImportError(str(path), f"cannot read it: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise TemplateImportError(str(path), "it is not UTF-8 text") from None
+    text = _read_text(path, max_bytes)
     found: dict[str, str] = {}
     additional: tuple[str, ...] = ()
     if path.suffix == ".json":
@@ -217,27 +238,36 @@ def load_chat_template(
     return ChatTemplate(text, {**found, **(tokens or {})}, origin, dict(variables or {}), additional)
 
 
+def _read_text(path: Path, max_bytes: int | None) -> str:
+    try:
+        with path.open("rb") as file:
+            data = file.read() if max_bytes is None else file.read(max_bytes + 1)
+    except OSError as exc:
+        raise TemplateImportError(str(path), f"cannot read it: {exc.strerror or exc}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise TemplateLimitError(str(path), f"it is larger than {max_bytes / 1024 / 1024:g} MB, the most a template file "
+                                 "may have (--max-size to raise it)", "too-large")
+    if not data:
+        raise TemplateImportError(str(path), "it is empty")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TemplateImportError(str(path), f"it is not UTF-8 text (byte {exc.start})") from None
+
+
 def _from_tokenizer_config(
     text: str, origin: str, template_name: str | None
 ) -> tuple[str, dict[str, str], tuple[str, ...]]:
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateImportError(origin, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(config, dict) or "chat_template" not in config:
+    config = _json_object(text, origin)
+    if "chat_template" not in config:
         raise TemplateImportError(origin, "it has no chat_template key (is it a tokenizer_config.json of a chat model?)")
     chat_template = config["chat_template"]
     if isinstance(chat_template, list):
-        named = {item.get("name"): item.get("template") for item in chat_template if isinstance(item, dict)}
-        wanted = template_name or "default"
-        if not isinstance(named.get(wanted), str):
-            choices = ", ".join(repr(n) for n in named)
-            raise TemplateImportError(origin, f"chat_template has no template named {wanted!r}; pass --template-name, one of {choices}")
-        chat_template = named[wanted]
+        chat_template = _named_template(_named_templates(chat_template, origin), template_name or "default", origin)
     elif template_name is not None:
         raise TemplateImportError(origin, "chat_template is a single template; leave out --template-name")
     if not isinstance(chat_template, str):
-        raise TemplateImportError(origin, "chat_template must be a string or a list of {name, template} objects")
+        raise TemplateImportError(origin, f"chat_template is {_kind(chat_template)}; {_SHAPE}")
     tokens = {}
     for key, value in config.items():
         if key.endswith("_token"):
@@ -249,8 +279,73 @@ def _from_tokenizer_config(
     return chat_template, tokens, additional
 
 
+_SHAPE = 'expected a string, or a list of {"name": …, "template": …} objects with string values (as Hugging Face allows)'
+
+
+class _LargeNumber:
+    """An integer of more digits than Python converts (``sys.get_int_max_str_digits``): no key the
+    import reads is a number, so it is kept as an opaque value rather than refused."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _parse_int(digits: str) -> int | _LargeNumber:
+    return int(digits) if len(digits) <= 4000 else _LargeNumber(digits)
+
+
+def _json_object(text: str, origin: str) -> dict[str, Any]:
+    try:
+        config = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise TemplateImportError(origin, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise TemplateImportError(origin, "its JSON nests arrays or objects too deeply to be read") from None
+    if not isinstance(config, dict):
+        raise TemplateImportError(origin, f"it is {_kind(config)}, not a JSON object: a tokenizer_config.json is an "
+                                  "object with a chat_template key")
+    return config
+
+
+def _named_templates(items: list[Any], origin: str) -> dict[str, str]:
+    """``chat_template`` as a list: each item an object with a string ``name`` and ``template``."""
+    if not items:
+        raise TemplateImportError(origin, f"chat_template is an empty array; {_SHAPE}")
+    named: dict[str, str] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise TemplateImportError(origin, f"chat_template[{index}] is {_kind(item)}; {_SHAPE}")
+        for key in ("name", "template"):
+            if not isinstance(item.get(key), str):
+                found = "missing" if key not in item else _kind(item[key])
+                raise TemplateImportError(origin, f"chat_template[{index}].{key} is {found}; {_SHAPE}")
+        named[item["name"]] = item["template"]
+    return named
+
+
+def _named_template(named: dict[str, str], wanted: str, origin: str) -> str:
+    if wanted not in named:
+        choices = ", ".join(repr(n) for n in named)
+        raise TemplateImportError(origin, f"chat_template has no template named {wanted!r}; pass --template-name, one of {choices}")
+    return named[wanted]
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float, _LargeNumber)):
+        return "a number"
+    return "a string"
+
+
 def _token_text(value: object) -> str | None:
     """A special token's text: a string, or an ``{"content": …}`` (AddedToken) object."""
     token = value.get("content") if isinstance(value, dict) else value
     return token if isinstance(token, str) else None
-

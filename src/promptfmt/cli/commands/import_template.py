@@ -11,7 +11,14 @@ import typer
 
 from ...errors import OutputError, UsageError
 from ...io import STDOUT, AtomicWriter, refuse_overwrite, require_input
-from ...templating import ImportResult, TemplateImportError, import_chat_template, load_chat_template
+from ...templating import (
+    DEFAULT_LIMITS,
+    ImportResult,
+    Limits,
+    TemplateImportError,
+    import_chat_template,
+    load_chat_template,
+)
 from ...templating.importer import refusal_report
 from ..shared import EXIT_DATA, EXIT_USAGE, data_out, load_formats, plugin_command, warn
 
@@ -42,6 +49,15 @@ def import_template(
     as_json: bool = typer.Option(
         False, "--json", help="Print what was derived (pieces, variables, system handling, what was verified) or the "
                               "refusal with its reason code as JSON on stdout; the TOML goes only to --output."),
+    time_limit: float = typer.Option(
+        DEFAULT_LIMITS.seconds, "--time-limit", metavar="SECONDS", min=0.1,
+        help="Refuse a template whose import (compiling and rendering it) takes longer."),
+    memory_limit: int = typer.Option(
+        DEFAULT_LIMITS.memory_mb, "--memory-limit", metavar="MB", min=16,
+        help="Refuse a template whose import needs more memory (MB, beyond promptfmt's own)."),
+    max_size: float = typer.Option(
+        DEFAULT_LIMITS.max_size_mb, "--max-size", metavar="MB", min=0.001,
+        help="Refuse a template or tokenizer config file larger than this (MB), before reading it."),
 ) -> None:
     """Derive a declarative format from a chat template, verify it against the template, write it as TOML.
 
@@ -55,10 +71,12 @@ def import_template(
     tokens = {key: value for key, value in (("bos_token", bos_token), ("eos_token", eos_token)) if value is not None}
     tokens.update((name, text) for name, text in _pairs("--token", token, json_values=False))
     variables = dict(_pairs("--var", var, json_values=True))
+    limits = Limits(seconds=time_limit, memory_mb=memory_limit, max_size_mb=max_size)
     try:
-        chat_template = load_chat_template(template, template_name=template_name, tokens=tokens, variables=variables)
+        chat_template = load_chat_template(
+            template, template_name=template_name, tokens=tokens, variables=variables, max_bytes=limits.max_bytes)
         result = import_chat_template(
-            chat_template, name=name, separator=separator, description=description, reference=reference
+            chat_template, name=name, separator=separator, description=description, reference=reference, limits=limits
         )
     except TemplateImportError as exc:
         if not as_json:
