@@ -327,8 +327,8 @@ def test_an_interrupted_conversion_leaves_no_output_and_no_temporary_file(cli, t
     line_writer = writers._line_writer
     calls = []
 
-    def interrupted(write):
-        write_line = line_writer(write)
+    def interrupted(write, failed):
+        write_line = line_writer(write, failed)
 
         def interrupting(item):
             calls.append(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -25,6 +26,21 @@ def _temporaries(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
 
 
+def _writing(process: subprocess.Popen[bytes], folder: Path) -> bool:
+    """Whether the process has a file open in ``folder`` (an unnamed temporary file has no name to see)."""
+    try:
+        fds = list(Path(f"/proc/{process.pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd).startswith(str(folder)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_killed_conversion_leaves_nothing_behind(tmp_path, big_input, signum, workers):
@@ -36,7 +52,7 @@ def test_a_killed_conversion_leaves_nothing_behind(tmp_path, big_input, signum, 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 20
-    while not _temporaries(tmp_path) and time.monotonic() < deadline and process.poll() is None:
+    while not _writing(process, tmp_path) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
     assert process.poll() is None, "the conversion ended before it could be interrupted"
     time.sleep(0.2)  # well into writing

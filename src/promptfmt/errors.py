@@ -103,6 +103,38 @@ class DuplicateFormatError(PromptfmtError):
         )
 
 
+class WriteError(PromptfmtError):
+    """An output that failed while it was written (disk full, an I/O error, a closed stdout): exit 1.
+
+    A file target is left as it was; standard output keeps what was written before the failure.
+    """
+
+    def __init__(self, target: str, reason: str, written: int | None = None, *, atomic: bool = True) -> None:
+        self.target = target
+        self.reason = reason
+        self.written = written
+        size = "" if written is None else f" (wrote {_size(written)})"
+        outcome = "; nothing was written" if atomic else ""
+        super().__init__(f"{target}: {reason}{size}{outcome}")
+
+
+class OSFailure(PromptfmtError):
+    """An OS error that no service located more precisely (exit 1): the net under the others."""
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.0f} {unit}" if count >= 10 * scale else f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def os_reason(exc: OSError) -> str:
+    """What an OS error means, in the words of the OS, lower-cased (``no space left on device``)."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
 class DataError(PromptfmtError):
     """A dataset that cannot be read at all (not a per-record problem: those are issues)."""
 

@@ -6,13 +6,16 @@ Data goes to stdout; messages, warnings and summaries to stderr.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from .. import __version__
-from ..errors import DuplicateFormatError, PluginError, PromptfmtError, UsageError
+from ..errors import DuplicateFormatError, OSFailure, PluginError, PromptfmtError, UsageError, os_reason
 from . import commands
 from .shared import EXIT_BUG, EXIT_DATA, EXIT_OK, EXIT_PLUGIN, EXIT_USAGE
 
@@ -51,20 +54,73 @@ def exit_code(exc: PromptfmtError) -> int:
     return EXIT_DATA
 
 
+class _PipeClosed(Exception):
+    """The reader of stdout went away (``| head``): not an OSError, so that click does not see it."""
+
+
+def _os_errors_reported(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with a closed pipe made quiet and any OS error it did not locate made one line.
+
+    The services name the file of an OS error they meet (`WriteError`, `InputPathError`, unreadable
+    items); this is the net under them, so that an OS error is never an internal error.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BrokenPipeError:
+            raise _PipeClosed() from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise OSFailure(f"{where}{os_reason(exc)}") from None
+        except RecursionError:
+            raise OSFailure("the input is nested too deeply to be handled") from None
+
+    return run
+
+
+for _info in app.registered_commands:
+    if _info.callback is not None:
+        _info.callback = _os_errors_reported(_info.callback)
+
+
+def _standard_streams() -> None:
+    """A closed stderr must not send messages to stdout (``print(file=None)`` writes to stdout)."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+
+
+def _quiet_pipe_end() -> None:
+    """``| head`` closed stdout: exit 0 as ``cat`` does, with nothing more flushed to the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+    sys.exit(EXIT_OK)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no traceback ever reaches the user."""
+    _standard_streams()
     try:
-        app(args=argv, prog_name="promptfmt")
+        try:
+            app(args=argv, prog_name="promptfmt")
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # here, not at exit, where a closed pipe is reported as an error
     except PromptfmtError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(exit_code(exc))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:  # `promptfmt ... | head` closed the pipe: not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_OK)
+    except (_PipeClosed, BrokenPipeError):
+        _quiet_pipe_end()
+    except OSError as exc:  # outside a command (writing help or a usage message)
+        print(f"Error: {os_reason(exc)}", file=sys.stderr)
+        sys.exit(EXIT_DATA)
     except Exception as exc:  # a bug: one line, with how to see more
         if os.environ.get("PROMPTFMT_DEBUG"):
             raise

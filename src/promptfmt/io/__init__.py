@@ -3,14 +3,15 @@ readers, byte ranges for parallel work, atomic writers and the JSON encoder.
 
 The modules, from the bottom up: `items` (`Item`, `Block`, the decoder), `jsonl`, `window` and
 `arrays` (the three readers), `paths` (input and output checks), `reader` (`DatasetReader`: sniffs
-the layout and picks a reader), `ranges` (cutting a file into parts), `jsonout` and `writers`.
+the layout and picks a reader), `ranges` (cutting a file into parts), `jsonout`, `atomic` and `writers`.
 """
 
+from .atomic import AtomicWriter
 from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, Source, decode
 from .jsonl import blocks_of, undecodable
 from .paths import STDOUT, open_input, refuse_overwrite, require_input, same_file
 from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, open_binary, read_items
-from .writers import AtomicWriter, ItemSink, QuarantineWriter, open_output, open_outputs
+from .writers import ItemSink, QuarantineWriter, open_output, open_outputs
 
 __all__ = [
     "ARRAY",

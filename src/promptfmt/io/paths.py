@@ -5,6 +5,7 @@ message everywhere."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -30,9 +31,30 @@ def open_input(path: str) -> IO[bytes]:
 
 
 def require_input(path: str) -> None:
-    """Raise `InputPathError` unless ``path`` is ``-`` or a file that can be opened."""
-    if path != STDIN:
-        open_input(path).close()
+    """Raise `InputPathError` unless ``path`` is ``-`` or a file that can be opened.
+
+    A FIFO or a device (``/dev/stdin``) is not opened to check it: opening and closing a pipe
+    would end the writer on the other side before the real reading starts.
+    """
+    if path == STDIN:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0  # open_input says what is wrong
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+        if not os.access(path, os.R_OK):
+            raise InputPathError(path, "permission denied.")
+        return
+    open_input(path).close()
+
+
+def is_regular(path: str) -> bool:
+    """Whether ``path`` is a regular file (which can be read twice, cut into parts, measured)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def same_file(a: str, b: str) -> bool:

@@ -34,6 +34,7 @@ from typing import IO, cast
 
 import orjson
 
+from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
 from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, Block, Item, Source, unreadable_item
 from .jsonl import read_blocks, read_lines
@@ -44,12 +45,19 @@ from .window import read_values
 def open_binary(path: str, stdin: IO[bytes] | None = None) -> IO[bytes]:
     """The decompressed bytes of ``path`` (``-`` reads ``stdin``, by default the process's)."""
     if path == STDIN:
+        if stdin is None and sys.stdin is None:  # started with standard input closed (``<&-``)
+            raise InputPathError("<stdin>", "standard input is closed; give a file name instead of -.")
         raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
         if not hasattr(raw, "peek"):  # e.g. io.BytesIO: gzip detection needs to look ahead
             raw = io.BufferedReader(cast(io.RawIOBase, raw))
     else:
         raw = open_input(path)
-    if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
+    try:
+        head = raw.peek(2)[:2]  # type: ignore[attr-defined]
+    except OSError as exc:
+        raw.close()
+        raise DataError(Source(path).name, f"cannot be read: {os_reason(exc)}") from None
+    if head == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
 

@@ -1,74 +1,27 @@
 """Writing datasets: JSON Lines or a JSON array, streamed, to a file written atomically or to stdout.
 
-A file is written under a temporary name in its own folder (`AtomicWriter`) and renamed into place
-when everything was written: an interrupted run (an error, Ctrl-C, SIGTERM) leaves the target as it
-was and no temporary file behind. ``-`` means standard output, where nothing can be atomic: the
-items are streamed as they come. `AtomicWriter` is the one atomic writer of promptfmt.
+A file is written by an `AtomicWriter` (`promptfmt.io.atomic`) and appears when everything was
+written: an interrupted run (an error, Ctrl-C, SIGTERM, ``kill -9``) leaves the target as it was.
+``-`` means standard output, where nothing can be atomic: the items are streamed as they come.
+An OS error while writing (a full disk, an I/O error) is a `WriteError` naming the output; a
+closed pipe (``| head``) is left to propagate as `BrokenPipeError`, which the CLI ends quietly.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
-from typing import IO, Any
+from contextlib import contextmanager
+from typing import IO, Any, NoReturn
 
-from ..errors import OutputError
+from ..errors import WriteError, os_reason
+from .atomic import AtomicWriter
 from .items import Item
 from .jsonout import ENCODE_ERRORS, encode, encode_fast_into, encode_line
 from .paths import STDOUT
 
 _BUFFER = 1 << 20
-
-
-class AtomicWriter:
-    """A binary file written under a temporary name and renamed into place on success.
-
-    Readers never see a half-written file; on an exception the temporary file is removed and the
-    target is left as it was.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        folder = self.path.parent
-        try:
-            handle, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}.") from None
-        self.file = os.fdopen(handle, "wb")
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    def commit(self) -> None:
-        """Close, give the file the permissions a plain ``open`` would (mkstemp makes it private), rename."""
-        self.file.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        try:
-            os.chmod(self._tmp, 0o666 & ~umask)
-        except OSError:
-            pass
-        os.replace(self._tmp, self.path)
-
-    def abort(self) -> None:
-        self.file.close()
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
-
-    def __enter__(self) -> AtomicWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 class QuarantineWriter:
@@ -109,7 +62,7 @@ class QuarantineWriter:
             self.abort()
 
 
-def _line_writer(write: Callable[[bytearray], Any]) -> Callable[[Any], None]:
+def _line_writer(write: Callable[[bytearray], Any], failed: Callable[[OSError], NoReturn]) -> Callable[[Any], None]:
     """``write_line(item)``: one JSON Lines line (a closure: this runs once per record)."""
     fast = encode_fast_into
     line = bytearray()  # reused: no bytes object per record, one write
@@ -120,7 +73,12 @@ def _line_writer(write: Callable[[bytearray], Any]) -> Callable[[Any], None]:
         except ENCODE_ERRORS:
             line[:] = encode(item)
         line.append(0x0A)
-        write(line)
+        try:
+            write(line)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            failed(exc)
 
     return write_line
 
@@ -129,19 +87,50 @@ class ItemSink:
     """Items written as JSON Lines, or as a JSON array with one item per line, to a binary stream.
 
     ``write(item)`` serialises one item. An array sink counts its items (``count``) to place the
-    commas; a JSON Lines sink does not count (the caller does).
+    commas; a JSON Lines sink does not count (the caller does). ``name`` names the output in a
+    `WriteError`; ``atomic`` says whether a failure leaves nothing written (a file) or not (stdout).
     """
 
     def __init__(
         self, stream: IO[bytes], *, json_array: bool = False, opening: bytes = b"[\n", restartable: bool = False,
+        name: str = "output", atomic: bool = True,
     ) -> None:
         self._stream = stream
-        self._stream_write = stream.write
+        self._stream_write = self._guarded(stream.write)
         self.json_array = json_array
         self.opening = opening  # written before the first item of an array (b"" for a part of one)
         self.restartable = restartable  # a file of our own, which `restart` may empty
+        self.name = name
+        self.atomic = atomic
         self.count = 0
-        self.write = self._write_array_item if json_array else _line_writer(stream.write)
+        self.write = self._write_array_item if json_array else _line_writer(stream.write, self.failed)
+
+    def failed(self, exc: OSError) -> NoReturn:
+        """Raise the `WriteError` of ``exc``, with how much was written."""
+        try:
+            written: int | None = self._stream.tell()
+        except (OSError, ValueError, AttributeError):
+            written = None
+        raise WriteError(self.name, os_reason(exc), written, atomic=self.atomic) from None
+
+    def _guarded(self, write: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        def guarded(data: bytes) -> Any:
+            try:
+                return write(data)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self.failed(exc)
+
+        return guarded
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed(exc)
 
     def restart(self) -> None:
         """Forget everything written so far: empties a `restartable` sink; does nothing to another
@@ -184,9 +173,9 @@ class ItemSink:
         while left > 0:
             try:
                 done = copy(source, target, left)
-            except OSError:
+            except OSError as exc:
                 if copied:
-                    raise
+                    self.failed(exc)
                 return False
             if not done:
                 break
@@ -212,38 +201,59 @@ class ItemSink:
 def open_output(path: str, *, json_array: bool = False, stdout: IO[bytes] | None = None) -> Iterator[ItemSink]:
     """An `ItemSink` on ``path`` (written atomically) or on stdout (``-``)."""
     if path == STDOUT:
-        stream = stdout if stdout is not None else sys.stdout.buffer
-        sink = ItemSink(stream, json_array=json_array)
+        stream = stdout if stdout is not None else _stdout()
+        sink = ItemSink(stream, json_array=json_array, name="stdout", atomic=False)
         yield sink
         sink.finish()
-        stream.flush()
+        sink.flush()
         return
     with open_outputs([path], json_array=json_array) as (sink,):
         yield sink
+
+
+def _stdout() -> IO[bytes]:
+    if sys.stdout is None:  # started with its standard output closed (``>&-``)
+        raise WriteError("stdout", "standard output is closed; give -o FILE, or run with a standard output", atomic=False)
+    return sys.stdout.buffer
 
 
 @contextmanager
 def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[tuple[ItemSink, ...]]:
     """One `ItemSink` per path; all of them appear together at the end, or none does.
 
-    On any exception, Ctrl-C included, every temporary file is removed and no target is touched.
+    On any exception, Ctrl-C included, every temporary file is dropped and no target is touched.
     """
     writers: list[AtomicWriter] = []
+    buffers: list[IO[bytes]] = []
     try:
-        with ExitStack() as stack:
-            for path in paths:
-                writers.append(AtomicWriter(path))
-            buffers = [
-                stack.enter_context(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))
-                for writer in writers
-            ]
-            sinks = tuple(ItemSink(buffer, json_array=json_array, restartable=True) for buffer in buffers)
-            yield sinks
-            for sink in sinks:
-                sink.finish()
+        for path in paths:
+            writers.append(AtomicWriter(path))
+        for writer in writers:
+            buffers.append(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))  # noqa: SIM115
+        sinks = tuple(
+            ItemSink(buffer, json_array=json_array, restartable=True, name=writer.name, atomic=not writer.direct)
+            for buffer, writer in zip(buffers, writers)
+        )
+        yield sinks
+        for sink in sinks:
+            sink.finish()
+            sink.flush()
+        for buffer in buffers:
+            buffer.close()
+        for writer in writers:
+            writer.close()
     except BaseException:
+        for buffer in buffers:
+            _close_quietly(buffer)
         for writer in writers:
             writer.abort()
         raise
     for writer in writers:
         writer.commit()
+
+
+def _close_quietly(stream: IO[bytes]) -> None:
+    try:
+        stream.close()
+    except OSError:  # the failure is already being reported
+        pass

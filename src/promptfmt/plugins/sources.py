@@ -70,7 +70,7 @@ def format_file_sources(
     paths += [Path(p) for p in format_files]
     seen: set[Path] = set()
     for path in paths:
-        key = path.resolve()
+        key = Path(os.path.realpath(path))  # never raises: a loop fails when the file is read, by name
         if key in seen:
             continue
         seen.add(key)
