@@ -6,7 +6,9 @@ Data goes to stdout; messages, warnings and summaries to stderr.
 
 from __future__ import annotations
 
+import errno
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -85,8 +87,27 @@ for _info in app.registered_commands:
         _info.callback = _os_errors_reported(_info.callback)
 
 
+class _ClosedOutput(io.RawIOBase):
+    """Standard output of a process started with it closed (``>&-``): every write fails, by name."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.EBADF, "standard output is closed; give -o FILE, or run with a standard output")
+
+
 def _standard_streams() -> None:
-    """A closed stderr must not send messages to stdout (``print(file=None)`` writes to stdout)."""
+    """Closed standard streams: their descriptors held by /dev/null, so that no file we open takes
+    descriptor 1 by chance; a closed stdout fails when data is written to it; a closed stderr must
+    not send messages to stdout (``print(file=None)`` writes to stdout)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()))
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
 
@@ -104,6 +125,22 @@ def _quiet_pipe_end() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: no traceback ever reaches the user."""
     _standard_streams()
+    try:
+        _main(argv)
+    finally:
+        _settle_stdout()
+
+
+def _settle_stdout() -> None:
+    """What stdout still holds is flushed now; when it cannot be (a reported failure), it is dropped
+    rather than reported again by the interpreter at exit."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         try:
             app(args=argv, prog_name="promptfmt")
