@@ -18,6 +18,7 @@ import typer
 
 from .. import __version__
 from ..errors import DuplicateFormatError, OSFailure, PluginError, PromptfmtError, UsageError, os_reason
+from ..io.limits import DEFAULT_MAX_RECORD_BYTES, set_max_record_bytes
 from . import commands
 from .shared import EXIT_BUG, EXIT_DATA, EXIT_OK, EXIT_PLUGIN, EXIT_USAGE
 
@@ -43,8 +44,14 @@ def _options(
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
+    max_record_mb: int = typer.Option(
+        DEFAULT_MAX_RECORD_BYTES >> 20, "--max-record-mb", envvar="PROMPTFMT_MAX_RECORD_MB", min=1, max=1 << 20,
+        help="The longest record (line of JSON Lines, item of an array) read, in MiB; a longer one is reported "
+        "as too-large and skipped without being held in memory. Give it before the command.",
+    ),
 ) -> None:
     """Validate instruction datasets, render them in a model's prompt style, parse and convert them."""
+    set_max_record_bytes(max_record_mb << 20)
 
 
 def exit_code(exc: PromptfmtError) -> int:

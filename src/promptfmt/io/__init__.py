@@ -7,7 +7,7 @@ the layout and picks a reader), `ranges` (cutting a file into parts), `jsonout`,
 """
 
 from .atomic import AtomicWriter
-from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, Source, decode
+from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, Source, decode, duplicate_keys
 from .jsonl import blocks_of, undecodable
 from .paths import STDOUT, open_input, refuse_overwrite, require_input, same_file
 from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, open_binary, read_items
@@ -32,6 +32,7 @@ __all__ = [
     "Source",
     "blocks_of",
     "decode",
+    "duplicate_keys",
     "open_binary",
     "open_input",
     "open_output",

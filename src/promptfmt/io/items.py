@@ -6,19 +6,25 @@ from __future__ import annotations
 import bisect
 import gzip
 import itertools
+import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from .limits import limits
+
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 STDIN = "-"
 
 INVALID_JSON = "invalid-json"
 UNREADABLE = "unreadable"
+TOO_LARGE = "too-large"
+TOO_LONG = b"\xffpromptfmt:too-long:"  # stands for a line not held (never valid UTF-8, never JSON)
 FIX_UTF8 = "save the file as UTF-8"
 
 
@@ -31,6 +37,7 @@ class Item(msgspec.Struct, gc=False):
     the 1-based column where it was found when known, and ``text`` the raw line of an undecodable
     JSON Lines line (invalid bytes shown as ``\\xNN``), so that it can be quarantined unchanged.
     ``block`` is the `Block` of JSON Lines an item was read from (validation scans blocks at once).
+    ``duplicates`` names the keys that occur twice in one object of the item (`duplicate_keys`).
     A msgspec ``Struct``: created once per record, it costs a third of a slotted dataclass. It is
     left out of the cyclic garbage collector (``gc=False``): its fields hold decoded JSON and a
     `Block`, none of which can refer back to an item.
@@ -44,6 +51,7 @@ class Item(msgspec.Struct, gc=False):
     code: str = INVALID_JSON
     text: str | None = None
     block: Block | None = None
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +133,51 @@ DECODE_ERRORS = (ValueError, RecursionError)
 """What `decode` raises for bytes that are not one JSON value (`undecodable` then says why)."""
 
 
+def duplicate_keys(raw: bytes, value: Any) -> tuple[str, ...]:
+    """The keys that occur more than once in one object of ``raw`` (decoded as ``value``, where
+    only the last of each survived). A count of ``":`` settles the common case; only an item whose
+    count disagrees with its keys is parsed again, keeping every pair."""
+    found = raw.count(b'":')
+    if type(value) is dict and found == len(value) or found == _keys(value):
+        return ()
+    seen: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys):
+            seen.extend(key for key in dict.fromkeys(keys) if keys.count(key) > 1 and key not in seen)
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return ()
+    return tuple(seen)
+
+
+def _keys(value: Any) -> int:
+    if type(value) is dict:
+        return len(value) + sum(_keys(v) for v in value.values() if type(v) in (dict, list))
+    if type(value) is list:
+        return sum(_keys(v) for v in value if type(v) in (dict, list))
+    return 0
+
+
 IO_ERRORS = (OSError, EOFError, zlib.error)  # truncated gzip, corrupt data, unreadable device ...
+
+
+def too_long_marker(size: int) -> bytes:
+    """The line that stands for a line of ``size`` bytes too long to hold."""
+    return TOO_LONG + str(size).encode() + b"\n"
+
+
+def too_large_item(index: int, line: int, marker: bytes) -> Item:
+    """The ``too-large`` error item of the line that ``marker`` stands for."""
+    size = int(marker[len(TOO_LONG):].strip() or 0)
+    megabytes = limits.max_record_bytes / (1 << 20)
+    error = (f"the line is {size:,} bytes long, over the limit of {megabytes:g} MiB for one record, and was not "
+             "read; if the record is real, raise the limit (--max-record-mb), else look for missing line ends")
+    return Item(index, line, code=TOO_LARGE, error=error)
 
 
 def unreadable_item(index: int, line: int, exc: BaseException) -> Item:

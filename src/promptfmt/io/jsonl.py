@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from typing import IO
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
+import msgspec
 import orjson
 
 from .items import (
@@ -13,15 +14,21 @@ from .items import (
     FIX_UTF8,
     INVALID_JSON,
     IO_ERRORS,
+    TOO_LONG,
     UNREADABLE,
     UTF8_BOM,
     Block,
     Item,
     decode,
+    duplicate_keys,
+    too_large_item,
+    too_long_marker,
     unreadable_message,
 )
+from .limits import limits
 
 BLOCK_BYTES = 1 << 20  # bytes of JSON Lines read at a time
+SKIP_FACTOR = 16  # a line this many times the record limit ends the reading: no end is coming
 
 
 def blocks_of(stream: IO[bytes], *, strip_bom: bool = False, line: int = 1) -> Iterator[Block]:
@@ -35,47 +42,100 @@ def blocks_of(stream: IO[bytes], *, strip_bom: bool = False, line: int = 1) -> I
 
 
 def read_blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> Iterator[Block]:
-    """``first`` (a whole line) and the rest of ``stream``, cut at line ends into blocks of ~``size`` bytes.
+    """``first`` (the start of a line) and the rest of ``stream``, cut at line ends into blocks of ~``size`` bytes.
 
     Reads with ``read1`` (one decompression step at a time), so that when the stream breaks (a
-    truncated gzip file) every whole line before the break is still read.
+    truncated gzip file) every whole line before the break is still read. A line longer than
+    `limits.max_record_bytes` is never held: it is read through and stands in its block as a short
+    marker line, which `undecodable` turns into a ``too-large`` item; memory stays within the bound.
     """
     size = size or BLOCK_BYTES
+    limit = limits.max_record_bytes
     read = getattr(stream, "read1", stream.read)
-    pending = first
-    error: str | None = None
-    while error is None:
-        parts = [pending]
-        got = 0
-        try:
-            while got < size:
-                chunk = read(size)
-                if not chunk:
-                    break
-                parts.append(chunk)
-                got += len(chunk)
-        except IO_ERRORS as exc:
-            error = unreadable_message(exc)
-        data = b"".join(parts)
-        if not got and error is None:  # the end of the stream
-            if data:
-                yield Block(data, line)
-            return
+    pending = [first] if first else []  # the unfinished line, in pieces (never joined past the limit)
+    held = len(first)
+    while True:
+        chunks, got, error = _read_some(read, size)
+        if not got:
+            if held and error is None:
+                yield Block(b"".join(pending), line) if held <= limit else Block(too_long_marker(held), line)
+            break
+        data = b"".join(chunks)
+        end = data.find(b"\n")
+        if end >= 0 and held + end > limit:  # the unfinished line ends here, too long
+            yield Block(too_long_marker(held + end + 1), line)
+            line += 1
+            data, pending, held = data[end + 1:], [], 0
+            end = data.find(b"\n")
         cut = data.rfind(b"\n") + 1
         if cut:
-            block = Block(data[:cut] if cut < len(data) else data, line)
+            block = Block(b"".join((*pending, data[:cut])), line)
             yield block
             line += block.line_ends()  # after the reader went through the block: its count, if it kept one
-        pending = data[cut:]
-    yield Block(b"", line, error=error)
+            pending, held = [data[cut:]], len(data) - cut
+        else:
+            pending.append(data)
+            held += len(data)
+        if held > limit and error is None:
+            skipped, rest, ended, error = _skip_line(read, size)
+            yield Block(too_long_marker(held + skipped), line)
+            line += 1
+            pending, held = [rest], len(rest)
+            if ended:
+                return
+        if error is not None:
+            break
+    if error is not None:
+        yield Block(b"", line, error=error)
+
+
+def _read_some(read: Callable[[int], bytes], size: int) -> tuple[list[bytes], int, str | None]:
+    """About ``size`` bytes from the stream: the chunks, their length, and why the stream broke."""
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            chunk = read(size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except IO_ERRORS as exc:
+        return chunks, got, unreadable_message(exc)
+    return chunks, got, None
+
+
+def _skip_line(read: Callable[[int], bytes], size: int) -> tuple[int, bytes, bool, str | None]:
+    """Read through the rest of a line too long to hold: the bytes skipped, what follows its line
+    end, whether the stream ended inside the line, and why the stream broke."""
+    skipped = 0
+    while True:
+        try:
+            chunk = read(size)
+        except IO_ERRORS as exc:
+            return skipped, b"", False, unreadable_message(exc)
+        if not chunk:
+            return skipped, b"", True, None
+        end = chunk.find(b"\n")
+        if end >= 0:
+            return skipped + end + 1, chunk[end + 1:], False, None
+        skipped += len(chunk)
+        if skipped > SKIP_FACTOR * limits.max_record_bytes:  # an endless stream (/dev/zero), not JSON Lines
+            return skipped, b"", False, (f"no line end in {skipped:,} bytes: this is not JSON Lines, and the rest "
+                                         "of the stream was not read")
 
 
 
 def undecodable(index: int, number: int, raw: bytes) -> Item:
     """The item of a JSON Lines line that `decode` refused: its error, located by orjson's decoder."""
+    if raw.startswith(TOO_LONG):
+        return too_large_item(index, number, raw)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        lenient = lenient_loads(raw)
+        if lenient is not REFUSED:
+            return Item(index, number, lenient)
         return line_error(index, number, raw, exc)
     return Item(index, number, value)  # refused by msgspec only (never seen): orjson's value
 
@@ -101,7 +161,8 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
                     yield undecodable(index, number, raw)
                     index += 1
             else:
-                yield Item(index, number, value, None, None, INVALID_JSON, None, block)
+                twice = duplicate_keys(raw, value) if type(value) is dict else ()
+                yield Item(index, number, value, None, None, INVALID_JSON, None, block, twice)
                 index += 1
             number += 1
             start = end + 1
@@ -117,17 +178,50 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
         at = len(raw[: bad.start].decode("utf-8", "replace")) + 1
         return Item(index, number, column=at, text=text,
                     error=f"the line is not UTF-8 text (byte 0x{raw[bad.start]:02x}, column {at}): {FIX_UTF8}")
+    reason = _orjson_message(exc)
     if text.startswith("\ufeff"):
         message = "the line starts with a byte-order mark (U+FEFF); remove it"
+    elif "depth" in reason or "recursion" in reason:
+        message = "the value is nested more than 1,000 levels deep, more than promptfmt reads"
+    elif "\r" in text:
+        message = (f"{reason}, at a carriage return: the lines seem to end with CR alone (classic Mac OS); "
+                   "convert them to LF line ends (tr '\\r' '\\n')")
+    elif "infinity" in reason:
+        message = ("a number longer than 4,000 digits, which promptfmt cannot keep exactly; write it as a "
+                   "string")
     elif text.lstrip().startswith("["):
         message = "a JSON array inside JSON Lines: each line must hold one record"
     elif (getattr(exc, "pos", 0) or 0) >= len(raw.rstrip()) - 1:
         message = "the line ends before the value is complete (a truncated line, or a record split over lines?)"
     else:
-        message = _orjson_message(exc)
+        message = reason
     column: int | None = getattr(exc, "colno", None)
     where = f" (column {column})" if column else ""
     return Item(index, number, error=f"invalid JSON: {message}{where}", column=column, text=text)
+
+
+REFUSED = object()
+_LONGEST_INT = 4000  # digits: Python refuses to convert longer ones (sys.get_int_max_str_digits)
+
+
+def lenient_loads(raw: bytes) -> Any:
+    """What msgspec and orjson refuse but JSON allows: a lone surrogate escaped in a string (a
+    ``control-character`` warning later), an integer too long for them (kept exactly, as raw JSON,
+    up to `_LONGEST_INT` digits); `REFUSED` for anything else."""
+    try:
+        return json.loads(raw, parse_int=_exact_int, parse_constant=_refuse)
+    except (ValueError, RecursionError, TypeError):
+        return REFUSED
+
+
+def _exact_int(digits: str) -> Any:
+    if len(digits) > _LONGEST_INT:
+        raise ValueError("too long")
+    return int(digits) if len(digits) < 19 else msgspec.Raw(digits.encode("ascii"))
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(name)
 
 
 def _orjson_message(exc: json.JSONDecodeError) -> str:

@@ -7,7 +7,7 @@ import io
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ..errors import PromptfmtError
 from .items import GZIP_MAGIC, STDIN
@@ -62,12 +62,22 @@ def ranges(path: str, parts: int, *, shrinking: bool = False) -> list[tuple[int,
     starts = [0]
     with open(path, "rb") as file:
         for offset in offsets(size, parts, shrinking=shrinking):
-            file.seek(offset)
-            file.readline()  # to the start of the next line
-            position = file.tell()
+            position = _next_line_start(file, offset, size)
             if starts[-1] < position < size:
                 starts.append(position)
     return list(zip(starts, [*starts[1:], size]))
+
+
+def _next_line_start(file: IO[bytes], offset: int, size: int) -> int:
+    """Where the line after the one holding ``offset`` starts (``size`` when none does), read in
+    chunks: a file without line ends is never read into memory at once."""
+    file.seek(offset)
+    while chunk := file.read(_CUT_SEARCH):
+        end = chunk.find(b"\n")
+        if end >= 0:
+            return offset + end + 1
+        offset += len(chunk)
+    return size
 
 
 _ARRAY_CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")  # "}, {": maybe between two records of an array

@@ -36,7 +36,7 @@ import orjson
 
 from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
-from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, Block, Item, Source, unreadable_item
+from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, UTF32_BOMS, Block, Item, Source, unreadable_item
 from .jsonl import read_blocks, read_lines
 from .paths import open_input
 from .window import read_values
@@ -161,11 +161,11 @@ def _detect(stream: IO[bytes]) -> _Start:
     blank = 0
     try:
         peek = getattr(stream, "peek", None)
-        head = peek(4)[:4] if peek is not None else b""
-        if head.startswith(UTF16_BOMS):
-            error = "the file is UTF-16 text, not UTF-8: convert it (iconv -f UTF-16 -t UTF-8)"
+        encoding = _wide_encoding(peek(4)[:4] if peek is not None else b"")
+        if encoding is not None:
+            error = f"the file is {encoding} text, not UTF-8: convert it (iconv -f {encoding} -t UTF-8)"
             return _Start(NONE, item=Item(0, 1, error=error))
-        lines = iter(stream)
+        lines = _pieces(stream)
         first = b""
         for raw in lines:
             if blank == 0 and raw.startswith(UTF8_BOM):
@@ -173,7 +173,7 @@ def _detect(stream: IO[bytes]) -> _Start:
             if raw.strip():
                 first = raw
                 break
-            blank += 1
+            blank += raw.endswith(b"\n")
         if not first:
             return _Start(NONE)
         start = first.lstrip()
@@ -186,6 +186,28 @@ def _detect(stream: IO[bytes]) -> _Start:
         return _Start(NONE, item=unreadable_item(0, blank + 1, exc))
     kind = DOCUMENTS if _opens_a_document(start) else JSONL
     return _Start(kind, first, blank + 1, lines)
+
+
+_PIECE = 1 << 20
+
+
+def _pieces(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream's lines, a line longer than 1 MiB in pieces: no line is ever held whole here."""
+    read = stream.readline
+    while piece := read(_PIECE):
+        yield piece
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """UTF-32 or UTF-16 told by its byte-order mark, or by the zero bytes around ASCII without one."""
+    for name, marks in (("UTF-32", UTF32_BOMS), ("UTF-16", UTF16_BOMS)):
+        if head.startswith(marks):
+            return name
+    if len(head) == 4 and head[0] and not any(head[1:]) or len(head) == 4 and head[3] and not any(head[:3]):
+        return "UTF-32"
+    if len(head) >= 2 and (head[0] and not head[1] or head[1] and not head[0]) and b"\x00" in head:
+        return "UTF-16"
+    return None
 
 
 def _is_json(line: bytes) -> bool:

@@ -34,6 +34,8 @@ CHECKS: dict[str, Check] = {
     for check in (
         Check("invalid-json", ERROR, "the line or the array is not valid JSON (with line and column)", True),
         Check("unreadable", ERROR, "the file cannot be read past this point (truncated gzip, I/O error)", True),
+        Check("too-large", ERROR, "one record is longer than the limit (64 MiB unless --max-record-mb): not read", True),
+        Check("duplicate-key", ERROR, "a key appears twice in one object: JSON readers keep one value, silently", True),
         Check("not-an-object", ERROR, "the item is not a JSON object", True),
         Check("missing-field", ERROR, "instruction or output is missing (with a hint on keys to --map)", True),
         Check("wrong-type", ERROR, "a record field is not a string; null included, with what to do instead", True),
@@ -103,6 +105,14 @@ _ISSUE_FIELDS = tuple(Issue.__dataclass_fields__)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # Keys printed bare: the usual names and JSON paths (``messages.3.content``); any other is quoted.
 _PLAIN_KEY = re.compile(r"[\w$][\w.$\[\]-]*")
+
+
+DUPLICATE_KEY = "duplicate-key"
+
+
+def duplicate_key_message(key: str) -> str:
+    return (f"the key {shown_key(key)} appears more than once in one object: JSON readers keep one of its "
+            "values and drop the others without a word; keep one, or rename the others")
 
 
 def one_line(text: str) -> str:

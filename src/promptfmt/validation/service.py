@@ -100,12 +100,15 @@ def _ranges(reader: DatasetReader, workers: int, options: dict[str, Any]) -> lis
     return ranges(reader.path, workers)
 
 
+_SAMPLE_BYTES = 1 << 16
+
+
 def _run_blocks(
     validator: Validator, reader: DatasetReader, writer: QuarantineWriter | None, on_progress: ProgressCallback | None
 ) -> None:
     for number, block in enumerate(reader.blocks()):
-        if number == 0 and reader.size:
-            validator.expect(reader.size * max(len(block.lines()), 1) // max(len(block.data), 1))
+        if number == 0 and reader.size and len(block.data) >= _SAMPLE_BYTES:  # a sample worth scaling up
+            validator.expect(reader.size * max(len(block.lines()), 1) // len(block.data))
         for checked in validator.check_block(block):
             if writer is not None and not checked.ok:
                 writer.write(checked.item, [issue.as_dict() for issue in checked.issues])

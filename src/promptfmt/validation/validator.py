@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..format import Format
-from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, undecodable
+from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, duplicate_keys, undecodable
 from ..models import RECORD_FIELDS
 from ..plugins import FormatRegistry, default_registry
 from ..records.fields import make_record, not_an_object, problems
@@ -31,7 +31,7 @@ from .content import ALL_CHECKS, Gate, MarkerScanner
 from .conversation_checks import ConversationChecks
 from .dedup import Duplicates
 from .field_checks import FieldChecks, clean_fields, padded_fields
-from .issues import CHECKS, ERROR, Issue
+from .issues import CHECKS, DUPLICATE_KEY, ERROR, Issue, duplicate_key_message
 from .report import Report
 from .tally import IssueCallback, Tally
 
@@ -127,6 +127,11 @@ class Validator(FieldChecks, ConversationChecks, Tally):
             issues: list[Issue] = []
             self._add(issues, item, item.code, "$", item.error, column=item.column)
             return self._done(item, issues, None, None)
+        if item.duplicates:
+            issues = []
+            for key in item.duplicates:
+                self._add(issues, item, DUPLICATE_KEY, key, duplicate_key_message(key))
+            return self._done(item, issues, None, None)
         value = item.value
         shadowed: list[str] = []
         if self._map is not None and type(value) is dict:
@@ -194,6 +199,13 @@ class Validator(FieldChecks, ConversationChecks, Tally):
                         flagged.append(checked)
                     index += 1
                 continue
+            if type(value) is dict and raw.count(b'":') != len(value):
+                twice = duplicate_keys(raw, value)
+                if twice:
+                    checked = self.check(Item(index, number, value, None, None, INVALID_JSON, None, block, twice))
+                    flagged.append(checked)
+                    index += 1
+                    continue
             if fast and type(value) is dict and number not in suspects:
                 fields = clean_fields(value)
                 if fields is not None:
@@ -224,7 +236,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         """
         block = item.block
         value = item.value
-        if block is None or not self._quick or type(value) is not dict:
+        if block is None or not self._quick or type(value) is not dict or item.duplicates:
             return None
         if block is not self._block:
             self._block, self._suspects = block, self._gate.lines(block)
