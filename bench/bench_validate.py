@@ -15,6 +15,9 @@ each of these in its own process and reports wall time, records/s and peak RSS (
 
 Peak RSS is that of the measured process (``wait4``); with workers, each worker's is about the same.
 
+A second table reads the same records as one JSON array on one line (what ``json.dump`` writes by
+default) beside the JSON Lines file: records/s of ``promptfmt.validate(path)`` for each layout.
+
 Then it shows that memory stays flat as the file grows: peak RSS on the first 10 % of the records
 against all of them, with and without duplicate tracking (whose table costs ~20 bytes a record).
 
@@ -116,6 +119,37 @@ def table(runs: list[Run], baseline: Run) -> str:
     return "\n".join(lines)
 
 
+def one_line_array(path: Path, workdir: Path) -> Path:
+    """The records of the JSON Lines file ``path`` as one JSON array on one line (``json.dump``'s
+    layout: ", " between records, no line end), streamed; written once."""
+    target = workdir / f"{path.stem}-one-line.json"
+    if not target.exists():
+        with open(path, "rb") as source, open(f"{target}.part", "wb") as out:
+            out.write(b"[")
+            for number, line in enumerate(source):
+                out.write((b", " if number else b"") + line.rstrip(b"\n"))
+            out.write(b"]")
+        os.replace(f"{target}.part", target)
+    return target
+
+
+def layouts(path: Path, n: int, workdir: Path, rounds: int) -> None:
+    """``promptfmt.validate(path)`` on the same records as JSON Lines and as a one-line JSON array."""
+    array = one_line_array(path, workdir)
+    variants = [("JSON Lines", path), ("one-line JSON array", array)]
+    best: dict[str, Run] = {}
+    for _ in range(rounds):
+        for name, file in variants:
+            run = measure(name, [PYTHON, "-c", LIBRARY, str(file), "dups", "1"], n)
+            if name not in best or run.seconds < best[name].seconds:
+                best[name] = run
+    print(f"\nthe same {n:,} records in two layouts, promptfmt.validate(path):")
+    print(f"  {'':22} {'seconds':>8} {'records/s':>11} {'peak RSS':>9}")
+    for name, _ in variants:
+        run = best[name]
+        print(f"  {name:22} {run.seconds:8.2f} {run.rate:11,.0f} {run.max_rss / 2**20:7.0f} MB")
+
+
 def head(path: Path, n: int, workdir: Path) -> Path:
     part = workdir / f"{path.stem}-head{n}.jsonl"
     if not part.exists():
@@ -162,6 +196,8 @@ def main() -> None:
     _, errors, warnings = (int(word) for word in runs[2].output.split())
     print(f"\nfindings on all {n:,} records: {errors:,} errors, {warnings:,} warnings "
           "(the generator repeats prompts from a finite pool, so duplicate-prompt grows with N)")
+
+    layouts(path, n, args.workdir, args.rounds)
 
     tenth = max(n // 10, 1)
     small = head(path, tenth, args.workdir)

@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import os
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -333,3 +334,121 @@ def test_integers_beyond_64_bits_are_read_exactly_in_every_layout():
     big = 123456789012345678901234567890
     for data in (b'{"id": %d}\n' % big, b'[{"id": %d}]' % big, b'[\n  {"id": %d}\n]\n' % big):
         assert [i.value for i in items_of(data)] == [{"id": big}], data
+
+
+# -- one-line arrays (json.dump's default): linear work, bounded memory --------------------------
+
+
+def _one_line_array(n: int) -> bytes:
+    return json.dumps([{"instruction": f"q{k}", "output": "a}, {" if k % 7 == 0 else f"a{k}"} for k in range(n)]).encode()
+
+
+class _Watched(arrays._ArrayScan):
+    """The fast reader's scan, noting the largest buffer it ever held."""
+
+    largest = 0
+
+    def records(self):
+        _Watched.largest = max(_Watched.largest, len(self.buffer))
+        return super().records()
+
+
+def test_a_one_line_array_is_read_fast_in_a_buffer_of_a_few_batches(monkeypatch):
+    """100k records on one line, the stream read a batch at a time: every record decoded by the
+    fast reader (a block each), from a buffer that never holds more than a few batches."""
+    data = _one_line_array(100_000)
+    monkeypatch.setattr(arrays, "_ArrayScan", _Watched)
+    monkeypatch.setattr(arrays, "_ARRAY_BATCH", 1 << 16)
+    _Watched.largest = 0
+    items = list(arrays.read_array_fast(data[:1], io.BytesIO(data[1:]), 1))
+    assert len(items) == 100_000 and all(i.block is not None and i.line == 1 for i in items)
+    assert [i.index for i in items[-2:]] == [99_998, 99_999]
+    assert items[7].value == {"instruction": "q7", "output": "a}, {"}
+    assert len(data) > 2_000_000 and _Watched.largest <= 3 << 16
+
+
+def test_a_one_line_array_held_whole_is_read_without_copying_it():
+    """However large the buffer (here the whole file, as a first line read whole hands it over), each
+    record costs its own bytes: nothing the size of the buffer is copied, once or per batch."""
+    data = _one_line_array(20_000)
+    tracemalloc.start()
+    try:
+        count = sum(1 for item in arrays.read_array_fast(data, io.BytesIO(b""), 1) if item.block is not None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000
+    assert peak < len(data) // 4, (peak, len(data))
+
+
+def test_the_window_reads_a_one_line_array_in_a_bounded_window_with_exact_columns(monkeypatch):
+    """Strings are read by the window reader: on one long line it drops what it read all the same,
+    and still locates the error at the end of the line by its column."""
+    largest = [0]
+
+    class Watched(window_reader_module._Window):
+        def fill(self, at_least=0):
+            super().fill(at_least)
+            largest[0] = max(largest[0], len(self.text))
+
+    monkeypatch.setattr(window_reader_module, "_Window", Watched)
+    monkeypatch.setattr(window_reader_module, "_CHUNK", 1 << 12)
+    monkeypatch.setattr(arrays, "_ARRAY_BATCH", 1 << 12)
+    data = json.dumps([f"é{k}" for k in range(50_000)], ensure_ascii=False).encode()[:-1] + b", tru]"
+    items = list(arrays.read_array_fast(data[:1], io.BytesIO(data[1:]), 1))  # a first line not read whole
+    assert [i.value for i in items[:-1]] == [f"é{k}" for k in range(50_000)]
+    error = items[-1]
+    assert (error.index, error.line) == (50_000, 1) and "Expecting value" in error.error
+    assert error.column == len(data.decode()) - len("tru]") + 1
+    assert largest[0] <= 4 << 12
+
+
+def test_an_error_far_along_a_one_line_array_of_records_has_its_exact_column(monkeypatch):
+    monkeypatch.setattr(arrays, "_ARRAY_BATCH", 1 << 10)
+    good = json.dumps([{"instruction": f"é{k}", "output": "b"} for k in range(5_000)], ensure_ascii=False)
+    data = (good[:-1] + ', {"instruction": tru}]').encode()
+    items = items_of(data)
+    assert all(i.error is None for i in items[:-1]) and len(items) == 5_001
+    assert (items[-1].index, items[-1].line, items[-1].column) == (5_000, 1, data.decode().index("tru}") + 1)
+
+
+# -- the nesting-depth bound: an over-deep value is one located issue, and the reading goes on -------
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("deep", "separator", "where"),
+    [
+        ('{"instruction": "x", "output": "y", "meta": ' + DEEP + "}", ", ", (1, 158)),  # the fast reader
+        (DEEP, ", ", (1, 158)),  # not an object: the window reader
+        ('{"instruction": "x", "output": "y", "meta": ' + DEEP + "}", ",\n", (5, 1)),  # one record a line
+    ],
+)
+def test_a_value_nested_too_deeply_is_one_located_error_and_the_records_after_it_are_read(deep, separator, where):
+    records = [json.dumps({"instruction": f"i{n}", "output": f"o{n}"}) for n in range(10)]
+    records[4] = deep
+    items = items_of(("[" + separator.join(records) + "]").encode())
+    assert len(items) == 10 and [i.index for i in items] == list(range(10))
+    assert [i.value["instruction"] for i in items if i.error is None] == [f"i{n}" for n in range(10) if n != 4]
+    error = items[4]
+    assert (error.line, error.column, error.code) == (*where, "invalid-json")
+    assert f"nested too deeply, more than {pio.depth.MAX_DEPTH} levels (column {where[1]})" in error.error
+
+
+def test_the_depth_bound_is_a_parameter_of_both_array_readers():
+    value = {"a": [[[1]]]}  # 4 levels
+    data = json.dumps([value, [value], {"b": 1}]).encode()
+    for limit, errors in ((4, [1]), (3, [0, 1]), (pio.depth.MAX_DEPTH, [])):
+        fast = list(arrays.read_array_fast(data, io.BytesIO(b""), 1, max_depth=limit))
+        assert [i.index for i in fast if i.error is not None] == errors, limit
+        assert fast[-1].value == {"b": 1} and len(fast) == 3
+        window = list(window_reader_module.read_values(iter([data]), line=1, array=True, max_depth=limit))
+        assert _fields(window) == _fields(fast)
+    inner = "[" * (pio.depth.MAX_DEPTH - 1) + "]" * (pio.depth.MAX_DEPTH - 1)  # in an object: at the bound
+    fast = items_of(f'[{{"a": {inner}}}, {{"a": [{inner}]}}, {{"b": 1}}]'.encode())
+    window = items_of(f'[[{inner}], [[{inner}]], {{"b": 1}}]'.encode())
+    for items in (fast, window):
+        assert [i.error is None for i in items] == [True, False, True]
+    assert fast[0].block is not None and window[0].block is None

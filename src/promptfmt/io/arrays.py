@@ -2,155 +2,260 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
+import msgspec
+
+from .depth import MAX_DEPTH, too_deep, too_deep_message, value_end
 from .items import DECODE_ERRORS, INVALID_JSON, IO_ERRORS, Block, Item, decode
 from .window import read_values
 
 # -- JSON arrays, fast: each record decoded from its own bytes ---------------------------------------
 
-_RECORD_END = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*|\])")  # a "}" that may close a record, and what follows
 _SEPARATOR = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*")
 _BYTES_WS = re.compile(rb"[ \t\r\n]*")
-_ARRAY_BATCH = 1 << 20  # bytes read at a time
+_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")  # msgspec: a value, then more (1-based)
+_SKIP = msgspec.json.Decoder(msgspec.Raw).decode  # checks a value's bytes without building it
+_ARRAY_BATCH = 1 << 20  # bytes read at a time (more while one record is longer)
 _ARRAY_RECORD_LIMIT = 64 << 20  # a record still open after this many bytes is left to the window
-_RECORD_TRIES = 64  # candidate ends tried per record before the window reads the rest
 _ARRAY_RECORDS = 64  # records decoded per batch
+_PIECE = 1 << 16  # bytes decoded at a time to count the characters before a column
+
+# What `_ArrayScan.records` found after its batch: more records in the buffer, the need of more
+# bytes, or something only the window reader reads ("]", a value that is not an object, broken JSON).
+_MORE, _NEED, _DONE = "more", "need", "done"
+_DEEP = "deep"  # `_ArrayScan._find`: a value nested deeper than the bound
+# How a record's end is looked for: the last "}" of its line (one record per line, the usual
+# layout), the first "}" after its start (flat records), or by decoding (anything).
+_BY_LINE, _BY_BRACE, _EXACT = 0, 1, 2
 
 
-def read_array_fast(head: bytes, stream: IO[bytes], line: int) -> Iterator[Item]:
-    """The records of a JSON array (``head`` holds its first line or lines, the rest is in ``stream``).
+def read_array_fast(head: bytes, stream: IO[bytes], line: int, *, max_depth: int = MAX_DEPTH) -> Iterator[Item]:
+    """The records of a JSON array (``head`` holds its first bytes, the rest is in ``stream``).
 
-    Each record that is an object is cut out of the bytes and decoded (`decode`): the candidate ends
-    are the ``}`` followed by ``,`` or ``]``, and the first candidate whose bytes decode as one value
-    is the record's end (JSON decodes left to right, so a prefix that decodes whole cannot end inside
-    a string or inside a nested value). The records read from one batch of bytes share a `Block` of
-    their raw JSON, so that validation gates them as it gates JSON Lines.
+    Each record that is an object is cut out of the bytes and decoded (`decode`). Where it ends is
+    guessed from the layout and confirmed by decoding; when the guess is wrong, msgspec's own error
+    ("trailing characters (byte N)") tells where the value ends. Every step costs time in proportion
+    to the record, never to the buffer: a one-line array (``json.dump``'s default) reads as fast as
+    JSON Lines, in memory bounded by what was read and not yet used (``_ARRAY_BATCH`` and the
+    longest record). The records read from one batch of bytes share a `Block` of their raw JSON, so
+    that validation gates them as it gates JSON Lines.
 
-    Anything else (a value that is not an object, a record `decode` refuses, broken JSON, the end of
-    the array) is handed over to the window reader right after the last record read here; it then
-    reports exactly what it reports when it reads the whole array itself.
+    A value nested more than ``max_depth`` levels is one located error item, and the reading goes
+    on after it. Anything else (a value that is not an object, a record `decode` refuses, broken
+    JSON, the end of the array) is handed over to the window reader right after the last record
+    read here; it then reports exactly what it reports when it reads the whole array itself.
     """
     read = getattr(stream, "read1", stream.read)
-    scan = _ArrayScan(head, line)
+    scan = _ArrayScan(head, line, max_depth)
     eof = False
     failure: BaseException | None = None
     while True:
-        items, done = scan.records()
+        items, status = scan.records()
         yield from items
-        if len(items) == _ARRAY_RECORDS and not done:
-            continue  # a full batch: the buffer may hold more
-        if done or eof or failure is not None or scan.open_bytes() > _ARRAY_RECORD_LIMIT:
+        if status == _MORE:
+            continue
+        if status == _DONE or eof or failure is not None or scan.open_bytes() > _ARRAY_RECORD_LIMIT:
             break
         scan.drop_read()
-        try:
-            chunk = read(_ARRAY_BATCH)
-        except IO_ERRORS as exc:
-            failure, chunk = exc, b""
+        chunk, failure = _read_more(read, max(_ARRAY_BATCH, scan.open_bytes()))
         if chunk:
             scan.buffer += chunk
         else:
-            eof = True
+            eof = failure is None
     rest, line, column = scan.hand_over()
     yield from read_values(_rest(rest, read, failure, eof), line=line, array=True, index=scan.index,
-                            resume=scan.index > 0, column=column)
+                           resume=scan.index > 0, column=column, max_depth=max_depth)
 
 
-_GAVE_UP = object()  # `_record_at`: no candidate end decoded within `_RECORD_TRIES`
+def _read_more(read: Any, size: int) -> tuple[bytes, BaseException | None]:
+    """At least ``size`` more bytes (fewer at the end of the stream), joined once: a record longer
+    than a batch grows the buffer geometrically, not a batch at a time. A read error ends the
+    reading but keeps what was read before it."""
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            chunk = read(size - got)
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    except IO_ERRORS as exc:
+        return b"".join(parts), exc
+    return b"".join(parts), None
 
 
-def _record_at(buffer: bytes, start: int) -> tuple[Any, int, int] | object | None:
-    """The object record at ``start``, tried at each candidate end in turn: (value, its end, where the
-    next value starts); None when no candidate decodes in the bytes read so far (read more);
-    `_GAVE_UP` after `_RECORD_TRIES` failed candidates (the window reads the rest)."""
-    search = _RECORD_END.search
-    match = search(buffer, start)
-    for _ in range(_RECORD_TRIES):
-        if match is None:
+def _decode_to(view: memoryview, start: int, stop: int) -> tuple[Any, int] | None:
+    """The value that starts at ``start``, if ``view[start:stop]`` holds it: decoded as is, or up to
+    where msgspec says it ends (then decoded again). None when it does not hold the whole value."""
+    try:
+        return decode(view[start:stop]), stop
+    except msgspec.DecodeError as exc:
+        trailing = _TRAILING.search(str(exc))
+        if trailing is None:
             return None
-        try:
-            return decode(buffer[start:match.start() + 1]), match.start() + 1, match.end()
-        except DECODE_ERRORS:  # a "}" inside a string or a nested value: try the next one
-            match = search(buffer, match.start() + 1)
-    return _GAVE_UP
+        end = _strip_end(view, start + int(trailing.group(1)) - 1)
+    except RecursionError:
+        return None
+    try:
+        return decode(view[start:end]), end
+    except DECODE_ERRORS:
+        return None
+
+
+def _exact(view: memoryview, start: int) -> tuple[Any, int] | str:
+    """The value at ``start``, wherever it ends: (value, end); `_NEED` when the bytes read so far end
+    inside it or right after it, `_DONE` for broken JSON, `_DEEP` for a value too deep to decode."""
+    try:
+        _SKIP(view[start:])
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        trailing = _TRAILING.search(message)
+        if trailing is None:
+            return _NEED if "truncated" in message else _DONE
+        stop = _strip_end(view, start + int(trailing.group(1)) - 1)
+    except RecursionError:
+        return _DEEP
+    else:
+        return _NEED  # it runs to the end of the buffer: what follows it is still to come
+    try:
+        return decode(view[start:stop]), stop
+    except RecursionError:
+        return _DEEP
+    except DECODE_ERRORS:
+        return _DONE  # the window reader says what is wrong, and where
+
+
+def _strip_end(view: memoryview, end: int) -> int:
+    """``end`` moved back over the whitespace before it."""
+    while view[end - 1] in b" \t\r\n":
+        end -= 1
+    return end
 
 
 class _ArrayScan:
     """The bytes of a JSON array read so far, and where the fast reader stands in them."""
 
-    def __init__(self, head: bytes, line: int) -> None:
+    def __init__(self, head: bytes, line: int, max_depth: int) -> None:
         self.buffer = head
+        self.max_depth = max_depth
         self.counted, self.line = 0, line  # ``line`` is the line number of buffer[counted]
         self.resume = 0  # offset right after the last record read (0 while none was)
         self.carried = 0  # characters of the current line in bytes dropped before buffer[0]
         self.index = 0  # of the next record
+        self.newline = -1  # the first "\n" at or after ``searched``; -1: none before len(buffer)
+        self.searched = 0
+        self.long_line = False  # the line that ends at ``newline`` holds more than one record
 
-    def records(self) -> tuple[list[Item], bool]:
+    def records(self) -> tuple[list[Item], str]:
         """The object records from the last one read on (at most `_ARRAY_RECORDS`: they are decoded
-        before the first is used, and a small batch stays in the CPU's cache), and whether the window
-        must read what follows ("]", a value that is not an object, broken JSON)."""
+        before the first is used, and a small batch stays in the CPU's cache), and what follows."""
         buffer = self.buffer
         size = len(buffer)
-        items: list[Item] = []
         start = self._next_start()
-        if start < 0 or start >= size or buffer[start] != 0x7B:  # "{"
-            return items, start < size if start >= 0 else _skip_ws(buffer, self.resume) < size
+        if start < 0:  # no comma after the last record (yet): "]", broken JSON, or more to read
+            return [], _DONE if _skip_ws(buffer, self.resume) < size else _NEED
+        if start >= size or buffer[start] != 0x7B:  # "{"
+            return [], _NEED if start >= size else _DONE
+        view = memoryview(buffer)
+        items: list[Item] = []
         starts: list[int] = []
         numbers: list[int] = []
         block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
-        first, index, resume = start, self.index, self.resume
-        count, find, rfind, add, at, number = buffer.count, buffer.find, buffer.rfind, items.append, starts.append, numbers.append
-        follows = _RECORD_END.match
-        line = self.line + count(b"\n", self.counted, start)  # the line of ``start``
-        last = index + _ARRAY_RECORDS
-        by_line = True  # the common layout first: one record per line, its end the line's last "}"
-        done = False
+        first, index, resume, mode = start, self.index, self.resume, _BY_LINE
+        line = self.line + buffer.count(b"\n", self.counted, start)  # the line of ``start``
+        newline = self._newline_after(start)
+        last, bound, status = index + _ARRAY_RECORDS, 2 * self.max_depth, _MORE
         while True:
-            end = -1  # found: the record is buffer[start:end], the next one starts at ``following``
-            if by_line:
-                newline = find(b"\n", start)
-                if (0 < newline < size - 1 and buffer[newline + 1] == 0x7B
-                        and buffer[newline - 1] == 0x2C and buffer[newline - 2] == 0x7D):  # '},\n{'
-                    try:
-                        value = decode(buffer[start:newline - 1])
-                        end, following, newlines = newline - 1, newline + 1, 1
-                    except DECODE_ERRORS:
-                        pass
-                if end < 0:
-                    close = rfind(b"}", start, newline if newline >= 0 else size)
-                    match = follows(buffer, close) if close >= 0 else None
-                    if match is not None:
-                        try:
-                            value = decode(buffer[start:close + 1])
-                            end, following = close + 1, match.end()
-                            newlines = count(b"\n", end, following)  # none inside the record: it is one line
-                        except DECODE_ERRORS:
-                            pass
-                if end < 0:
-                    by_line = False  # the rest of this batch: candidate by candidate
-            if end < 0:
-                found = _record_at(buffer, start)
-                if not isinstance(found, tuple):  # None: read more; _GAVE_UP: the window reads the rest
-                    done = found is _GAVE_UP
+            end = -1
+            if mode == _BY_BRACE:  # the hot path of a one-line array: the first "}" ends a flat record
+                close = buffer.find(b"}", start) + 1
+                try:
+                    value, end = decode(view[start:close]), close
+                except DECODE_ERRORS:
+                    mode = _EXACT
+            if end < 0 or (end - start > bound and too_deep(buffer, start, end, self.max_depth)):
+                found = self._find(view, start, mode) if end < 0 else _DEEP
+                if isinstance(found, str):
+                    if found == _DEEP and not items:
+                        return self._deep(start, line)
+                    status = _MORE if found == _DEEP else found  # a deep value starts the next batch
                     break
-                value, end, following = found
-                newlines = count(b"\n", start, following)
-            add(Item(index, line, value, None, None, INVALID_JSON, None, block))
-            at(start - first)
-            number(line)
+                value, end, mode = found
+            items.append(Item(index, line, value, None, None, INVALID_JSON, None, block))
+            starts.append(start - first)
+            numbers.append(line)
             index += 1
-            line += newlines
-            resume, start = end, following
-            if start >= size or index == last:
+            resume = end
+            separator = _SEPARATOR.match(buffer, end)
+            if separator is None:  # "]", the end of the bytes read, or what the window reports
+                status = _DONE if _skip_ws(buffer, end) < size else _NEED
                 break
-            if buffer[start] != 0x7B:  # "]" (the match ends with it), or not an object
-                done = True
+            following = separator.end()
+            if 0 <= newline < following:  # line ends are counted only where there are some
+                line += buffer.count(b"\n", start, following)
+                newline = self._newline_after(following)
+            start = following
+            if start >= size:
+                status = _NEED
+                break
+            if index == last:
+                break
+            if buffer[start] != 0x7B:  # not an object: the window reads it
+                status = _DONE
                 break
         if items:
             self._read(block, first, resume, starts)
-        return items, done
+        return items, status
+
+    def _find(self, view: memoryview, start: int, mode: int) -> tuple[Any, int, int] | str:
+        """The record at ``start``: (value, end, the mode for the next record), or `_NEED`, `_DONE`
+        or `_DEEP`. A guess that decodes as is keeps its mode; a wrong one moves on to the next."""
+        buffer = self.buffer
+        found: tuple[Any, int] | str | None = None
+        if mode == _BY_LINE:
+            newline = self._newline_after(start)
+            close = buffer.rfind(b"}", start, newline) if newline >= 0 and not self.long_line else -1
+            found = _decode_to(view, start, close + 1) if close >= 0 else None
+            if found is None or found[1] != close + 1:
+                mode, self.long_line = _BY_BRACE, True  # not this line's last "}": guess no more on it
+        if found is None and mode == _BY_BRACE:
+            close = buffer.find(b"}", start)
+            found = _decode_to(view, start, close + 1) if close >= 0 else None
+            if found is None:
+                mode = _EXACT
+        if found is None:
+            found = _exact(view, start)
+        if isinstance(found, str):
+            return found
+        value, end = found
+        if too_deep(buffer, start, end, self.max_depth):
+            return _DEEP
+        return value, end, mode
+
+    def _deep(self, start: int, line: int) -> tuple[list[Item], str]:
+        """The error item of the over-deep value at ``start``, read past; `_NEED` while it is open."""
+        end = value_end(self.buffer, start)
+        if end is None:
+            return [], _NEED
+        column = _chars_on_last_line(self.buffer, start, self.carried) + 1
+        item = Item(self.index, line, error=too_deep_message(self.max_depth, column), column=column)
+        self.index += 1
+        self.counted, self.line, self.resume = start, line, end
+        return [item], _MORE
+
+    def _newline_after(self, start: int) -> int:
+        """The first line end at or after ``start`` (-1: none in the buffer). Each byte is searched
+        once, however many records a line holds."""
+        if self.newline < start:
+            found = self.buffer.find(b"\n", max(start, self.searched))
+            self.newline, self.searched = found, len(self.buffer) if found < 0 else found
+            self.long_line = False
+        return self.newline
 
     def _read(self, block: Block, first: int, resume: int, starts: list[int]) -> None:
         """Settle a batch: its block holds ``buffer[first:resume]``, row k from ``starts[k]``."""
@@ -178,7 +283,10 @@ class _ArrayScan:
         """Forget the bytes up to the last record read (all of them stay while none was)."""
         if self.index:
             self._to_resume()
-            self.buffer, self.counted, self.resume = self.buffer[self.resume:], 0, 0
+            cut = self.resume
+            self.buffer, self.counted, self.resume = self.buffer[cut:], 0, 0
+            self.newline = self.newline - cut if self.newline >= cut else -1
+            self.searched = max(self.searched - cut, 0)
 
     def hand_over(self) -> tuple[bytes, int, int]:
         """What the window reads, from where: (bytes, line, column)."""
@@ -204,8 +312,14 @@ def _chars_on_last_line(data: bytes, end: int, carried: int) -> int:
     came before ``data``). ``data[:end]`` is whole UTF-8 characters."""
     newline = data.rfind(b"\n", 0, end)
     if newline >= 0:
-        return len(data[newline + 1:end].decode("utf-8"))
-    return carried + len(data[:end].decode("utf-8"))
+        return _chars(memoryview(data)[newline + 1:end])
+    return carried + _chars(memoryview(data)[:end])
+
+
+def _chars(view: memoryview) -> int:
+    """How many UTF-8 characters ``view`` holds, decoded 64 KiB at a time (never a copy of it all)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    return sum(len(decoder.decode(view[at:at + _PIECE])) for at in range(0, len(view), _PIECE))
 
 
 def _rest(tail: bytes, read: Any, failure: BaseException | None, eof: bool) -> Iterator[bytes]:
@@ -215,4 +329,3 @@ def _rest(tail: bytes, read: Any, failure: BaseException | None, eof: bool) -> I
         raise failure
     if not eof:
         yield from iter(lambda: read(_ARRAY_BATCH), b"")
-

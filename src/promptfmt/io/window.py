@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from .depth import MAX_DEPTH, too_deep, too_deep_message, value_end
 from .items import FIX_UTF8, IO_ERRORS, Item, unreadable_item
 
 _CHUNK = 1 << 20  # characters decoded per refill of the window
@@ -34,15 +35,18 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 class _Window:
     """A sliding window of decoded text over a byte stream, with line and column bookkeeping.
 
-    ``text[pos:]`` is what is left to read. Lines are counted incrementally up to ``pos``; the
-    window is only trimmed at the start of the current line, so columns can always be computed.
+    ``text[pos:]`` is what is left to read. Lines are counted incrementally up to ``pos``, and the
+    characters of the current line that were trimmed away (``_column``), so columns can always be
+    computed: the text read is dropped once it is half the window, even inside one long line (a
+    one-line array), which keeps the window's size and the work of reading linear.
     Text after an invalid UTF-8 byte is never decoded: the window ends there (``bad_pos``), and an
     error at that point is reported as an encoding error.
     """
 
-    def __init__(self, lines: Iterator[bytes], line: int, column: int = 1) -> None:
+    def __init__(self, lines: Iterator[bytes], line: int, column: int = 1, max_depth: int = MAX_DEPTH) -> None:
         self._lines = lines
-        self._column = column - 1  # characters of the first line before the window's text
+        self.max_depth = max_depth
+        self._column = column - 1  # characters of the current line before text[_line_start]
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.text = ""
         self.pos = 0
@@ -58,12 +62,14 @@ class _Window:
         """Append at least ``at_least`` (default: ``_CHUNK``) more characters, or reach the end of the stream."""
         at_least = at_least or _CHUNK
         self.advance(self.pos)
-        if self._line_start > len(self.text) // 2:
-            cut = self._line_start
+        cut = self.pos
+        if cut > len(self.text) // 2:  # half of it read: drop that half (each character is copied O(1) times)
             self.text = self.text[cut:]
-            self.pos -= cut
-            self._counted -= cut
+            self.pos = self._counted = 0
+            self._column += cut - self._line_start
             self._line_start = 0
+            if self.bad_pos is not None:
+                self.bad_pos -= cut
         parts: list[str] = []
         got = 0
         while got < at_least and not self.eof:
@@ -128,14 +134,26 @@ class _Window:
                     raise _Malformed(message, exc.pos, at_end=True) from None
                 raise _Malformed(exc.msg, exc.pos) from None
             except RecursionError:
-                raise _Malformed("the value is nested too deeply", self.pos) from None
+                raise _TooDeep(self._deep_end()) from None
             except ValueError as exc:  # NaN / Infinity, integers too long to convert
                 raise _Malformed(str(exc), self.pos) from None
             if end >= len(self.text) and not self.eof:  # a number may go on in the next chunk
                 self.fill()
                 continue
+            if too_deep(self.text, self.pos, end, self.max_depth):
+                raise _TooDeep(end)
             self.advance(end)
             return value
+
+    def _deep_end(self) -> int:
+        """Where the value at the current position, too deep to decode, ends (filling as needed)."""
+        while True:
+            end = value_end(self.text, self.pos)
+            if end is not None:
+                return end
+            if self.eof:
+                raise _Malformed("the value is nested too deeply", self.pos)
+            self.fill(max(_CHUNK, len(self.text) - self.pos))
 
     def error(
         self, pos: int, message: str, *, at_end: bool = False, rest_unchecked: bool = True,
@@ -149,6 +167,14 @@ class _Window:
         rest_unchecked = rest_unchecked and not at_end
         rest = f"; the rest of the file (from line {line}) was not checked" if rest_unchecked else ""
         return Item(self.index, line, error=f"invalid JSON: {message} (column {column}){rest}", column=column)
+
+
+class _TooDeep(Exception):
+    """A value nested deeper than the bound: one error item, and the reading goes on at ``end``."""
+
+    def __init__(self, end: int) -> None:
+        super().__init__(end)
+        self.end = end
 
 
 class _Malformed(Exception):
@@ -166,11 +192,13 @@ def _curable(exc: json.JSONDecodeError, length: int) -> bool:
 
 def read_values(
     lines: Iterator[bytes], *, line: int, array: bool, index: int = 0, resume: bool = False, column: int = 1,
+    max_depth: int = MAX_DEPTH,
 ) -> Iterator[Item]:
     """The items of an array or of concatenated documents, through the window. ``resume``: the text
     starts right after record ``index - 1`` of an array, at ``line`` and ``column`` (where
-    `read_array_fast` handed over)."""
-    window = _Window(lines, line, column)
+    `read_array_fast` handed over). A value nested more than ``max_depth`` levels is one error item,
+    and the reading goes on after it."""
+    window = _Window(lines, line, column, max_depth)
     window.index = index
     try:
         window.fill()
@@ -179,15 +207,22 @@ def read_values(
         yield unreadable_item(window.index, window.line, exc)
 
 
-def _decode_item(window: _Window) -> Item:
+def _decode_item(window: _Window) -> tuple[Item, bool]:
+    """The next item, and whether it ends the reading (broken JSON does; an over-deep value does not)."""
     line = window.line
     try:
         value = window.decode_value()
+    except _TooDeep as deep:
+        column = window.where(window.pos)[1]
+        item = Item(window.index, line, error=too_deep_message(window.max_depth, column), column=column)
+        window.index += 1
+        window.advance(deep.end)
+        return item, False
     except _Malformed as exc:
-        return window.error(exc.pos, exc.message, at_end=exc.at_end)
+        return window.error(exc.pos, exc.message, at_end=exc.at_end), True
     item = Item(window.index, line, value)
     window.index += 1
-    return item
+    return item, False
 
 
 def _unclosed(window: _Window, expected: str) -> Item:
@@ -211,9 +246,9 @@ def _read_array(window: _Window, *, resume: bool = False) -> Iterator[Item]:
             resume = False
             item = Item(window.index - 1, window.line)
         else:
-            item = _decode_item(window)
+            item, fatal = _decode_item(window)
             yield item
-            if item.error is not None:
+            if fatal:
                 return
         if not window.skip_whitespace():
             yield _unclosed(window, "',' or ']'")
@@ -249,9 +284,9 @@ def _trailing(window: _Window) -> Iterator[Item]:
 
 def _read_documents(window: _Window) -> Iterator[Item]:
     while window.skip_whitespace():
-        item = _decode_item(window)
+        item, fatal = _decode_item(window)
         yield item
-        if item.error is not None:
+        if fatal:
             return
     if window.bad_pos is not None:
         yield window.error(window.bad_pos, "")
