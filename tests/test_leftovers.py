@@ -115,8 +115,8 @@ def test_a_worker_removes_the_folder_only_when_its_parent_is_gone(tmp_path):
 
 # -- the "Done when" of the issue: kill, run again, nothing left ----------------------------------
 
-def _killed_mid_run(args: list[str], folder: Path, ready: Callable[[], bool], group: bool = False) -> list[int]:
-    """Start ``promptfmt ARGS``, SIGKILL it (with its workers when ``group``) once ``ready()``; its workers."""
+def _killed_mid_run(args: list[str], folder: Path, ready: Callable[[int], bool], group: bool = False) -> list[int]:
+    """Start ``promptfmt ARGS``, SIGKILL it (with its workers when ``group``) once ``ready(pid)``; its workers."""
     process = subprocess.Popen([str(PROMPTFMT), *args], cwd=folder, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=group)
     try:
@@ -124,7 +124,7 @@ def _killed_mid_run(args: list[str], folder: Path, ready: Callable[[], bool], gr
         workers: list[int] = []
         while time.monotonic() < deadline and process.poll() is None:
             workers = workers or children(process.pid)
-            if workers and ready():
+            if workers and ready(process.pid):
                 break
             time.sleep(0.005)
         assert workers and process.poll() is None, "the run ended before it could be killed"
@@ -137,6 +137,21 @@ def _killed_mid_run(args: list[str], folder: Path, ready: Callable[[], bool], gr
         process.wait()
     assert gone(workers) == []
     return workers
+
+
+def _reading(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` is reading ``path``: a megabyte of it read, or the file mapped."""
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    if int(info.readline().split()[1]) > 1 << 20:
+                        return True
+        with open(f"/proc/{pid}/maps") as maps:
+            return any(line.rstrip("\n").endswith(f" {path}") for line in maps)
+    except OSError:  # ended, or the file was closed meanwhile
+        return False
+    return False
 
 
 def _part_folders(folder: Path) -> list[Path]:
@@ -156,6 +171,11 @@ def _left_over(folder: Path, *expected: str) -> list[str]:
     return names
 
 
+def _pause(seconds: float) -> bool:
+    time.sleep(seconds)
+    return True
+
+
 def _wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -168,7 +188,7 @@ def _wait_until(condition: Callable[[], bool], seconds: float = 5) -> bool:
 def test_a_conversion_killed_outright_and_run_again_leaves_no_part(tmp_path, big_input, group):
     os.link(big_input, tmp_path / "in.jsonl")
     args = ["convert", "in.jsonl", "-o", "out.jsonl", "--to", "phi3", "--workers", "2", "--quarantine", "q.jsonl"]
-    _killed_mid_run([*args, "-q"], tmp_path, lambda: _parts_written(tmp_path), group)
+    _killed_mid_run([*args, "-q"], tmp_path, lambda pid: _parts_written(tmp_path), group)
     if group:  # nobody was left to remove the part folder: the next run does
         assert len(_part_folders(tmp_path)) == 1
     else:  # the workers, ended by the kernel, removed it
@@ -188,8 +208,7 @@ def test_a_parallel_validation_killed_outright_and_run_again_leaves_nothing_new(
     os.link(big_input, tmp_path / "in.jsonl")
     stale, _ = _stale_folder(tmp_path)  # a conversion killed with its workers: this run removes its parts
     args = ["validate", "in.jsonl", "--workers", "2", "--quarantine", "q.jsonl", "--no-duplicates"]
-    started = time.monotonic()
-    _killed_mid_run([*args, "-q"], tmp_path, lambda: time.monotonic() - started > 0.5)
+    _killed_mid_run([*args, "-q"], tmp_path, lambda pid: _reading(pid, tmp_path / "in.jsonl") and _pause(0.3))
     done = subprocess.run([str(PROMPTFMT), *args, "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
@@ -210,8 +229,8 @@ def test_sigterm_on_a_validation_with_a_quarantine_leaves_nothing(tmp_path, big_
         [str(PROMPTFMT), "validate", "in.jsonl", "--workers", str(workers), "--quarantine", "q.jsonl", "-q"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    assert _wait_until(lambda: any(ATOMIC_TEMPORARY.match(path.name) for path in tmp_path.iterdir()), 20)
-    time.sleep(0.2)
+    assert _wait_until(lambda: _reading(process.pid, tmp_path / "in.jsonl"), 20)
+    time.sleep(0.3)  # the quarantine is open from before the first record until the end
     assert process.poll() is None, "the validation ended before it could be stopped"
     process.terminate()
     _, stderr = process.communicate(timeout=30)
