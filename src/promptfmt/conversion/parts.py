@@ -8,14 +8,16 @@ formats need not be picklable) take the parts one at a time and convert each wit
 written atomically as always. Record indexes and line numbers in the quarantine are those of the
 whole file. Any failure or interruption stops every worker and removes every part.
 
+The part files live in one `promptfmt.scratch.ScratchFolder`, locked by this process and its workers.
+A parent killed outright cannot remove it: its workers, ended by the kernel, remove it on their way
+out, and the next parallel run in the same folder removes any such folder whose lock is free.
+
 Only plain (uncompressed) files can be cut: `promptfmt.io.ranges.can_split` says whether a file can.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
@@ -24,9 +26,11 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..errors import OutputError
 from ..io import ARRAY, INVALID_JSON, STDIN, UNREADABLE, DatasetReader, Item, ItemSink, QuarantineWriter
 from ..io.ranges import PART_BUFFER, ByteRange, Cut, cuts, open_range
-from ..pool import WorkerError, WorkerPool
+from ..pool import Terminated, WorkerError, WorkerPool
+from ..scratch import ScratchFolder, sweep
 from ..validation.issues import Issue
 from .plan import Plan
 from .service import Quarantine, run
@@ -105,6 +109,15 @@ def _take_parts(
             after()
 
 
+def _work(job: _Job, scratch: ScratchFolder) -> dict[int, ConvertSummary]:
+    """A worker's body: `_take_parts`, and the part folder removed when the parent died meanwhile."""
+    try:
+        return _take_parts(job)
+    except Terminated:
+        scratch.remove_if_orphaned()
+        raise
+
+
 class _Appender:
     """Appends the output of finished parts to the sink, in order: each part as soon as it and all
     the parts before it are finished, so that little is left to append at the end."""
@@ -146,7 +159,13 @@ def convert_parts(
     """
     layout, pieces = cuts(path, workers * PARTS_PER_WORKER)
     size = os.path.getsize(path)
-    folder = tempfile.mkdtemp(prefix=".promptfmt-parts.", suffix=".tmp", dir=scratch)
+    sweep(scratch)  # the part folders of runs killed outright
+    try:
+        parts = ScratchFolder(scratch)
+    except OSError as exc:
+        where = scratch if scratch is not None else "the temporary folder"
+        raise OutputError(f"{where}: cannot hold the part files: {exc.strerror or exc}.") from None
+    folder = parts.path
     try:
         with WorkerPool[dict[int, ConvertSummary]]() as pool:
             context = pool.context
@@ -158,7 +177,7 @@ def convert_parts(
                 context.Array("q", len(pieces), lock=False), context.Array("q", len(pieces), lock=False),
             )
             for _ in range(min(workers, len(pieces)) - 1):
-                pool.start(_take_parts, job)
+                pool.start(_work, job, parts)
 
             def report() -> None:
                 if progress is not None:
@@ -181,7 +200,7 @@ def convert_parts(
             progress(summary.read, size, size)
         return summary
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        parts.remove()
 
 
 def _broken(summary: ConvertSummary) -> bool:

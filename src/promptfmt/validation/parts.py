@@ -9,6 +9,9 @@ in file order. Indexes and line numbers are counted from the start of each range
 the ranges before it are known; issues are merged in file order. A property test proves the result
 equal to the one-process report. ``--strict`` with duplicates stays in one process (a duplicate
 would then be an error, changing which records are quarantined).
+
+Workers keep everything in memory (nothing of theirs is on disk); the run removes the part folders
+that convert runs killed outright left next to the quarantine (`promptfmt.scratch.sweep`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Union
 from ..io import Item, QuarantineWriter, blocks_of
 from ..io.ranges import open_range
 from ..pool import WorkerPool
+from ..scratch import sweep
 from .issues import Issue
 from .validator import Validator
 
@@ -98,6 +102,8 @@ def validate_in_parts(
     """Validate ``path`` cut into ``ranges``; ``validator`` ends up holding the report of the whole file."""
     size = os.path.getsize(path)
     keep = writer is not None
+    if writer is not None:
+        sweep(str(writer.path.parent))
     with WorkerPool[_Part]() as pool:
         counters = [pool.context.Value("q", 0, lock=False) for _ in ranges[1:]]
         for (start, stop), counter in zip(ranges[1:], counters):
