@@ -31,7 +31,7 @@ PART_FOLDER = re.compile(r"\.promptfmt-parts\..*\.tmp\Z")
 # The temporary file `AtomicWriter` (io/writers.py) names with mkstemp for OUT or the quarantine: a
 # parent killed by SIGKILL cannot remove it. Set to False once it writes unnamed files (O_TMPFILE).
 ATOMIC_TEMPORARY = re.compile(r"\.(out|q)\.jsonl\.[a-z0-9_]{8}\.tmp\Z")
-ATOMIC_TEMPORARY_MAY_REMAIN = True
+ATOMIC_TEMPORARY_MAY_REMAIN = False
 
 MAKE_AND_DIE = """
 import os, signal, sys
@@ -245,8 +245,6 @@ def _limit_file_size() -> None:
 
 
 @linux_only
-@pytest.mark.xfail(strict=True, reason="AtomicWriter.commit neither removes its file nor names the error when "
-                                       "the last write fails (io/writers.py; proposal in the issue 14 report)")
 @pytest.mark.parametrize("command", ["validate", "convert"])
 def test_a_quarantine_that_does_not_fit_on_the_disk_leaves_nothing(tmp_path, command):
     lines = [{"instruction": "" if k % 5 == 0 else f"task {k}", "input": "", "output": f"answer {k}"} for k in range(20)]

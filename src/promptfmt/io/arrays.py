@@ -10,7 +10,7 @@ from typing import IO, Any
 import msgspec
 
 from .depth import MAX_DEPTH, too_deep, too_deep_message, value_end
-from .items import DECODE_ERRORS, INVALID_JSON, IO_ERRORS, Block, Item, decode
+from .items import DECODE_ERRORS, INVALID_JSON, IO_ERRORS, Block, Item, decode, duplicate_keys
 from .window import read_values
 
 # -- JSON arrays, fast: each record decoded from its own bytes ---------------------------------------
@@ -186,7 +186,8 @@ class _ArrayScan:
                     status = _MORE if found == _DEEP else found  # a deep value starts the next batch
                     break
                 value, end, mode = found
-            items.append(Item(index, line, value, None, None, INVALID_JSON, None, block))
+            twice = duplicate_keys(buffer, value, start, end) if type(value) is dict else ()
+            items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
             starts.append(start - first)
             numbers.append(line)
             index += 1

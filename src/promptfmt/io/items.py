@@ -133,11 +133,12 @@ DECODE_ERRORS = (ValueError, RecursionError)
 """What `decode` raises for bytes that are not one JSON value (`undecodable` then says why)."""
 
 
-def duplicate_keys(raw: bytes, value: Any) -> tuple[str, ...]:
-    """The keys that occur more than once in one object of ``raw`` (decoded as ``value``, where
-    only the last of each survived). A count of ``":`` settles the common case; only an item whose
-    count disagrees with its keys is parsed again, keeping every pair."""
-    found = raw.count(b'":')
+def duplicate_keys(raw: bytes | bytearray, value: Any, start: int = 0, end: int | None = None) -> tuple[str, ...]:
+    """The keys that occur more than once in one object of ``raw[start:end]`` (decoded as ``value``,
+    where only the last of each survived). A count of ``":`` settles the common case; only an item
+    whose count disagrees with its keys is parsed again, keeping every pair."""
+    end = len(raw) if end is None else end
+    found = raw.count(b'":', start, end)
     if type(value) is dict and found == len(value) or found == _keys(value):
         return ()
     seen: list[str] = []
@@ -149,7 +150,7 @@ def duplicate_keys(raw: bytes, value: Any) -> tuple[str, ...]:
         return dict(items)
 
     try:
-        json.loads(raw, object_pairs_hook=pairs)
+        json.loads(bytes(raw[start:end]), object_pairs_hook=pairs)
     except (ValueError, RecursionError):
         return ()
     return tuple(seen)
