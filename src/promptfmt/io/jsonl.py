@@ -52,16 +52,22 @@ def read_blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> It
     size = size or BLOCK_BYTES
     limit = limits.max_record_bytes
     read = getattr(stream, "read1", stream.read)
-    pending = [first] if first else []  # the unfinished line, in pieces (never joined past the limit)
-    held = len(first)
+    ready, pending, held = _whole_lines(first, limit)  # whole lines not in a block yet; the unfinished one
     while True:
         chunks, got, error = _read_some(read, size)
         if not got:
+            if ready:
+                yield (block := Block(ready, line))
+                line += block.line_ends()
             if held and error is None:
                 yield Block(b"".join(pending), line) if held <= limit else Block(too_long_marker(held), line)
             break
         data = b"".join(chunks)
         end = data.find(b"\n")
+        if (end >= 0 and held + end > limit or end < 0 and held + len(data) > limit) and ready:
+            yield (block := Block(ready, line))  # the whole lines before a line too long
+            line += block.line_ends()
+            ready = b""
         if end >= 0 and held + end > limit:  # the unfinished line ends here, too long
             yield Block(too_long_marker(held + end + 1), line)
             line += 1
@@ -69,7 +75,8 @@ def read_blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> It
             end = data.find(b"\n")
         cut = data.rfind(b"\n") + 1
         if cut:
-            block = Block(b"".join((*pending, data[:cut])), line)
+            block = Block(b"".join((ready, *pending, data[:cut])), line)
+            ready = b""
             yield block
             line += block.line_ends()  # after the reader went through the block: its count, if it kept one
             pending, held = [data[cut:]], len(data) - cut
@@ -80,13 +87,24 @@ def read_blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> It
             skipped, rest, ended, error = _skip_line(read, size)
             yield Block(too_long_marker(held + skipped), line)
             line += 1
-            pending, held = [rest], len(rest)
+            ready, pending, held = _whole_lines(rest, limit)
             if ended:
                 return
         if error is not None:
             break
     if error is not None:
         yield Block(b"", line, error=error)
+
+
+def _whole_lines(data: bytes, limit: int) -> tuple[bytes, list[bytes], int]:
+    """``data`` as its whole lines (a line over ``limit`` replaced by its marker), and the pieces
+    and length of the unfinished line after them."""
+    cut = data.rfind(b"\n") + 1
+    whole = data[:cut]
+    if cut > limit:
+        whole = b"".join(line + b"\n" if len(line) <= limit else too_long_marker(len(line) + 1)
+                         for line in whole.split(b"\n")[:-1])
+    return whole, [data[cut:]], len(data) - cut
 
 
 def _read_some(read: Callable[[int], bytes], size: int) -> tuple[list[bytes], int, str | None]:

@@ -61,7 +61,7 @@ def same_file(a: str, b: str) -> bool:
     """Whether paths ``a`` and ``b`` name the same file (``-`` is never a file)."""
     if STDIN in (a, b):
         return False
-    if Path(a).resolve() == Path(b).resolve():
+    if os.path.realpath(a) == os.path.realpath(b):  # never raises, a symbolic link loop included
         return True
     try:
         return os.path.samefile(a, b)
