@@ -294,7 +294,7 @@ def test_read_items_survive_a_deep_value_between_records(tmp_path):
     path.write_text(f"{json.dumps(RECORD)}\n{deep}\n{json.dumps(RECORD)}\n")
     items = list(read_items(path))
     assert [item.error is None for item in items] == [True, False, True]
-    assert "nested more than 1,000 levels" in (items[1].error or "")
+    assert "nested too deeply, more than 512 levels" in (items[1].error or "")
 
 
 @given(lengths=st.lists(st.one_of(st.integers(0, 3000), st.integers(1020, 1028)), max_size=12), size=st.integers(1, 700), first=st.integers(0, 2),
@@ -319,3 +319,14 @@ def test_blocks_keep_every_line_and_stand_in_for_each_line_over_the_bound(length
     for _, text in got:
         if text.startswith(TOO_LONG):
             assert int(text[len(TOO_LONG):]) >= 1024
+
+
+def test_the_nesting_bound_has_an_option(tmp_path):
+    nested = "[" * 600 + "]" * 600
+    (tmp_path / "in.jsonl").write_text(f'{{"instruction": "a", "output": "b", "m": {nested}}}\n{json.dumps(RECORD)}\n')
+    code, out, _, _ = run("validate", "in.jsonl", cwd=tmp_path)
+    assert code == 1 and "nested too deeply, more than 512 levels" in out
+    code, out, _, _ = run("--max-depth", "700", "validate", "in.jsonl", cwd=tmp_path)
+    assert code == 0, out
+    code, _, err, _ = run("--max-depth", "5000", "validate", "in.jsonl", cwd=tmp_path)
+    assert code == 2 and "--max-depth" in err

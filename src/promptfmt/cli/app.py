@@ -18,7 +18,8 @@ import typer
 
 from .. import __version__
 from ..errors import DuplicateFormatError, OSFailure, PluginError, PromptfmtError, UsageError, os_reason
-from ..io.limits import DEFAULT_MAX_RECORD_BYTES, set_max_record_bytes
+from ..io.depth import MAX_DEPTH
+from ..io.limits import DEEPEST, DEFAULT_MAX_RECORD_BYTES, set_max_depth, set_max_record_bytes
 from . import commands
 from .shared import EXIT_BUG, EXIT_DATA, EXIT_OK, EXIT_PLUGIN, EXIT_USAGE
 
@@ -49,9 +50,15 @@ def _options(
         help="The longest record (line of JSON Lines, item of an array) read, in MiB; a longer one is reported "
         "as too-large and skipped without being held in memory. Give it before the command.",
     ),
+    max_depth: int = typer.Option(
+        MAX_DEPTH, "--max-depth", envvar="PROMPTFMT_MAX_DEPTH", min=1, max=DEEPEST,
+        help="How deep one value may nest (arrays and objects); a deeper one is reported as invalid-json and "
+        "skipped. Give it before the command.",
+    ),
 ) -> None:
     """Validate instruction datasets, render them in a model's prompt style, parse and convert them."""
     set_max_record_bytes(max_record_mb << 20)
+    set_max_depth(max_depth)
 
 
 def exit_code(exc: PromptfmtError) -> int:

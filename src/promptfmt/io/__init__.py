@@ -7,8 +7,10 @@ the layout and picks a reader), `ranges` (cutting a file into parts), `jsonout`,
 """
 
 from .atomic import AtomicWriter
+from .depth import too_deep, too_deep_message
 from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, Source, decode, duplicate_keys
-from .jsonl import blocks_of, undecodable
+from .jsonl import blocks_of, odd_item, undecodable
+from .limits import limits
 from .paths import STDOUT, open_input, refuse_overwrite, require_input, same_file
 from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, open_binary, read_items
 from .writers import ItemSink, QuarantineWriter, open_output, open_outputs
@@ -32,7 +34,11 @@ __all__ = [
     "Source",
     "blocks_of",
     "decode",
+    "limits",
+    "too_deep",
+    "too_deep_message",
     "duplicate_keys",
+    "odd_item",
     "open_binary",
     "open_input",
     "open_output",

@@ -9,6 +9,7 @@ from typing import IO, Any
 import msgspec
 import orjson
 
+from .depth import too_deep, too_deep_message
 from .items import (
     DECODE_ERRORS,
     FIX_UTF8,
@@ -160,6 +161,7 @@ def undecodable(index: int, number: int, raw: bytes) -> Item:
 
 def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
     index = 0
+    depth = limits.max_depth
     for block in blocks:
         number = block.first_line
         if block.error is not None:
@@ -179,12 +181,25 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
                     yield undecodable(index, number, raw)
                     index += 1
             else:
-                twice = duplicate_keys(raw, value) if type(value) is dict else ()
-                yield Item(index, number, value, None, None, INVALID_JSON, None, block, twice)
+                odd = odd_item(index, number, raw, value, block, depth)
+                yield Item(index, number, value, None, None, INVALID_JSON, None, block) if odd is None else odd
                 index += 1
             number += 1
             start = end + 1
         block._ends = number - block.first_line - (0 if data.endswith(b"\n") or not data else 1)
+
+
+def odd_item(index: int, number: int, raw: bytes, value: Any, block: Block, depth: int) -> Item | None:
+    """The item of a decoded line that holds more than its value shows: one nested deeper than
+    ``depth`` (an error item), or an object with a key twice; None for the usual line (a length
+    test and one byte count)."""
+    if len(raw) > 2 * depth and too_deep(raw, 0, len(raw), depth):
+        return Item(index, number, error=too_deep_message(depth))
+    if type(value) is dict and raw.count(b'":') != len(value):
+        twice = duplicate_keys(raw, value)
+        if twice:
+            return Item(index, number, value, None, None, INVALID_JSON, None, block, twice)
+    return None
 
 
 def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -> Item:
@@ -200,7 +215,7 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
     if text.startswith("\ufeff"):
         message = "the line starts with a byte-order mark (U+FEFF); remove it"
     elif "depth" in reason or "recursion" in reason:
-        message = "the value is nested more than 1,000 levels deep, more than promptfmt reads"
+        message = f"the value is nested too deeply, more than {limits.max_depth} levels"
     elif "\r" in text:
         message = (f"{reason}, at a carriage return: the lines seem to end with CR alone (classic Mac OS); "
                    "convert them to LF line ends (tr '\\r' '\\n')")

@@ -38,6 +38,7 @@ from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
 from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, UTF32_BOMS, Block, Item, Source, unreadable_item
 from .jsonl import read_blocks, read_lines
+from .limits import limits
 from .paths import open_input
 from .window import read_values
 
@@ -234,9 +235,9 @@ def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:
     if start.kind == JSONL:
         return read_lines(read_blocks(start.first, stream, start.line))
     if start.kind == ARRAY:
-        return read_array_fast(start.first, stream, start.line)
+        return read_array_fast(start.first, stream, start.line, max_depth=limits.max_depth)
     chained = itertools.chain((start.first,), start.lines or ())
-    return read_values(chained, line=start.line, array=False)  # documents
+    return read_values(chained, line=start.line, array=False, max_depth=limits.max_depth)  # documents
 
 
 def _opens_a_document(line: bytes) -> bool:

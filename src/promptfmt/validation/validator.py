@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..format import Format
-from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, duplicate_keys, undecodable
+from ..io import DECODE_ERRORS, INVALID_JSON, UNREADABLE, Block, Item, decode, limits, odd_item, undecodable
 from ..models import RECORD_FIELDS
 from ..plugins import FormatRegistry, default_registry
 from ..records.fields import make_record, not_an_object, problems
@@ -188,6 +188,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         index = self.records if first_index is None else first_index
         number = block.first_line - 1
         clean = 0  # records counted here without `check`: added to the totals at the end
+        depth = limits.max_depth
         for raw in block.lines():
             number += 1
             try:
@@ -199,13 +200,11 @@ class Validator(FieldChecks, ConversationChecks, Tally):
                         flagged.append(checked)
                     index += 1
                 continue
-            if type(value) is dict and raw.count(b'":') != len(value):
-                twice = duplicate_keys(raw, value)
-                if twice:
-                    checked = self.check(Item(index, number, value, None, None, INVALID_JSON, None, block, twice))
-                    flagged.append(checked)
-                    index += 1
-                    continue
+            odd = odd_item(index, number, raw, value, block, depth)
+            if odd is not None:
+                flagged.append(self.check(odd))
+                index += 1
+                continue
             if fast and type(value) is dict and number not in suspects:
                 fields = clean_fields(value)
                 if fields is not None:
