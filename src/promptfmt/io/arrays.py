@@ -171,8 +171,32 @@ class _ArrayScan:
         newline = self._newline_after(start)
         last, bound, status = index + _ARRAY_RECORDS, 2 * self.max_depth, _MORE
         while True:
+            if mode == _BY_LINE:  # the usual layout: one record per line, ending in "},\n{"
+                newline = buffer.find(b"\n", start)
+                if (0 < newline < size - 1 and buffer[newline + 1] == 0x7B and buffer[newline - 1] == 0x2C
+                        and buffer[newline - 2] == 0x7D and newline - 1 - start <= bound):
+                    try:
+                        value = decode(buffer[start:newline - 1])
+                    except DECODE_ERRORS:
+                        pass
+                    else:
+                        twice = (duplicate_keys(buffer, value, start, newline - 1)
+                                 if type(value) is dict and buffer.count(b'":', start, newline) != len(value) else ())
+                        items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
+                        starts.append(start - first)
+                        numbers.append(line)
+                        index, resume, line, start = index + 1, newline - 1, line + 1, newline + 1
+                        if index == last:
+                            break
+                        continue
             end = -1
-            if mode == _BY_BRACE:  # the hot path of a one-line array: the first "}" ends a flat record
+            if mode == _BY_LINE and newline > start and not self.long_line:  # one record per line: its last "}"
+                close = buffer.rfind(b"}", start, newline) + 1
+                try:
+                    value, end = decode(view[start:close]), close
+                except DECODE_ERRORS:
+                    end = -1  # `_find` tells what it is
+            elif mode == _BY_BRACE:  # the hot path of a one-line array: the first "}" ends a flat record
                 close = buffer.find(b"}", start) + 1
                 try:
                     value, end = decode(view[start:close]), close
@@ -186,7 +210,8 @@ class _ArrayScan:
                     status = _MORE if found == _DEEP else found  # a deep value starts the next batch
                     break
                 value, end, mode = found
-            twice = duplicate_keys(buffer, value, start, end) if type(value) is dict else ()
+            twice = (duplicate_keys(buffer, value, start, end)
+                     if type(value) is dict and buffer.count(b'":', start, end) != len(value) else ())
             items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
             starts.append(start - first)
             numbers.append(line)
@@ -199,7 +224,8 @@ class _ArrayScan:
             following = separator.end()
             if 0 <= newline < following:  # line ends are counted only where there are some
                 line += buffer.count(b"\n", start, following)
-                newline = self._newline_after(following)
+                newline = buffer.find(b"\n", following)  # `_newline_after`, inlined: a new line, searched afresh
+                self.newline, self.searched, self.long_line = newline, size if newline < 0 else newline, False
             start = following
             if start >= size:
                 status = _NEED
