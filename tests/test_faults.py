@@ -330,3 +330,23 @@ def test_the_nesting_bound_has_an_option(tmp_path):
     assert code == 0, out
     code, _, err, _ = run("--max-depth", "5000", "validate", "in.jsonl", cwd=tmp_path)
     assert code == 2 and "--max-depth" in err
+
+
+@linux_only
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_write_that_fails_midway_is_named_and_leaves_nothing(tmp_path, workers):
+    import resource
+    import signal
+
+    jsonl(tmp_path / "in.jsonl", [{**RECORD, "output": f"answer {k} " * 20} for k in range(40_000)])
+
+    def small_files() -> None:  # writes past 1 MB fail with EFBIG, as a full disk fails them with ENOSPC
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    done = subprocess.run([str(PROMPTFMT), "convert", "in.jsonl", "--to", "alpaca", "-o", "out.jsonl",
+                           "--workers", workers], cwd=tmp_path, capture_output=True, timeout=60, preexec_fn=small_files)
+    assert done.returncode == 1, done.stderr
+    assert b"file too large" in done.stderr.lower() and b"Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+    assert leftovers(tmp_path) == []

@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
-from .errors import PluginError, PluginFormatError, PromptfmtError
+from .errors import PluginError, PluginFormatError, PromptfmtError, os_reason
 
 POLL_SECONDS = 0.25
 JOIN_SECONDS = 5
@@ -133,6 +133,9 @@ def _outcome(target: Callable[..., Any], args: tuple[Any, ...]) -> tuple[str, An
         return "plugin", (exc.plugin, cause)
     except PromptfmtError as exc:
         return "error", f"{type(exc).__name__}: {exc}"
+    except OSError as exc:  # the disk, not a bug: a full disk under the part files, say
+        where = f"{exc.filename}: " if exc.filename else ""
+        return "error", f"{where}{os_reason(exc)}"
     except BaseException as exc:  # a bug: everything goes back to the parent, which reports it
         return "bug", (f"{type(exc).__name__}: {exc}", traceback.format_exc())
 

@@ -82,7 +82,7 @@ def _convert_part(job: _Job, part: _Part, report: Callable[[], None] | None = No
             report()
 
     with open(part.output, "wb", buffering=PART_BUFFER) as out, QuarantineWriter(part.quarantine) as quarantined:
-        sink = ItemSink(out, json_array=job.json_array, opening=b"")
+        sink = ItemSink(out, json_array=job.json_array, opening=b"", name=f"a part file in {os.path.dirname(part.output)}")
         summary = run(
             job.plan, DatasetReader(STDIN, stream), sink.write, progress=progress,
             quarantine=lambda item, issues: quarantined.write(item, [issue.as_dict() for issue in issues]),
