@@ -62,12 +62,12 @@ class Case:
     skip: str | None = None  # why the case cannot run here
 
 
-def case(name: str, expect: set[int] | int) -> Callable[[Callable[[Path], Run]], Case]:
+def case(name: str, expect: set[int] | int, skip: str | None = None) -> Callable[[Callable[[Path], Run]], Case]:
     """Decorator: a generator function becomes a `Case`."""
     codes = frozenset({expect} if isinstance(expect, int) else expect)
 
     def wrap(make: Callable[[Path], Run]) -> Case:
-        return Case(name, make, codes)
+        return Case(name, make, codes, skip)
 
     return wrap
 
