@@ -82,10 +82,11 @@ def data_cases(
     forbid: str | None = None,
     commands: tuple[str, ...] = tuple(DATA_COMMANDS),
     skip: str | None = None,
+    options: tuple[str, ...] = (),
 ) -> list[Case]:
     """One case per data command reading ``content`` (bytes written to ``filename``, or a function laying
     the input and returning its path, an optional writer and its release). ``line``: the line at
-    fault, which a command refusing the data must name."""
+    fault, which a command refusing the data must name. ``options``: global options, before the command."""
 
     def make_for(command: str) -> Callable[[Path], Run]:
         def make(folder: Path) -> Run:
@@ -95,7 +96,7 @@ def data_cases(
             else:
                 (folder / filename).write_bytes(content)
                 path = filename
-            argv = [part.format(input=path) for part in DATA_COMMANDS[command]]
+            argv = [*options, *(part.format(input=path) for part in DATA_COMMANDS[command])]
             summary = command if command in ("convert", "split") else None
             return Run(argv, feed=feed, release=release, names=(path,), line=line, forbid=forbid,
                        summary=summary, timeout=10.0 if feed else 30.0)
