@@ -42,9 +42,6 @@ FINDINGS: dict[str, str] = {
        "stdout" for kind in ("utf8-encoded-surrogate", "escaped-lone-surrogate", "escaped-reversed-pair")},
     **{f"bom-mid-file/{command}": "a UTF-8 BOM opening line 2 is dropped silently (the record is read, no "
        "issue names line 2): refuse it, or say so" for command in ("validate", "convert", "render", "split")},
-    **{f"gzip-80mb-record/{command}": "a good line 1, then an 80 MB line 2 (over --max-record-mb): too-large is "
-       "reported as line 1, record 0, and the good record is lost (read 1 of 2; plain files too)"
-       for command in ("validate", "convert", "render", "split", "detect")},
     "formats-dir-fifo": "hangs: a FIFO named *.toml in PROMPTFMT_FORMATS_DIR is read, and nobody writes it",
     "template-fifo-no-writer": "hangs: import-template opens a FIFO template before --time-limit applies",
     "convert-empty-to": "--to '' is taken as no --to (alpaca to alpaca, exit 0) instead of a usage error",
