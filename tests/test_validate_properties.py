@@ -17,6 +17,7 @@ from promptfmt import Report, Validator, validate
 from promptfmt.formats.alpaca import ALPACA, ALPACA_LLMFS
 from promptfmt.formats.phi3 import PHI3, PHI3_LLMFS
 from promptfmt.io import read_items
+from promptfmt.io.reader import wide_encoding
 from promptfmt.records.mapping import FieldMapping
 
 from .helpers import builtin_registry
@@ -50,7 +51,7 @@ def test_every_broken_json_line_is_an_error_on_its_own_line(document):
     assert_located(report, data)
     if data.lstrip().startswith((b"[", b"{")) and report.records and broken and 1 in broken:
         return  # a broken first line can make the file look like an array or a pretty-printed document
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark: one error for the whole file
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or wide_encoding(data[:4]):  # UTF-16/32: one error in all
         assert [(i.code, i.line) for i in report.issues] == [("invalid-json", 1)]
     elif not data.lstrip().startswith(b"["):
         error_lines = {i.line for i in report.issues if i.code == "invalid-json"}

@@ -8,7 +8,22 @@ failed or clashes with another) and every other `PromptfmtError` (1: data that c
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Iterable
+
+# What could end a report line or rewrite it on a terminal: C0 and C1 controls, DEL, the Unicode line
+# and paragraph separators (str.splitlines splits at them), and lone surrogates (not printable).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that could break or rewrite a report line escaped as in a JSON
+    string (``\\n``, ``\\u001b``); anything else, backslashes included, is kept as is. File names,
+    keys and values from the data go through it before they reach a one-line message."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda match: json.dumps(match.group(0))[1:-1], text)
 
 
 class PromptfmtError(Exception):
@@ -24,7 +39,7 @@ class InputPathError(UsageError):
 
     def __init__(self, path: str, message: str) -> None:
         self.path = path
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{one_line(path)}: {message}")
 
 
 class OutputError(UsageError):
@@ -115,7 +130,7 @@ class WriteError(PromptfmtError):
         self.written = written
         size = "" if written is None else f" (wrote {_size(written)})"
         outcome = "; nothing was written" if atomic else ""
-        super().__init__(f"{target}: {reason}{size}{outcome}")
+        super().__init__(f"{one_line(target)}: {reason}{size}{outcome}")
 
 
 class OSFailure(PromptfmtError):
@@ -142,7 +157,7 @@ class DataError(PromptfmtError):
         self.source = source
         self.line = line
         self.column = column
-        where = source
+        where = one_line(source)
         if line is not None:
             where += f":{line}"
             if column is not None:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptfmt.errors import one_line
+
 from .case import Case, Run
 
 SCRIPT = Path(sys.executable).parent / "promptfmt"
@@ -198,6 +200,7 @@ def _unnamed_errors(run: Run, outcome: Outcome, work: Path) -> list[str]:
     if not run.names:
         return []
     names = {*run.names, *(str(work / name) for name in run.names)}
+    names |= {one_line(name) for name in names}  # a name with a newline is shown escaped, on one line
     return [f"an error that names no file of {sorted(run.names)}: {line[:200]!r}"
             for line in outcome.stderr.splitlines()
             if line.startswith("Error:") and not any(name in line for name in names)]

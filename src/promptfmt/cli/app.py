@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from .. import __version__
-from ..errors import DuplicateFormatError, OSFailure, PluginError, PromptfmtError, UsageError, os_reason
+from ..errors import DuplicateFormatError, OSFailure, PluginError, PromptfmtError, UsageError, WriteError, os_reason
 from ..io.depth import MAX_DEPTH
 from ..io.limits import DEEPEST, DEFAULT_MAX_RECORD_BYTES, set_max_depth, set_max_record_bytes
 from . import commands
@@ -88,8 +88,11 @@ def _os_errors_reported(command: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:
             raise _PipeClosed() from None
         except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{exc.filename}: " if exc.filename else _stdout_if_failing(exc)
             raise OSFailure(f"{where}{os_reason(exc)}") from None
+        except UnicodeEncodeError as exc:  # text for the terminal or a pipe: a lone surrogate has no UTF-8
+            raise OSFailure(f"stdout: the text holds {exc.object[exc.start:exc.end]!r}, a lone surrogate, which "
+                            "cannot be written as UTF-8; 'promptfmt validate' finds the record") from None
         except RecursionError:
             raise OSFailure("the input is nested too deeply to be handled") from None
 
@@ -99,6 +102,18 @@ def _os_errors_reported(command: Callable[..., Any]) -> Callable[..., Any]:
 for _info in app.registered_commands:
     if _info.callback is not None:
         _info.callback = _os_errors_reported(_info.callback)
+
+
+_WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG, errno.EDQUOT))
+
+
+def _stdout_if_failing(exc: OSError) -> str:
+    """``"stdout: "`` for a write error with no file name: files are written by the services, which
+    name them (`WriteError`), so what is left is a command's own stdout (``print``, ``typer.echo``)."""
+    if exc.errno not in _WRITE_ERRNOS:
+        return ""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (reported now, never again at exit)
+    return "stdout: "
 
 
 class _ClosedOutput(io.RawIOBase):
@@ -145,6 +160,16 @@ def main(argv: list[str] | None = None) -> None:
         _settle_stdout()
 
 
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (reported now, never again at exit)
+        raise WriteError("stdout", os_reason(exc), atomic=False) from None
+
+
 def _settle_stdout() -> None:
     """What stdout still holds is flushed now; when it cannot be (a reported failure), it is dropped
     rather than reported again by the interpreter at exit."""
@@ -159,8 +184,7 @@ def _main(argv: list[str] | None) -> None:
         try:
             app(args=argv, prog_name="promptfmt")
         finally:
-            if sys.stdout is not None:
-                sys.stdout.flush()  # here, not at exit, where a closed pipe is reported as an error
+            _flush_stdout()  # here, not at exit, where a closed pipe is reported as an error
     except PromptfmtError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(exit_code(exc))

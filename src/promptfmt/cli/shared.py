@@ -74,6 +74,8 @@ def load_formats(
     command stops with its error (exit 3) instead of going on without it, unless
     ``named_files_required`` is off (``promptfmt formats`` lists what did load).
     """
+    if any(not path.strip() for path in format_files):
+        raise UsageError("--format-file needs the path of a TOML format file, not an empty string")
     registry, failures = load_registry(format_files=tuple(format_files))
     named = {f"{FILE_PLUGIN_PREFIX}{path}" for path in format_files}
     if named_files_required:

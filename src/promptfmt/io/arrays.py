@@ -137,6 +137,11 @@ def _strip_end(view: memoryview, end: int) -> int:
     return end
 
 
+def _batch() -> tuple[list[Item], list[int], list[int]]:
+    """A batch of records being read: the items, their offsets in the block, their lines."""
+    return [], [], []
+
+
 class _ArrayScan:
     """The bytes of a JSON array read so far, and where the fast reader stands in them."""
 
@@ -150,53 +155,33 @@ class _ArrayScan:
         self.newline = -1  # the first "\n" at or after ``searched``; -1: none before len(buffer)
         self.searched = 0
         self.long_line = False  # the line that ends at ``newline`` holds more than one record
+        self._items: list[Item] = []  # the batch being read (see `records`)
+        self._starts: list[int] = []
+        self._numbers: list[int] = []
 
     def records(self) -> tuple[list[Item], str]:
         """The object records from the last one read on (at most `_ARRAY_RECORDS`: they are decoded
         before the first is used, and a small batch stays in the CPU's cache), and what follows."""
-        buffer = self.buffer
-        size = len(buffer)
+        buffer, size = self.buffer, len(self.buffer)
         start = self._next_start()
         if start < 0:  # no comma after the last record (yet): "]", broken JSON, or more to read
             return [], _DONE if _skip_ws(buffer, self.resume) < size else _NEED
         if start >= size or buffer[start] != 0x7B:  # "{"
             return [], _NEED if start >= size else _DONE
         view = memoryview(buffer)
-        items: list[Item] = []
-        starts: list[int] = []
-        numbers: list[int] = []
+        items, starts, numbers = self._items, self._starts, self._numbers = _batch()
         block = Block(b"", 0, numbers=numbers)  # its data and rows are set once the batch is read
         first, index, resume, mode = start, self.index, self.resume, _BY_LINE
         line = self.line + buffer.count(b"\n", self.counted, start)  # the line of ``start``
         newline = self._newline_after(start)
         last, bound, status = index + _ARRAY_RECORDS, 2 * self.max_depth, _MORE
         while True:
-            if mode == _BY_LINE:  # the usual layout: one record per line, ending in "},\n{"
-                newline = buffer.find(b"\n", start)
-                if (0 < newline < size - 1 and buffer[newline + 1] == 0x7B and buffer[newline - 1] == 0x2C
-                        and buffer[newline - 2] == 0x7D and newline - 1 - start <= bound):
-                    try:
-                        value = decode(buffer[start:newline - 1])
-                    except DECODE_ERRORS:
-                        pass
-                    else:
-                        twice = (duplicate_keys(buffer, value, start, newline - 1)
-                                 if type(value) is dict and buffer.count(b'":', start, newline) != len(value) else ())
-                        items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
-                        starts.append(start - first)
-                        numbers.append(line)
-                        index, resume, line, start = index + 1, newline - 1, line + 1, newline + 1
-                        if index == last:
-                            break
-                        continue
+            if mode == _BY_LINE:  # the usual layout first: a run of records one per line
+                start, index, line, resume = self._line_records(start, index, line, last, block, first, resume)
+                if index == last:
+                    break
             end = -1
-            if mode == _BY_LINE and newline > start and not self.long_line:  # one record per line: its last "}"
-                close = buffer.rfind(b"}", start, newline) + 1
-                try:
-                    value, end = decode(view[start:close]), close
-                except DECODE_ERRORS:
-                    end = -1  # `_find` tells what it is
-            elif mode == _BY_BRACE:  # the hot path of a one-line array: the first "}" ends a flat record
+            if mode == _BY_BRACE:  # the hot path of a one-line array: the first "}" ends a flat record
                 close = buffer.find(b"}", start) + 1
                 try:
                     value, end = decode(view[start:close]), close
@@ -215,8 +200,7 @@ class _ArrayScan:
             items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
             starts.append(start - first)
             numbers.append(line)
-            index += 1
-            resume = end
+            index, resume = index + 1, end
             separator = _SEPARATOR.match(buffer, end)
             if separator is None:  # "]", the end of the bytes read, or what the window reports
                 status = _DONE if _skip_ws(buffer, end) < size else _NEED
@@ -224,8 +208,7 @@ class _ArrayScan:
             following = separator.end()
             if 0 <= newline < following:  # line ends are counted only where there are some
                 line += buffer.count(b"\n", start, following)
-                newline = buffer.find(b"\n", following)  # `_newline_after`, inlined: a new line, searched afresh
-                self.newline, self.searched, self.long_line = newline, size if newline < 0 else newline, False
+                newline = self._newline_after(following)
             start = following
             if start >= size:
                 status = _NEED
@@ -238,6 +221,30 @@ class _ArrayScan:
         if items:
             self._read(block, first, resume, starts)
         return items, status
+
+    def _line_records(self, start: int, index: int, line: int, last: int, block: Block, first: int, resume: int,
+                      ) -> tuple[int, int, int, int]:
+        """Records laid out one per line, each ending in ``},\\n{``, read while they last (up to
+        index ``last``) into ``block``: the next start, index and line, and where the last one read
+        ends (``resume`` when none was). The loop of the usual array: no call but the decoder's."""
+        buffer, size, bound = self.buffer, len(self.buffer), 2 * self.max_depth
+        numbers, starts, items = self._numbers, self._starts, self._items
+        while index < last:
+            newline = buffer.find(b"\n", start)
+            if not (0 < newline < size - 1 and buffer[newline + 1] == 0x7B and buffer[newline - 1] == 0x2C
+                    and buffer[newline - 2] == 0x7D and newline - 1 - start <= bound):
+                break
+            try:
+                value = decode(buffer[start:newline - 1])
+            except DECODE_ERRORS:
+                break
+            twice = (duplicate_keys(buffer, value, start, newline - 1)
+                     if type(value) is dict and buffer.count(b'":', start, newline) != len(value) else ())
+            items.append(Item(index, line, value, None, None, INVALID_JSON, None, block, twice))
+            starts.append(start - first)
+            numbers.append(line)
+            index, resume, line, start = index + 1, newline - 1, line + 1, newline + 1
+        return start, index, line, resume
 
     def _find(self, view: memoryview, start: int, mode: int) -> tuple[Any, int, int] | str:
         """The record at ``start``: (value, end, the mode for the next record), or `_NEED`, `_DONE`

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from ..errors import one_line
 from .limits import limits
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -62,7 +63,9 @@ class Source:
 
     @property
     def name(self) -> str:
-        return "<stdin>" if self.path == STDIN else self.path
+        """The name shown in messages: control characters of the path escaped, so that no file
+        name can forge a line of a report."""
+        return "<stdin>" if self.path == STDIN else one_line(self.path)
 
 
 

@@ -169,6 +169,7 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
             return
         data = block.data
         find, size, start = data.find, len(data), 0
+        bom = UTF8_BOM in data
         while start < size:  # each line cut out just before it is decoded (split would allocate all at once)
             end = find(b"\n", start)
             if end < 0:
@@ -181,7 +182,7 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
                     yield undecodable(index, number, raw)
                     index += 1
             else:
-                odd = odd_item(index, number, raw, value, block, depth)
+                odd = odd_item(index, number, raw, value, block, depth, bom)
                 yield Item(index, number, value, None, None, INVALID_JSON, None, block) if odd is None else odd
                 index += 1
             number += 1
@@ -189,10 +190,14 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
         block._ends = number - block.first_line - (0 if data.endswith(b"\n") or not data else 1)
 
 
-def odd_item(index: int, number: int, raw: bytes, value: Any, block: Block, depth: int) -> Item | None:
+def odd_item(index: int, number: int, raw: bytes, value: Any, block: Block, depth: int, bom: bool = False) -> Item | None:
     """The item of a decoded line that holds more than its value shows: one nested deeper than
-    ``depth`` (an error item), or an object with a key twice; None for the usual line (a length
-    test and one byte count)."""
+    ``depth`` or opening with a byte-order mark (``bom``: the block holds one somewhere), both error
+    items, or an object with a key twice; None for the usual line (a length test, one byte count)."""
+    if bom and raw.startswith(UTF8_BOM):  # msgspec skips it: the line would pass for clean
+        text = raw.decode("utf-8", "backslashreplace")
+        return Item(index, number, error="invalid JSON: the line starts with a byte-order mark (U+FEFF), which "
+                    "belongs at most at the start of the file; remove it", column=1, text=text)
     if len(raw) > 2 * depth and too_deep(raw, 0, len(raw), depth):
         return Item(index, number, error=too_deep_message(depth))
     if type(value) is dict and raw.count(b'":') != len(value):
@@ -242,7 +247,7 @@ def lenient_loads(raw: bytes) -> Any:
     ``control-character`` warning later), an integer too long for them (kept exactly, as raw JSON,
     up to `_LONGEST_INT` digits); `REFUSED` for anything else."""
     try:
-        return json.loads(raw, parse_int=_exact_int, parse_constant=_refuse)
+        return json.loads(raw.decode("utf-8"), parse_int=_exact_int, parse_constant=_refuse)  # strict UTF-8
     except (ValueError, RecursionError, TypeError):
         return REFUSED
 

@@ -162,7 +162,7 @@ def _detect(stream: IO[bytes]) -> _Start:
     blank = 0
     try:
         peek = getattr(stream, "peek", None)
-        encoding = _wide_encoding(peek(4)[:4] if peek is not None else b"")
+        encoding = wide_encoding(peek(4)[:4] if peek is not None else b"")
         if encoding is not None:
             error = f"the file is {encoding} text, not UTF-8: convert it (iconv -f {encoding} -t UTF-8)"
             return _Start(NONE, item=Item(0, 1, error=error))
@@ -199,14 +199,17 @@ def _pieces(stream: IO[bytes]) -> Iterator[bytes]:
         yield piece
 
 
-def _wide_encoding(head: bytes) -> str | None:
+def wide_encoding(head: bytes) -> str | None:
     """UTF-32 or UTF-16 told by its byte-order mark, or by the zero bytes around ASCII without one."""
     for name, marks in (("UTF-32", UTF32_BOMS), ("UTF-16", UTF16_BOMS)):
         if head.startswith(marks):
             return name
-    if len(head) == 4 and head[0] and not any(head[1:]) or len(head) == 4 and head[3] and not any(head[:3]):
+    if len(head) < 4:
+        return None
+    zeros = tuple(byte == 0 for byte in head)
+    if zeros in ((False, True, True, True), (True, True, True, False)):  # "{" as 4 bytes, either order
         return "UTF-32"
-    if len(head) >= 2 and (head[0] and not head[1] or head[1] and not head[0]) and b"\x00" in head:
+    if zeros in ((False, True, False, True), (True, False, True, False)):  # '{"' as 2 + 2 bytes
         return "UTF-16"
     return None
 

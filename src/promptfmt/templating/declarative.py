@@ -35,7 +35,9 @@ Format files reach the registry as ordinary plugins, one per file, named ``file:
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -284,6 +286,8 @@ def load_format_file(path: str | Path) -> TemplateFormat:
     """The format a TOML file describes; a `FormatDefinitionError` naming the file and key otherwise."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO nobody writes to would wait forever
+            raise FormatDefinitionError(f"{path}: not a regular file (a folder, a FIFO or a device)")
         data = path.read_bytes()
     except OSError as exc:
         raise FormatDefinitionError(f"{path}: cannot read the format file: {exc.strerror or exc}") from None

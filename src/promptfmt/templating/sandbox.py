@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +242,8 @@ def load_chat_template(
 
 def _read_text(path: Path, max_bytes: int | None) -> str:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO nobody writes to would wait forever
+            raise TemplateImportError(str(path), "it is not a regular file (a FIFO, a device or a socket)")
         with path.open("rb") as file:
             data = file.read() if max_bytes is None else file.read(max_bytes + 1)
     except OSError as exc:

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..errors import one_line
+
 Severity = Literal["error", "warning"]
 ERROR: Severity = "error"
 WARNING: Severity = "warning"
@@ -100,9 +102,6 @@ class Issue:
 
 _ISSUE_FIELDS = tuple(Issue.__dataclass_fields__)
 
-# What could end a report line or rewrite it on a terminal: C0 and C1 controls, DEL, the Unicode line
-# and paragraph separators (str.splitlines splits at them), and lone surrogates (not printable).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # Keys printed bare: the usual names and JSON paths (``messages.3.content``); any other is quoted.
 _PLAIN_KEY = re.compile(r"[\w$][\w.$\[\]-]*")
 
@@ -113,14 +112,6 @@ DUPLICATE_KEY = "duplicate-key"
 def duplicate_key_message(key: str) -> str:
     return (f"the key {shown_key(key)} appears more than once in one object: JSON readers keep one of its "
             "values and drop the others without a word; keep one, or rename the others")
-
-
-def one_line(text: str) -> str:
-    """``text`` with every character that could break or rewrite a report line escaped as in a JSON
-    string (``\\n``, ``\\u001b``); anything else, backslashes included, is kept as is."""
-    if _UNSAFE.search(text) is None:
-        return text
-    return _UNSAFE.sub(lambda match: json.dumps(match.group(0))[1:-1], text)
 
 
 def shown_key(key: str) -> str:

@@ -188,7 +188,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         index = self.records if first_index is None else first_index
         number = block.first_line - 1
         clean = 0  # records counted here without `check`: added to the totals at the end
-        depth = limits.max_depth
+        depth, bom = limits.max_depth, b"\xef\xbb\xbf" in block.data
         for raw in block.lines():
             number += 1
             try:
@@ -200,7 +200,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
                         flagged.append(checked)
                     index += 1
                 continue
-            odd = odd_item(index, number, raw, value, block, depth)
+            odd = odd_item(index, number, raw, value, block, depth, bom)
             if odd is not None:
                 flagged.append(self.check(odd))
                 index += 1

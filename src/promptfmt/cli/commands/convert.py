@@ -114,7 +114,7 @@ def convert(
     asked = parse_workers(workers)
     mapping = FieldMapping.build(profile, maps)
     registry, failures = load_formats(format_files)
-    target = lookup_format(registry, failures, to) if to else None
+    target = lookup_format(registry, failures, to) if to is not None else None
     parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
     with terminated_as_interrupt(), DatasetReader(file) as reader:
         chosen, items = plan(

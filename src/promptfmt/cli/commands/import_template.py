@@ -50,13 +50,13 @@ def import_template(
         False, "--json", help="Print what was derived (pieces, variables, system handling, what was verified) or the "
                               "refusal with its reason code as JSON on stdout; the TOML goes only to --output."),
     time_limit: float = typer.Option(
-        DEFAULT_LIMITS.seconds, "--time-limit", metavar="SECONDS", min=0.1,
+        DEFAULT_LIMITS.seconds, "--time-limit", metavar="SECONDS", min=0.1, max=86400,
         help="Refuse a template whose import (compiling and rendering it) takes longer."),
     memory_limit: int = typer.Option(
-        DEFAULT_LIMITS.memory_mb, "--memory-limit", metavar="MB", min=16,
+        DEFAULT_LIMITS.memory_mb, "--memory-limit", metavar="MB", min=16, max=1 << 30,
         help="Refuse a template whose import needs more memory (MB, beyond promptfmt's own)."),
     max_size: float = typer.Option(
-        DEFAULT_LIMITS.max_size_mb, "--max-size", metavar="MB", min=0.001,
+        DEFAULT_LIMITS.max_size_mb, "--max-size", metavar="MB", min=0.001, max=1 << 20,
         help="Refuse a template or tokenizer config file larger than this (MB), before reading it."),
 ) -> None:
     """Derive a declarative format from a chat template, verify it against the template, write it as TOML.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import typer
 
 from ...conversation import ConversationRefused, RenderedConversation
 from ...format import Format
 from ...io import Source, read_items, require_input
+from ...io.jsonout import encode
 from ...models import Rendered
 from ...records.fields import Problem, to_record
 from ...records.layouts import conversation_layout, conversation_of, message_field
@@ -55,15 +55,21 @@ def render(
         shown = rendered.as_dict()
         if strip_bos:  # the user's choice for the tokenizer: the rendering itself is unchanged
             shown["prompt"], shown["text"] = fmt.without_bos(shown["prompt"]), fmt.without_bos(shown["text"])
-        if as_json:
-            out.write(orjson.dumps(shown).decode() + "\n")
-        else:
+        if as_json:  # the one JSON encoder: a lone surrogate is escaped, as JSON allows
+            out.write(encode(shown).decode() + "\n")
+            continue
+        try:
             out.write(("" if index is not None or item.index == 0 else "\n") + shown["text"] + "\n")
+        except UnicodeEncodeError as exc:  # plain text has no way to carry a lone surrogate
+            message = (f"the text holds {exc.object[exc.start:exc.end]!r}, a lone surrogate, which cannot be written "
+                       "as UTF-8 text; --json escapes it")
+            warn(Issue("control-character", ERROR, item.index, item.line, "$", message).format(source.name))
+            invalid += 1
     if index is not None and index >= seen:
         warn(f"Error: there is no record {index}: {source.name} has {seen} record(s) (indexes start at 0).")
         raise typer.Exit(EXIT_USAGE)
     if invalid:
-        warn(f"{invalid} invalid record(s) were not rendered. Run 'promptfmt validate {file}' for every finding.")
+        warn(f"{invalid} invalid record(s) were not rendered. Run 'promptfmt validate {source.name}' for every finding.")
         raise typer.Exit(EXIT_DATA)
 
 
