@@ -182,7 +182,8 @@ def read_lines(blocks: Iterable[Block]) -> Iterator[Item]:
                     yield undecodable(index, number, raw)
                     index += 1
             else:
-                odd = odd_item(index, number, raw, value, block, depth, bom)
+                odd = (odd_item(index, number, raw, value, block, depth, bom)  # the tests of `odd_item`, first inline
+                       if bom or len(raw) > 2 * depth or type(value) is dict and raw.count(b'":') != len(value) else None)
                 yield Item(index, number, value, None, None, INVALID_JSON, None, block) if odd is None else odd
                 index += 1
             number += 1

@@ -200,7 +200,8 @@ class Validator(FieldChecks, ConversationChecks, Tally):
                         flagged.append(checked)
                     index += 1
                 continue
-            odd = odd_item(index, number, raw, value, block, depth, bom)
+            odd = (odd_item(index, number, raw, value, block, depth, bom)  # its tests first inline: no call
+                   if bom or len(raw) > 2 * depth or type(value) is dict and raw.count(b'":') != len(value) else None)
             if odd is not None:
                 flagged.append(self.check(odd))
                 index += 1
