@@ -150,7 +150,7 @@ def test_long_integers_are_kept_exactly_and_very_long_ones_named(tmp_path):
     written = (tmp_path / "out.jsonl").read_text()
     assert f'"n":{digits}' in written and '"m":123456789012345678901234567890' in written
     _, out, _, _ = run("validate", "in.jsonl", cwd=tmp_path)
-    assert "longer than 4,000 digits" in out
+    assert "an integer of more than 4,000 digits" in out
 
 
 def test_a_lone_surrogate_is_a_warning_as_documented(tmp_path):
@@ -297,7 +297,7 @@ def test_read_items_survive_a_deep_value_between_records(tmp_path):
     assert "nested too deeply, more than 512 levels" in (items[1].error or "")
 
 
-@given(lengths=st.lists(st.one_of(st.integers(0, 3000), st.integers(1020, 1028)), max_size=12), size=st.integers(1, 700), first=st.integers(0, 2),
+@given(lengths=st.lists(st.one_of(st.integers(0, 3000), st.integers(1020, 1028)), max_size=12), size=st.integers(1, 4000), first=st.integers(0, 2),
        final_newline=st.booleans())
 @settings(max_examples=300, deadline=None)
 def test_blocks_keep_every_line_and_stand_in_for_each_line_over_the_bound(lengths, size, first, final_newline):
@@ -350,3 +350,42 @@ def test_a_write_that_fails_midway_is_named_and_leaves_nothing(tmp_path, workers
     assert b"file too large" in done.stderr.lower() and b"Traceback" not in done.stderr
     assert not (tmp_path / "out.jsonl").exists()
     assert leftovers(tmp_path) == []
+
+
+def test_a_closed_stderr_pipe_drops_messages_but_not_the_output(tmp_path):
+    lines = [json.dumps({**RECORD, "output": f"answer {k}"}) if k % 2 else f"garbage {k}" for k in range(2000)]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    done = subprocess.run(f"{PROMPTFMT} convert in.jsonl --to alpaca -o out.jsonl 2>&1 | head -c 10 > /dev/null; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", cwd=tmp_path, timeout=60)
+    assert done.returncode == 1  # records were quarantined: the run's own exit code
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1000
+
+
+@linux_only
+def test_dev_stdout_is_written_through_never_reopened(tmp_path):
+    jsonl(tmp_path / "in.jsonl", [RECORD])
+    (tmp_path / "log.txt").write_text("kept\n")
+    done = subprocess.run(f"{PROMPTFMT} convert in.jsonl --to alpaca -o /dev/stdout >> log.txt", shell=True,
+                          cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "log.txt").read_text().startswith("kept\n{")
+
+
+@pytest.mark.parametrize("line, message", [
+    (b"\xffpromptfmt:too-long:abc", "not UTF-8"),
+    (b'{"instruction": "a", "output": "b", "score": 1e400}', "too large to keep exactly"),
+], ids=["forged-marker", "infinite-number"])
+def test_lines_that_look_like_something_else_are_errors_on_their_line(tmp_path, line, message):
+    (tmp_path / "in.jsonl").write_bytes(json.dumps(RECORD).encode() + b"\n" + line + b"\n")
+    code, out, err, _ = run("validate", "in.jsonl", cwd=tmp_path)
+    sane(err)
+    assert code == 1 and "in.jsonl:2: record 1" in out and message in out
+
+
+@pytest.mark.parametrize("text", ['[1,\n{"instruction": "i", "output": "o", "output": "p"}]\n',
+                                  '{\n "instruction": "i",\n "output": "o",\n "output": "p"\n}\n'],
+                         ids=["array-window", "document"])
+def test_duplicate_keys_are_found_by_the_window_reader_too(tmp_path, text):
+    (tmp_path / "in.json").write_text(text)
+    code, out, _, _ = run("validate", "in.json", cwd=tmp_path)
+    assert code == 1 and "output: duplicate-key" in out

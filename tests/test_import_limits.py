@@ -31,11 +31,23 @@ def run_script(*args: str, cwd: Path) -> tuple[int, str, float, int]:
     env = {**os.environ, "PROMPTFMT_DISABLE_ENTRY_POINTS": "1"}
     err_path = cwd / "stderr.txt"
     start = time.perf_counter()
-    with err_path.open("wb") as err:
-        process = subprocess.Popen([str(SCRIPT), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, err_path.read_text("utf-8"), time.perf_counter() - start, usage.ru_maxrss * 1024
+    with err_path.open("wb") as err:  # through a small interpreter: a child forked from pytest counts pytest's pages
+        done = subprocess.run([sys.executable, "-c", _WAIT4, str(SCRIPT), *args], cwd=cwd, env=env, stderr=err,
+                              stdout=subprocess.PIPE, check=True)
+    code, peak = (int(word) for word in done.stdout.split())
+    return code, err_path.read_text("utf-8"), time.perf_counter() - start, peak * 1024
+
+
+# runs argv[1:] as a child with stdout on /dev/null, prints its exit code and peak RSS (KB, ``wait4``)
+_WAIT4 = """import os, sys
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
 
 
 RUNAWAY = {

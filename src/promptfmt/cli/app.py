@@ -139,6 +139,32 @@ def _standard_streams() -> None:
         sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()))
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+    elif not isinstance(sys.stderr, _Messages):
+        sys.stderr = _Messages(sys.stderr)
+
+
+class _Messages:
+    """stderr, whose reader may go away (``2>&1 | head``): the messages are then dropped, and the run
+    goes on to write its outputs and exit with its own code. Only stdout's pipe ends a run."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._stream = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._stream = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _quiet_pipe_end() -> None:

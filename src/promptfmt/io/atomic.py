@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -31,15 +32,18 @@ class AtomicWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = os.fspath(path)
-        self.target, existing = _target(self.name)
-        self.direct = existing is not None and not stat.S_ISREG(existing.st_mode)
+        descriptor = _descriptor(self.name)
+        self.target, existing = (self.name, None) if descriptor is not None else _target(self.name)
+        self.direct = descriptor is not None or existing is not None and not stat.S_ISREG(existing.st_mode)
         self._existing = existing
         self._tmp: str | None = None  # the temporary name, when the file has one
         self._named = False
         self._fd = -1
         try:
-            if self.direct:
-                self.file: IO[bytes] = open(self.target, "wb")  # noqa: SIM115 (closed by commit or abort)
+            if descriptor is not None:  # /dev/stdout: the open descriptor itself, as the shell set it up
+                self.file: IO[bytes] = os.fdopen(os.dup(descriptor), "wb")
+            elif self.direct:
+                self.file = open(self.name, "wb")  # noqa: SIM115 (closed by commit or abort)
             else:
                 self.file = os.fdopen(self._create(), "wb")
         except OSError as exc:
@@ -147,6 +151,19 @@ class AtomicWriter:
             self.commit()
         else:
             self.abort()
+
+
+_DESCRIPTOR = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
+_STANDARD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(path: str) -> int | None:
+    """The descriptor a path such as ``/dev/stdout`` or ``/dev/fd/3`` stands for: written through,
+    never reopened (that would truncate a file opened with ``>>``) nor replaced."""
+    if path in _STANDARD:
+        return _STANDARD[path]
+    match = _DESCRIPTOR.fullmatch(path)
+    return int(match.group(1)) if match else None
 
 
 def _target(path: str) -> tuple[str, os.stat_result | None]:

@@ -7,6 +7,7 @@ import bisect
 import gzip
 import itertools
 import json
+import os
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,9 @@ STDIN = "-"
 INVALID_JSON = "invalid-json"
 UNREADABLE = "unreadable"
 TOO_LARGE = "too-large"
-TOO_LONG = b"\xffpromptfmt:too-long:"  # stands for a line not held (never valid UTF-8, never JSON)
+# Stands for a line not held: never valid UTF-8 nor JSON, and with a token of this process's (forked
+# workers share it) so that no line of a file can pass for one.
+TOO_LONG = b"\xffpromptfmt:too-long:" + os.urandom(8).hex().encode() + b":"
 FIX_UTF8 = "save the file as UTF-8"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -76,7 +77,7 @@ def read_blocks(first: bytes, stream: IO[bytes], line: int, size: int = 0) -> It
             end = data.find(b"\n")
         cut = data.rfind(b"\n") + 1
         if cut:
-            block = Block(b"".join((ready, *pending, data[:cut])), line)
+            block = Block(b"".join((ready, *pending, _bounded(data[:cut], limit))), line)
             ready = b""
             yield block
             line += block.line_ends()  # after the reader went through the block: its count, if it kept one
@@ -101,11 +102,16 @@ def _whole_lines(data: bytes, limit: int) -> tuple[bytes, list[bytes], int]:
     """``data`` as its whole lines (a line over ``limit`` replaced by its marker), and the pieces
     and length of the unfinished line after them."""
     cut = data.rfind(b"\n") + 1
-    whole = data[:cut]
-    if cut > limit:
-        whole = b"".join(line + b"\n" if len(line) <= limit else too_long_marker(len(line) + 1)
-                         for line in whole.split(b"\n")[:-1])
-    return whole, [data[cut:]], len(data) - cut
+    return _bounded(data[:cut], limit), [data[cut:]], len(data) - cut
+
+
+def _bounded(whole: bytes, limit: int) -> bytes:
+    """Whole lines, each one over ``limit`` replaced by its marker (only a chunk longer than the
+    limit can hold one: with the default bound of 64 MiB and 1 MiB reads, never)."""
+    if len(whole) <= limit:
+        return whole
+    return b"".join(line + b"\n" if len(line) <= limit else too_long_marker(len(line) + 1)
+                    for line in whole.split(b"\n")[:-1])
 
 
 def _read_some(read: Callable[[int], bytes], size: int) -> tuple[list[bytes], int, str | None]:
@@ -226,8 +232,8 @@ def line_error(index: int, number: int, raw: bytes, exc: json.JSONDecodeError) -
         message = (f"{reason}, at a carriage return: the lines seem to end with CR alone (classic Mac OS); "
                    "convert them to LF line ends (tr '\\r' '\\n')")
     elif "infinity" in reason:
-        message = ("a number longer than 4,000 digits, which promptfmt cannot keep exactly; write it as a "
-                   "string")
+        message = ("a number too large to keep exactly (beyond 1e308, or an integer of more than 4,000 "
+                   "digits); write it as a string")
     elif text.lstrip().startswith("["):
         message = "a JSON array inside JSON Lines: each line must hold one record"
     elif (getattr(exc, "pos", 0) or 0) >= len(raw.rstrip()) - 1:
@@ -247,8 +253,8 @@ def lenient_loads(raw: bytes) -> Any:
     """What msgspec and orjson refuse but JSON allows: a lone surrogate escaped in a string (a
     ``control-character`` warning later), an integer too long for them (kept exactly, as raw JSON,
     up to `_LONGEST_INT` digits); `REFUSED` for anything else."""
-    try:
-        return json.loads(raw.decode("utf-8"), parse_int=_exact_int, parse_constant=_refuse)  # strict UTF-8
+    try:  # strict UTF-8, finite numbers: what JSON allows, no more
+        return json.loads(raw.decode("utf-8"), parse_int=_exact_int, parse_float=_finite, parse_constant=_refuse)
     except (ValueError, RecursionError, TypeError):
         return REFUSED
 
@@ -257,6 +263,13 @@ def _exact_int(digits: str) -> Any:
     if len(digits) > _LONGEST_INT:
         raise ValueError("too long")
     return int(digits) if len(digits) < 19 else msgspec.Raw(digits.encode("ascii"))
+
+
+def _finite(digits: str) -> float:
+    number = float(digits)
+    if math.isinf(number):  # 1e400: msgspec and orjson refuse it too
+        raise ValueError("infinity")
+    return number
 
 
 def _refuse(name: str) -> Any:

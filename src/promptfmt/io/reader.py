@@ -223,13 +223,14 @@ def _is_json(line: bytes) -> bool:
 
 
 def _next_value_line(lines: Iterator[bytes]) -> list[bytes]:
-    """The lines up to the next non-blank one (all of them blank when the stream ends first)."""
-    ahead = []
+    """The lines up to the next non-blank one (all of them blank when the stream ends first); the
+    blank ones kept as their line ends only, so that a sea of blank lines costs no memory."""
+    ends = 0
     for line in lines:
-        ahead.append(line)
         if line.strip():
-            break
-    return ahead
+            return [b"\n" * ends, line]
+        ends += line.count(b"\n")
+    return [b"\n" * ends]
 
 
 def _items_of(start: _Start, stream: IO[bytes]) -> Iterator[Item]:

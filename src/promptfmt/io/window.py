@@ -29,7 +29,19 @@ def _reject_constant(name: str) -> Any:
     raise _NotJson(f"{name} is not valid JSON; write null or a string instead")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_TWICE: list[str] = []  # the keys found twice in one object of the value decoded last
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, with its keys that occur more than once noted in `_TWICE` (a dict keeps the last)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [key for key, _ in pairs]
+        _TWICE.extend(key for key in value if keys.count(key) > 1 and key not in _TWICE)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_pairs)
 
 
 class _Window:
@@ -210,6 +222,7 @@ def read_values(
 def _decode_item(window: _Window) -> tuple[Item, bool]:
     """The next item, and whether it ends the reading (broken JSON does; an over-deep value does not)."""
     line = window.line
+    _TWICE.clear()
     try:
         value = window.decode_value()
     except _TooDeep as deep:
@@ -220,7 +233,7 @@ def _decode_item(window: _Window) -> tuple[Item, bool]:
         return item, False
     except _Malformed as exc:
         return window.error(exc.pos, exc.message, at_end=exc.at_end), True
-    item = Item(window.index, line, value)
+    item = Item(window.index, line, value, duplicates=tuple(_TWICE))
     window.index += 1
     return item, False
 
