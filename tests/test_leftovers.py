@@ -140,7 +140,20 @@ def _killed_mid_run(args: list[str], folder: Path, ready: Callable[[int], bool],
 
 
 def _reading(pid: int, path: Path) -> bool:
-    """Whether process ``pid`` is reading ``path``: a megabyte of it read, or the file mapped."""
+    """Whether process ``pid`` (or a worker of it) is reading ``path``: a megabyte of it read, or the
+    file mapped. Workers count too: a parallel run's parent may read its own part by position alone."""
+    return _reading_itself(pid, path) or any(_reading_itself(child, path) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(word) for word in children.read().split()]
+    except OSError:
+        return []
+
+
+def _reading_itself(pid: int, path: Path) -> bool:
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
             if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):

@@ -104,6 +104,11 @@ for _info in app.registered_commands:
         _info.callback = _os_errors_reported(_info.callback)
 
 
+def _devnull() -> Any:
+    """Where text goes once its stream failed and was reported: nowhere, for the life of the process."""
+    return open(os.devnull, "w")
+
+
 _WRITE_ERRNOS = frozenset((errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG, errno.EDQUOT))
 
 
@@ -112,7 +117,7 @@ def _stdout_if_failing(exc: OSError) -> str:
     name them (`WriteError`), so what is left is a command's own stdout (``print``, ``typer.echo``)."""
     if exc.errno not in _WRITE_ERRNOS:
         return ""
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (reported now, never again at exit)
+    sys.stdout = _devnull()
     return "stdout: "
 
 
@@ -138,7 +143,7 @@ def _standard_streams() -> None:
     if sys.stdout is None:
         sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedOutput()))
     if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        sys.stderr = _devnull()
     elif not isinstance(sys.stderr, _Messages):
         sys.stderr = _Messages(sys.stderr)
 
@@ -154,14 +159,14 @@ class _Messages:
         try:
             return int(self._stream.write(text))
         except BrokenPipeError:
-            self._stream = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+            self._stream = _devnull()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except BrokenPipeError:
-            self._stream = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+            self._stream = _devnull()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -192,7 +197,7 @@ def _flush_stdout() -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (reported now, never again at exit)
+        sys.stdout = _devnull()
         raise WriteError("stdout", os_reason(exc), atomic=False) from None
 
 
@@ -202,7 +207,7 @@ def _settle_stdout() -> None:
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        sys.stdout = _devnull()
 
 
 def _main(argv: list[str] | None) -> None:

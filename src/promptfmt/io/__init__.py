@@ -7,7 +7,6 @@ the layout and picks a reader), `ranges` (cutting a file into parts), `jsonout`,
 """
 
 from .atomic import AtomicWriter
-from .depth import too_deep, too_deep_message
 from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, Source, decode, duplicate_keys
 from .jsonl import blocks_of, odd_item, undecodable
 from .limits import limits
@@ -35,8 +34,6 @@ __all__ = [
     "blocks_of",
     "decode",
     "limits",
-    "too_deep",
-    "too_deep_message",
     "duplicate_keys",
     "odd_item",
     "open_binary",

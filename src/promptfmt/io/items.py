@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import gzip
 import itertools
 import json
@@ -148,18 +149,21 @@ def duplicate_keys(raw: bytes | bytearray, value: Any, start: int = 0, end: int 
     if type(value) is dict and found == len(value) or found == _keys(value):
         return ()
     seen: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in items]
-        if len(set(keys)) != len(keys):
-            seen.extend(key for key in dict.fromkeys(keys) if keys.count(key) > 1 and key not in seen)
-        return dict(items)
-
     try:
-        json.loads(bytes(raw[start:end]), object_pairs_hook=pairs)
+        json.loads(bytes(raw[start:end]), object_pairs_hook=functools.partial(noting_repeats, seen))
     except (ValueError, RecursionError):
         return ()
     return tuple(seen)
+
+
+def noting_repeats(seen: list[str], pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An ``object_pairs_hook`` (with ``seen`` bound): the object, its keys that occur more than once
+    added to ``seen`` (the dict keeps the last value of each)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        keys = [key for key, _ in pairs]
+        seen.extend(key for key in value if keys.count(key) > 1 and key not in seen)
+    return value
 
 
 def _keys(value: Any) -> int:

@@ -49,13 +49,6 @@ def require_input(path: str) -> None:
     open_input(path).close()
 
 
-def is_regular(path: str) -> bool:
-    """Whether ``path`` is a regular file (which can be read twice, cut into parts, measured)."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
 
 def same_file(a: str, b: str) -> bool:
     """Whether paths ``a`` and ``b`` name the same file (``-`` is never a file)."""

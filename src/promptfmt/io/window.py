@@ -8,13 +8,14 @@ wherever that one stops.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from .depth import MAX_DEPTH, too_deep, too_deep_message, value_end
-from .items import FIX_UTF8, IO_ERRORS, Item, unreadable_item
+from .items import FIX_UTF8, IO_ERRORS, Item, noting_repeats, unreadable_item
 
 _CHUNK = 1 << 20  # characters decoded per refill of the window
 _LOOKAHEAD = 12  # a decode error this close to the end of the window may be cured by more text
@@ -30,18 +31,7 @@ def _reject_constant(name: str) -> Any:
 
 
 _TWICE: list[str] = []  # the keys found twice in one object of the value decoded last
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object, with its keys that occur more than once noted in `_TWICE` (a dict keeps the last)."""
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        keys = [key for key, _ in pairs]
-        _TWICE.extend(key for key in value if keys.count(key) > 1 and key not in _TWICE)
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_pairs)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=functools.partial(noting_repeats, _TWICE))
 
 
 class _Window:
