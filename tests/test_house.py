@@ -92,7 +92,7 @@ def test_a_missing_file_a_folder_and_an_unreadable_file_are_usage_errors_everywh
     assert (result.exit_code, result.stderr) == (2, f"Error: {missing}: no such file. Check the path.\n")
 
     result = cli(*_commands(str(tmp_path), tmp_path)[command])
-    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}: is a folder, not a file.\n")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}: is a folder, not a file (nor a datasets.save_to_disk folder).\n")
 
     locked = tmp_path / "locked.jsonl"
     locked.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n")

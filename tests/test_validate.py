@@ -103,7 +103,7 @@ def test_each_check_on_its_own_example(value, expected, tmp_path):
 
 def test_every_check_in_the_catalogue_has_an_example_here_or_below():
     covered = {code for _, expected in CASES for _, code, _ in expected}
-    covered |= {"invalid-json", "unreadable", "too-large", "duplicate-key", "duplicate-record", "duplicate-prompt", "lossy-in-format", "empty-dataset",
+    covered |= {"invalid-json", "unreadable", "too-large", "invalid-csv", "duplicate-key", "duplicate-record", "duplicate-prompt", "lossy-in-format", "empty-dataset",
                 "duplicate-conversation"}
     assert covered == set(CHECKS)
 

@@ -46,6 +46,15 @@ class OutputError(UsageError):
     """An output that cannot be used: it is the input, its folder is missing, it cannot be written."""
 
 
+class MissingExtraError(UsageError):
+    """An optional library that a file kind or a command needs is not installed: says what to install."""
+
+    def __init__(self, library: str, needed_for: str, extra: str) -> None:
+        self.library = library
+        self.extra = extra
+        super().__init__(f"{needed_for} need {library}, which is not installed: pip install 'promptfmt[{extra}]'")
+
+
 class ParseError(PromptfmtError, ValueError):
     """Text that a format did not produce: names the offset and what was expected there."""
 

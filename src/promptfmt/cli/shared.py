@@ -53,6 +53,15 @@ SWAP_OPTION = typer.Option(
     "instruction (and no input). Only such records change; the summary counts them. (--map instruction=input "
     "--map input=instruction would swap every record, the good ones too.)",
 )
+OUTPUT_FORMAT_OPTION = typer.Option(
+    None, "--output-format", metavar="KIND",
+    help="What to write: jsonl, json (an array) or parquet; default: told by OUT's extension (.parquet: Parquet; .jsonl, .json, others: JSON Lines). "
+    "Parquet needs pip install 'promptfmt[parquet]'.",
+)
+DATASET_HELP = (
+    "The dataset: JSON Lines or a JSON array (gzip allowed), Parquet, Arrow or a datasets.save_to_disk folder, "
+    "CSV or TSV (.csv, .tsv), or - for stdin (JSON only)."
+)
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
 
 

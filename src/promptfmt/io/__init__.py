@@ -11,8 +11,18 @@ from .items import DECODE_ERRORS, INVALID_JSON, STDIN, UNREADABLE, Block, Item, 
 from .jsonl import blocks_of, odd_item, undecodable
 from .limits import limits
 from .paths import STDOUT, open_input, refuse_overwrite, require_input, same_file
-from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, open_binary, read_items
-from .writers import ItemSink, QuarantineWriter, open_output, open_outputs
+from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, input_unit, open_binary, read_items
+from .writers import (
+    JSON_OUT,
+    JSONL_OUT,
+    OUTPUT_FORMATS,
+    PARQUET_OUT,
+    ItemSink,
+    QuarantineWriter,
+    open_output,
+    open_outputs,
+    output_format,
+)
 
 __all__ = [
     "ARRAY",
@@ -29,10 +39,15 @@ __all__ = [
     "DatasetReader",
     "Item",
     "ItemSink",
+    "JSON_OUT",
+    "JSONL_OUT",
+    "OUTPUT_FORMATS",
+    "PARQUET_OUT",
     "QuarantineWriter",
     "Source",
     "blocks_of",
     "decode",
+    "input_unit",
     "limits",
     "duplicate_keys",
     "odd_item",
@@ -40,6 +55,7 @@ __all__ = [
     "open_input",
     "open_output",
     "open_outputs",
+    "output_format",
     "read_items",
     "refuse_overwrite",
     "require_input",

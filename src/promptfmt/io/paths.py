@@ -14,6 +14,7 @@ from ..errors import InputPathError, OutputError
 from .items import STDIN
 
 STDOUT = "-"
+DATASET_FOLDER_FILES = ("state.json", "dataset_dict.json")  # what datasets.save_to_disk writes in a folder
 
 
 def open_input(path: str) -> IO[bytes]:
@@ -23,7 +24,7 @@ def open_input(path: str) -> IO[bytes]:
     except FileNotFoundError:
         raise InputPathError(path, "no such file. Check the path.") from None
     except IsADirectoryError:
-        raise InputPathError(path, "is a folder, not a file.") from None
+        raise InputPathError(path, "is a folder, not a file (nor a datasets.save_to_disk folder).") from None
     except PermissionError:
         raise InputPathError(path, "permission denied.") from None
     except OSError as exc:
@@ -38,6 +39,8 @@ def require_input(path: str) -> None:
     """
     if path == STDIN:
         return
+    if os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name)) for name in DATASET_FOLDER_FILES):
+        return  # a datasets.save_to_disk folder (promptfmt.io.tables says which)
     try:
         mode = os.stat(path).st_mode
     except OSError:

@@ -1,8 +1,10 @@
 """Reading datasets: the layout of a file told apart by content, and the reader that fits it.
 
 Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON documents, gzip-compressed or
-not, UTF-8 with or without BOM, from a path or ``-`` (standard input). The layout is told apart by
-content, not by extension:
+not, UTF-8 with or without BOM, from a path or ``-`` (standard input); Parquet and Arrow files and
+``datasets.save_to_disk`` folders (`promptfmt.io.tables`, by their magic bytes); CSV and TSV files
+(`promptfmt.io.csvfile`, by their extension). The layout of JSON is told apart by content, not by
+extension:
 
 * the first non-blank character ``[`` means a JSON array (unless that line is a whole array and
   another line follows: JSON Lines whose items are arrays);
@@ -27,6 +29,7 @@ import gzip
 import io
 import itertools
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,10 +39,13 @@ import orjson
 
 from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
+from .csvfile import CSV, csv_delimiter, read_csv
 from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, UTF32_BOMS, Block, Item, Source, unreadable_item
 from .jsonl import read_blocks, read_lines
 from .limits import limits
 from .paths import open_input
+from .tables import ARROW as ARROW_TABLE
+from .tables import TableReader, table_kind
 from .window import read_values
 
 
@@ -74,10 +80,26 @@ class DatasetReader:
     def __init__(self, path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> None:
         self.path = os.fspath(path)
         self.name = Source(self.path).name
+        self._start: _Start | None = None
+        self._table: TableReader | None = None
+        self._delimiter: str | None = None
+        if self.path != STDIN and os.path.isdir(self.path):  # a datasets.save_to_disk folder
+            self._table = TableReader(self.path, ARROW_TABLE)
+            self.size = self._table.rows
+            return
         self._stream = open_binary(self.path, stdin)
         self._raw = getattr(self._stream, "fileobj", None) or self._stream
         self.size = self._file_size()
-        self._start: _Start | None = None
+        kind = table_kind(self.path, _peek(self._raw, 8))
+        if kind is not None:
+            self.close()
+            if self.path == STDIN:
+                raise InputPathError("<stdin>", f"{kind.capitalize()} data cannot be read from standard input (it is "
+                                     "read from its end); give the file's name instead of -.")
+            self._table = TableReader(self.path, kind)
+            self.size = self._table.rows
+        elif self.path != STDIN:
+            self._delimiter = csv_delimiter(self.path)
 
     def _file_size(self) -> int | None:
         try:
@@ -88,13 +110,18 @@ class DatasetReader:
 
     @property
     def position(self) -> int | None:
+        """Bytes read so far; rows, for a table (then ``size`` is the number of rows)."""
+        if self._table is not None:
+            return self._table.position
         try:
             return self._raw.tell()
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
             return None
 
     def close(self) -> None:
-        if self.path != STDIN:
+        if self._table is not None:
+            self._table.close()
+        elif self.path != STDIN:
             self._stream.close()
 
     def __enter__(self) -> DatasetReader:
@@ -105,8 +132,18 @@ class DatasetReader:
 
     @property
     def layout(self) -> str:
-        """``jsonl``, ``array``, ``documents``, or ``none`` (empty, or unreadable from the start)."""
+        """``jsonl``, ``array``, ``documents``, ``parquet``, ``arrow``, ``csv``, or ``none`` (empty, or
+        unreadable from the start)."""
+        if self._table is not None:
+            return self._table.kind
+        if self._delimiter is not None:
+            return CSV
         return self._detect().kind
+
+    @property
+    def unit(self) -> str:
+        """What ``Item.line`` counts: ``line`` in a text file, ``row`` in a table."""
+        return "row" if self._table is not None else "line"
 
     def _detect(self) -> _Start:
         if self._start is None:
@@ -117,7 +154,13 @@ class DatasetReader:
         return self._items()
 
     def _items(self) -> Iterator[Item]:
+        if self._table is not None:
+            yield from self._table
+            return
         try:
+            if self._delimiter is not None:
+                yield from read_csv(self._stream, self.path, self._delimiter)
+                return
             yield from _items_of(self._detect(), self._stream)
         finally:
             self.close()
@@ -125,13 +168,36 @@ class DatasetReader:
     def blocks(self) -> Iterator[Block]:
         """JSON Lines only: the file as `Block` objects of whole lines (a failing read ends with a
         `Block` whose ``error`` says why). For services that process lines in bulk."""
-        start = self._detect()
+        start = self._detect() if self.layout == JSONL else _Start(self.layout)
         if start.kind != JSONL:
             raise ValueError(f"{self.name} is not JSON Lines ({start.kind}); iterate over the items instead")
         try:
             yield from read_blocks(start.first, self._stream, start.line)
         finally:
             self.close()
+
+
+def input_unit(path: str) -> str:
+    """What locations in ``path`` count: ``row`` for a table (Parquet, Arrow, a ``save_to_disk``
+    folder), else ``line``. Reads the first bytes of a regular file only (never of a pipe)."""
+    if path == STDIN:
+        return "line"
+    if os.path.isdir(path):
+        return "row"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return "line"
+        with open(path, "rb") as file:
+            return "row" if table_kind(path, file.read(8)) is not None else "line"
+    except OSError:
+        return "line"
+
+
+def _peek(stream: IO[bytes], size: int) -> bytes:
+    try:
+        return bytes(stream.peek(size)[:size])  # type: ignore[attr-defined]
+    except (OSError, AttributeError, ValueError):
+        return b""
 
 
 def read_items(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> Iterator[Item]:

@@ -1,4 +1,5 @@
-"""Writing datasets: JSON Lines or a JSON array, streamed, to a file written atomically or to stdout.
+"""Writing datasets: JSON Lines or a JSON array, streamed, or Parquet (`promptfmt.io.parquet_out`), to
+a file written atomically or to stdout. `output_format` tells which from the option and the name.
 
 A file is written by an `AtomicWriter` (`promptfmt.io.atomic`) and appears when everything was
 written: an interrupted run (an error, Ctrl-C, SIGTERM, ``kill -9``) leaves the target as it was.
@@ -15,13 +16,52 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, NoReturn
 
-from ..errors import WriteError, os_reason
+from ..errors import OutputError, WriteError, os_reason
 from .atomic import AtomicWriter
 from .items import Item
 from .jsonout import ENCODE_ERRORS, encode, encode_fast_into, encode_line
+from .parquet_out import ParquetSink
 from .paths import STDOUT
 
 _BUFFER = 1 << 20
+
+JSONL_OUT, JSON_OUT, PARQUET_OUT = "jsonl", "json", "parquet"
+OUTPUT_FORMATS = (JSONL_OUT, JSON_OUT, PARQUET_OUT)
+_EXTENSIONS = {".jsonl": JSONL_OUT, ".ndjson": JSONL_OUT, ".json": JSONL_OUT, ".parquet": PARQUET_OUT, ".pq": PARQUET_OUT}
+# Data files promptfmt reads (or that hold data) but does not write: never written as something else.
+_NOT_WRITTEN = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zst", ".zip", ".arrow", ".feather", ".ipc", ".avro", ".orc",
+                ".xlsx", ".xls")
+
+
+def output_format(path: str, asked: str | None = None, *, json_array: bool = False, option: str = "--output") -> str:
+    """What to write to ``path``: ``jsonl``, ``json`` (an array) or ``parquet``, from ``--output-format``
+    (``asked``), ``--json-array`` and the name's extension; `OutputError` when they disagree or the
+    extension names a kind promptfmt does not write."""
+    name = path.lower()
+    extension = os.path.splitext(name)[1] if path != STDOUT else ""
+    by_name = _EXTENSIONS.get(extension)
+    if asked is not None and asked not in OUTPUT_FORMATS:
+        raise OutputError(f"--output-format {asked!r}: choose one of {', '.join(OUTPUT_FORMATS)}.")
+    if json_array:
+        if asked not in (None, JSON_OUT) or by_name == PARQUET_OUT:
+            raise OutputError(f"--json-array writes a JSON array, not {asked or 'Parquet'}; drop one of them.")
+        return JSON_OUT
+    if extension in _NOT_WRITTEN:
+        raise OutputError(f"{option} {path}: promptfmt does not write {extension} files, and writes nothing under a "
+                          "name that says another kind. It writes JSON Lines (.jsonl), JSON arrays (.json with "
+                          "--json-array) and Parquet (.parquet); choose one of those names.")
+    if asked is None:
+        return by_name or JSONL_OUT
+    if by_name is not None and {by_name, asked} != {JSONL_OUT, JSON_OUT} and by_name != asked:
+        raise OutputError(f"{option} {path} names a {extension} file but --output-format is {asked}; make them agree.")
+    return asked
+
+
+def _sink(stream: IO[bytes], kind: str, *, name: str, atomic: bool, restartable: bool, folder: str | None) -> Any:
+    """The sink that writes ``kind`` to ``stream``: an `ItemSink`, or a `ParquetSink`."""
+    if kind == PARQUET_OUT:
+        return ParquetSink(stream, name=name, atomic=atomic, restartable=restartable, folder=folder)
+    return ItemSink(stream, json_array=kind == JSON_OUT, restartable=restartable, name=name, atomic=atomic)
 
 
 class QuarantineWriter:
@@ -198,16 +238,19 @@ class ItemSink:
 
 
 @contextmanager
-def open_output(path: str, *, json_array: bool = False, stdout: IO[bytes] | None = None) -> Iterator[ItemSink]:
-    """An `ItemSink` on ``path`` (written atomically) or on stdout (``-``)."""
+def open_output(
+    path: str, *, json_array: bool = False, stdout: IO[bytes] | None = None, kind: str | None = None,
+) -> Iterator[Any]:
+    """An `ItemSink` (a `ParquetSink` for ``kind="parquet"``) on ``path``, written atomically, or on stdout (``-``)."""
+    kind = kind or (JSON_OUT if json_array else JSONL_OUT)
     if path == STDOUT:
         stream = stdout if stdout is not None else _stdout()
-        sink = ItemSink(stream, json_array=json_array, name="stdout", atomic=False)
+        sink = _sink(stream, kind, name="stdout", atomic=False, restartable=False, folder=None)
         yield sink
         sink.finish()
         sink.flush()
         return
-    with open_outputs([path], json_array=json_array) as (sink,):
+    with open_outputs([path], kind=kind) as (sink,):
         yield sink
 
 
@@ -218,8 +261,11 @@ def _stdout() -> IO[bytes]:
 
 
 @contextmanager
-def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[tuple[ItemSink, ...]]:
-    """One `ItemSink` per path; all of them appear together at the end, or none does.
+def open_outputs(
+    paths: Sequence[str], *, json_array: bool = False, kind: str | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """One sink per path (`ItemSink`, or `ParquetSink` for ``kind="parquet"``); all of them appear
+    together at the end, or none does.
 
     On any exception, Ctrl-C included, every temporary file is dropped and no target is touched.
     """
@@ -230,8 +276,10 @@ def open_outputs(paths: Sequence[str], *, json_array: bool = False) -> Iterator[
             writers.append(AtomicWriter(path))
         for writer in writers:
             buffers.append(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))  # noqa: SIM115
+        kind = kind or (JSON_OUT if json_array else JSONL_OUT)
         sinks = tuple(
-            ItemSink(buffer, json_array=json_array, restartable=True, name=writer.name, atomic=not writer.direct)
+            _sink(buffer, kind, name=writer.name, atomic=not writer.direct, restartable=True,
+                  folder=None if writer.direct else os.path.dirname(writer.target))
             for buffer, writer in zip(buffers, writers)
         )
         yield sinks

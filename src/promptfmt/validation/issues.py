@@ -37,6 +37,7 @@ CHECKS: dict[str, Check] = {
         Check("invalid-json", ERROR, "the line or the array is not valid JSON (with line and column)", True),
         Check("unreadable", ERROR, "the file cannot be read past this point (truncated gzip, I/O error)", True),
         Check("too-large", ERROR, "one record is longer than the limit (64 MiB unless --max-record-mb): not read", True),
+        Check("invalid-csv", ERROR, "a CSV row with another number of cells than the header, or text that is not CSV", True),
         Check("duplicate-key", ERROR, "a key appears twice in one object: JSON readers keep one value, silently", True),
         Check("not-an-object", ERROR, "the item is not a JSON object", True),
         Check("missing-field", ERROR, "instruction or output is missing (with a hint on keys to --map)", True),
@@ -78,23 +79,24 @@ class Issue:
     code: Annotated[str, Field(description="The check that found it: " + ", ".join(CHECKS) + ".")]
     severity: Annotated[Severity, Field(description="error (the record is refused) or warning.")]
     record: Annotated[int | None, Field(description="0-based index of the item in the file; null for the file as a whole.")]
-    line: Annotated[int | None, Field(description="1-based line where the item starts; null when not from a file.")]
+    line: Annotated[int | None, Field(description="1-based line where the item starts (its row in a Parquet or Arrow table); null when not from a file.")]
     field: Annotated[str, Field(description="The key as written in the file, or $ for the item as a whole.")]
     message: Annotated[str, Field(description="What is wrong, and how to fix it.")]
     column: Annotated[int | None, Field(description="1-based column of a JSON syntax error.")] = None
     related: Annotated[int | None, Field(description="For duplicates: the index of the earlier record.")] = None
 
-    def location(self, source: str) -> str:
-        """``FILE:LINE: record N: field`` as printed by the CLI (escaped: see `one_line`)."""
-        where = one_line(source) if self.line is None else f"{one_line(source)}:{self.line}"
+    def location(self, source: str, unit: str = "line") -> str:
+        """``FILE:LINE: record N: field`` as printed by the CLI (escaped: see `one_line`); ``FILE: row N:
+        record N: field`` when ``unit`` is ``row`` (a Parquet or Arrow table)."""
+        where = located(source, self.line, unit)
         if self.record is not None:
             where += f": record {self.record}"
         return f"{where}: {shown_key(self.field)}"
 
-    def format(self, source: str) -> str:
+    def format(self, source: str, unit: str = "line") -> str:
         """The one-line human form: ``FILE:LINE: record N: field: code: message``; keys and text from
         the data are escaped, so no input can start a line of its own (`one_line`, `shown_key`)."""
-        return f"{self.location(source)}: {self.code}: {one_line(self.message)}"
+        return f"{self.location(source, unit)}: {self.code}: {one_line(self.message)}"
 
     def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _ISSUE_FIELDS}
@@ -112,6 +114,13 @@ DUPLICATE_KEY = "duplicate-key"
 def duplicate_key_message(key: str) -> str:
     return (f"the key {shown_key(key)} appears more than once in one object: JSON readers keep one of its "
             "values and drop the others without a word; keep one, or rename the others")
+
+
+def located(source: str, line: int | None, unit: str = "line") -> str:
+    """``FILE:LINE``, or ``FILE: row N`` in a table; just ``FILE`` without a line."""
+    if line is None:
+        return one_line(source)
+    return f"{one_line(source)}:{line}" if unit == "line" else f"{one_line(source)}: {unit} {line}"
 
 
 def shown_key(key: str) -> str:

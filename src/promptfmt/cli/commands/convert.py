@@ -20,12 +20,15 @@ from ...conversion.plan import IGNORABLE
 from ...errors import OutputError
 from ...format import Format
 from ...io import (
+    JSON_OUT,
+    JSONL_OUT,
     STDOUT,
     DatasetReader,
     Item,
     QuarantineWriter,
     Source,
     open_output,
+    output_format,
     refuse_overwrite,
     require_input,
 )
@@ -35,9 +38,11 @@ from ...records.mapping import FieldMapping
 from ...validation.issues import Issue
 from ..progress import Progress
 from ..shared import (
+    DATASET_HELP,
     EXIT_DATA,
     FORMAT_FILE_OPTION,
     MAP_OPTION,
+    OUTPUT_FORMAT_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
     SWAP_OPTION,
@@ -56,7 +61,7 @@ AUTO_MAX_WORKERS = 4
 
 
 def convert(
-    file: str = typer.Argument(..., help="The dataset: a JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    file: str = typer.Argument(..., help=DATASET_HELP),
     output: str = typer.Option(..., "--output", "-o", metavar="OUT", help="Where to write the result (atomically), or - for stdout."),
     to: str | None = typer.Option(None, "--to", metavar="FORMAT", help="Render in this format (text and prompt-completion layouts)."),
     source: str | None = typer.Option(
@@ -72,6 +77,7 @@ def convert(
         help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
     ),
     json_array: bool = typer.Option(False, "--json-array", help="Write one JSON array instead of JSON Lines."),
+    output_format: str | None = OUTPUT_FORMAT_OPTION,
     quarantine: str | None = typer.Option(
         None, "--quarantine", metavar="FILE",
         help="Write every item that was not converted, unchanged, with its reasons, to this JSON Lines file.",
@@ -110,7 +116,7 @@ def convert(
     The summary always shows read = written + quarantined. Exit 0 when everything was written,
     1 when anything was quarantined, 2 for usage errors.
     """
-    _check_options(file, output, quarantine, as_json)
+    kind = _check_options(file, output, quarantine, as_json, output_format, json_array)
     asked = parse_workers(workers)
     mapping = FieldMapping.build(profile, maps)
     registry, failures = load_formats(format_files)
@@ -127,19 +133,26 @@ def convert(
         processes = _usable_workers(file, asked)
         if processes > 1:
             reader.close()
-        summary = _run(chosen, items, reader, output, quarantine, json_array, processes, quiet)
+        summary = _run(chosen, items, reader, output, quarantine, kind, processes, quiet)
     _report(summary, Source(file).name, output, quarantine, as_json)
     if not summary.ok:
         raise typer.Exit(EXIT_DATA)
 
 
-def _check_options(file: str, output: str, quarantine: str | None, as_json: bool) -> None:
+def _check_options(
+    file: str, output: str, quarantine: str | None, as_json: bool, asked: str | None, json_array: bool,
+) -> str:
+    """The kind of output to write, once the options are known to fit together."""
     require_input(file)
+    kind = output_format(output, asked, json_array=json_array)
+    if quarantine is not None and output_format(quarantine, option="--quarantine") != JSONL_OUT:
+        raise OutputError(f"--quarantine {quarantine}: the quarantine is JSON Lines; give it a .jsonl name")
     if as_json and output == STDOUT:
         raise OutputError("--json prints the summary on stdout, which -o - already uses for the data; write OUT to a file")
     if quarantine == STDOUT:
         raise OutputError("the quarantine must be a file, not -")
     refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
+    return kind
 
 
 def _usable_workers(file: str, asked: int | None) -> int:
@@ -157,19 +170,19 @@ def _usable_workers(file: str, asked: int | None) -> int:
 
 def _run(
     chosen: Plan, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
-    json_array: bool, workers: int, quiet: bool,
+    kind: str, workers: int, quiet: bool,
 ) -> ConvertSummary:
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
-    listed = _ListedQuarantine(reader.name)
+    listed = _ListedQuarantine(reader.name, reader.unit)
     try:
-        with _quarantine_file(quarantine) as keep, open_output(output, json_array=json_array, stdout=data_out().buffer) as sink:
+        with _quarantine_file(quarantine) as keep, open_output(output, kind=kind, stdout=data_out().buffer) as sink:
             def refuse(item: Item, issues: list[Issue]) -> None:
                 progress.clear()
                 (keep or listed)(item, issues)
 
             if workers > 1:
                 return convert_parts(
-                    reader.path, chosen, sink, workers=workers, json_array=json_array, quarantine=refuse,
+                    reader.path, chosen, sink, workers=workers, json_array=kind == JSON_OUT, quarantine=refuse,
                     progress=progress.update, scratch=scratch_folder(output),
                 )
             return run(
@@ -193,15 +206,16 @@ def _quarantine_file(path: str | None) -> Iterator[Any]:
 class _ListedQuarantine:
     """Without --quarantine: the first refused items are listed on stderr, the rest counted."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, unit: str) -> None:
         self.source = source
+        self.unit = unit
         self.count = 0
 
     def __call__(self, item: Item, issues: list[Issue]) -> None:
         self.count += 1
         if self.count <= SHOWN_QUARANTINED:
             for issue in issues:
-                warn(issue.format(self.source))
+                warn(issue.format(self.source, self.unit))
 
     def finish(self, quarantine: str | None) -> None:
         if self.count > SHOWN_QUARANTINED:

@@ -22,7 +22,7 @@ ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"
 def detect(
     file: str = typer.Argument(
         ...,
-        help=f"A JSON array or JSON Lines file of rendered texts, each {ITEM_SHAPES} (gzip allowed), or - for stdin.",
+        help=f"A dataset of rendered texts, each {ITEM_SHAPES} (JSON Lines, JSON array, Parquet, Arrow, CSV), or - for stdin.",
     ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Examine at most this many texts (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object on stdout."),

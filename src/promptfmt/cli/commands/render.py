@@ -8,7 +8,7 @@ import typer
 
 from ...conversation import ConversationRefused, RenderedConversation
 from ...format import Format
-from ...io import Source, read_items, require_input
+from ...io import Source, input_unit, read_items, require_input
 from ...io.jsonout import encode
 from ...models import Rendered
 from ...records.fields import Problem, to_record
@@ -19,7 +19,7 @@ from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, data_out, load_f
 
 def render(
     file: str = typer.Argument(
-        ..., help="A JSON array or JSON Lines file of records or conversations (gzip allowed), or - for stdin."),
+        ..., help="A dataset of records or conversations: JSON Lines, JSON array, Parquet, Arrow folder or CSV, or - for stdin."),
     format_name: str = typer.Option(..., "--format", "-f", help="The format to render in (see 'promptfmt formats')."),
     index: int | None = typer.Option(None, "--index", "-n", min=0, help="Render only the record at this 0-based index."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per record: prompt, completion, text."),
@@ -36,6 +36,7 @@ def render(
     require_input(file)
     fmt = load_format(format_name, format_files)
     source = Source(file)
+    unit = input_unit(file)
     invalid = seen = 0
     out = data_out()
     for item in read_items(file):
@@ -43,13 +44,13 @@ def render(
         if index is not None and item.index != index:
             continue
         if item.error is not None:
-            warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error).format(source.name))
+            warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error).format(source.name, unit))
             invalid += 1
             continue
         rendered = _rendered(fmt, item.value, null_as_empty)
         if isinstance(rendered, list):
             for problem in rendered:
-                warn(Issue(problem.code, ERROR, item.index, item.line, problem.field, problem.message).format(source.name))
+                warn(Issue(problem.code, ERROR, item.index, item.line, problem.field, problem.message).format(source.name, unit))
             invalid += 1
             continue
         shown = rendered.as_dict()
@@ -63,7 +64,7 @@ def render(
         except UnicodeEncodeError as exc:  # plain text has no way to carry a lone surrogate
             message = (f"the text holds {exc.object[exc.start:exc.end]!r}, a lone surrogate, which cannot be written "
                        "as UTF-8 text; --json escapes it")
-            warn(Issue("control-character", ERROR, item.index, item.line, "$", message).format(source.name))
+            warn(Issue("control-character", ERROR, item.index, item.line, "$", message).format(source.name, unit))
             invalid += 1
     if index is not None and index >= seen:
         warn(f"Error: there is no record {index}: {source.name} has {seen} record(s) (indexes start at 0).")

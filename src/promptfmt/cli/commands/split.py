@@ -13,15 +13,27 @@ import orjson
 import typer
 
 from ...errors import OutputError
-from ...io import DatasetReader, QuarantineWriter, Source, open_outputs, refuse_overwrite, require_input
+from ...io import (
+    JSON_OUT,
+    JSONL_OUT,
+    PARQUET_OUT,
+    DatasetReader,
+    QuarantineWriter,
+    Source,
+    input_unit,
+    open_outputs,
+    refuse_overwrite,
+    require_input,
+    writers,
+)
 from ...splitting import Fractions, Split, SplitUsageError
 from ...splitting import split as split_items
 from ...validation.issues import ERROR, Issue
-from ..shared import EXIT_DATA, warn
+from ..shared import DATASET_HELP, EXIT_DATA, warn
 
 
 def split(
-    file: str = typer.Argument(..., help="The dataset: a JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    file: str = typer.Argument(..., help=DATASET_HELP),
     out_dir: str = typer.Option(..., "--out-dir", "-d", metavar="DIR", help="The folder for train, test and val files (created if missing)."),
     train: float = typer.Option(0.85, "--train", help="Share of the items for training (the first ones unless --shuffle)."),
     test: float = typer.Option(0.10, "--test", help="Share of the items for testing (the next ones)."),
@@ -29,6 +41,10 @@ def split(
     shuffle: bool = typer.Option(False, "--shuffle", help="Shuffle before splitting, reproducibly (see --seed)."),
     seed: int | None = typer.Option(None, "--seed", help="The random seed of --shuffle (default 0)."),
     json_array: bool = typer.Option(False, "--json-array", help="Write train.json, test.json, val.json as JSON arrays instead of JSON Lines."),
+    asked_format: str | None = typer.Option(
+        None, "--output-format", metavar="KIND",
+        help="Write train.parquet, test.parquet, val.parquet with parquet (json: the same as --json-array).",
+    ),
     quarantine: str | None = typer.Option(None, "--quarantine", metavar="FILE", help="Write the items that are not valid JSON to this JSON Lines file."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document on stdout."),
 ) -> None:
@@ -36,7 +52,8 @@ def split(
 
     Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
     """
-    suffix = ".json" if json_array else ".jsonl"
+    kind = writers.output_format("split", asked_format, json_array=json_array)
+    suffix = {JSONL_OUT: ".jsonl", JSON_OUT: ".json", PARQUET_OUT: ".parquet"}[kind]
     if seed is not None and not shuffle:
         raise SplitUsageError("--seed only applies with --shuffle")
     fractions = Fractions(train, test, val)
@@ -45,12 +62,12 @@ def split(
     with DatasetReader(file) as reader:
         result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
     parts = result.parts()
-    with open_outputs(list(paths.values()), json_array=json_array) as sinks:
+    with open_outputs(list(paths.values()), kind=kind) as sinks:
         for sink, name in zip(sinks, paths):
             for data in parts[name]:
                 sink.write_raw_line(data + b"\n")
     source = Source(file).name
-    _refused(result, source, quarantine)
+    _refused(result, source, quarantine, input_unit(file))
     _report(result, source, paths, as_json, Path(out_dir), suffix)
     if result.refused:
         raise typer.Exit(EXIT_DATA)
@@ -68,7 +85,7 @@ def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | N
                             ("--quarantine", quarantine)])
 
 
-def _refused(result: Split, source: str, quarantine: str | None) -> None:
+def _refused(result: Split, source: str, quarantine: str | None, unit: str) -> None:
     refused = result.refused
     if quarantine is not None:
         with QuarantineWriter(quarantine) as writer:
@@ -77,7 +94,7 @@ def _refused(result: Split, source: str, quarantine: str | None) -> None:
                 writer.write(item, [issue.as_dict()])
         return
     for item in refused:
-        warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error or "").format(source))
+        warn(Issue(item.code, ERROR, item.index, item.line, "$", item.error or "").format(source, unit))
 
 
 def _report(result: Split, source: str, paths: dict[str, str], as_json: bool, out_dir: Path, suffix: str) -> None:

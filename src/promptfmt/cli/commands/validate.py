@@ -15,15 +15,16 @@ import orjson
 import typer
 
 from ...errors import OutputError
-from ...io import STDIN, Source, refuse_overwrite, require_input
+from ...io import STDIN, Source, input_unit, refuse_overwrite, require_input
 from ...io.ranges import auto_workers
 from ...records.mapping import FieldMapping
 from ...validation import CHECKS, Issue, Report
 from ...validation import validate as run
-from ...validation.issues import ERROR, one_line
+from ...validation.issues import ERROR, located, one_line
 from ...validation.report import issue_json
 from ..progress import Progress
 from ..shared import (
+    DATASET_HELP,
     EXIT_DATA,
     FORMAT_FILE_OPTION,
     MAP_OPTION,
@@ -46,7 +47,7 @@ AUTO_MAX_WORKERS = 4
 
 _CHECKS_HELP = "; ".join(f"{c.code} ({c.severity})" for c in CHECKS.values())
 def validate(
-    file: str = typer.Argument(..., help="A JSON array or JSON Lines file (gzip allowed), or - for stdin."),
+    file: str = typer.Argument(..., help=DATASET_HELP),
     format_name: str | None = typer.Option(
         None, "--format", "-f", help="Also report records this format cannot render losslessly (lossy-in-format)."
     ),
@@ -93,7 +94,7 @@ def validate(
     out = data_out()
     limit = max_issues if max_issues is not None else (None if as_json else HUMAN_MAX_ISSUES)
     progress = Progress(f"validating {source}", enabled=False if quiet else None)
-    printer = _JsonIssues(out, limit) if as_json else _HumanIssues(out, source, limit, progress)
+    printer = _JsonIssues(out, limit) if as_json else _HumanIssues(out, source, limit, progress, input_unit(file))
     try:
         with terminated_as_interrupt():  # the quarantine's temporary file is removed, workers stopped
             report = run(
@@ -129,11 +130,11 @@ class _HumanIssues:
     """One line per issue (up to ``limit``; a warning repeated on one key only its first `FOLD_AFTER`
     times, then summarised by `_Repeats`), then the summary table and the totals."""
 
-    def __init__(self, out: TextIO, source: str, limit: int | None, progress: Progress) -> None:
-        self.out, self.source, self.limit, self.progress = out, source, limit, progress
+    def __init__(self, out: TextIO, source: str, limit: int | None, progress: Progress, unit: str) -> None:
+        self.out, self.source, self.limit, self.progress, self.unit = out, source, limit, progress, unit
         self.shown = 0
         self.total = 0
-        self.repeats = _Repeats(source)
+        self.repeats = _Repeats(source, unit)
 
     def issue(self, issue: Issue) -> None:
         self.total += 1
@@ -141,7 +142,7 @@ class _HumanIssues:
             return
         if self.limit is None or self.shown < self.limit:
             self.progress.clear()
-            self.out.write(issue.format(self.source) + "\n")
+            self.out.write(issue.format(self.source, self.unit) + "\n")
             self.shown += 1
 
     def finish(self, report: Report) -> None:
@@ -171,8 +172,9 @@ class _Repeats:
     """Warnings of one code on one key: one per record on a whole file (an extra column) would drown
     the report, so after the first `FOLD_AFTER` they are counted and summarised in one line each."""
 
-    def __init__(self, source: str) -> None:
-        self.source = one_line(source)
+    def __init__(self, source: str, unit: str) -> None:
+        self.source = source
+        self.unit = unit
         self.repeats: dict[tuple[str, str], _Repeat] = {}
         self.folded = 0
 
@@ -189,7 +191,7 @@ class _Repeats:
             repeat.records += 1
             repeat.last = issue.record
         if repeat.issues <= FOLD_AFTER:
-            where = f"{self.source}:{issue.line}" if issue.line is not None else f"record {issue.record}"
+            where = located(self.source, issue.line, self.unit) if issue.line is not None else f"record {issue.record}"
             repeat.first.append(where)
             return False
         self.folded += 1

@@ -1,0 +1,155 @@
+"""How the items of a dataset become typed Arrow columns and back, exactly.
+
+An item is a JSON object; a table has one column per key and a value in every row. Three rules make
+the trip exact (docs/architecture.md, "Parquet and Arrow"):
+
+* a column is **typed** (strings, numbers, lists, structs: what `datasets` shows as features) only
+  when its Arrow values read back as the very same JSON (same types, same keys in the same order);
+  the layouts' own keys have their types fixed: strings, and ``messages`` as
+  ``list<struct<role: string, content: string>>`` (``conversations``: ``from``, ``value``);
+* a column whose values cannot be typed exactly (numbers mixed with text, 1 beside 1.5, objects
+  with other keys, integers beyond 64 bits) holds **JSON text**, with null where a record lacks the key;
+* a key missing from some records is null in their rows; the file's ``promptfmt`` metadata lists the
+  typed columns where null means *absent*, so that the key is left out again when read. A column
+  where some records lack the key and others hold an explicit null is JSON text (``"null"`` is text).
+
+`Footer` is that metadata; the writer (`promptfmt.io.parquet_out`) fills it and the reader
+(`promptfmt.io.tables`) applies it. Files written by other tools have no footer: their nulls stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from .items import decode
+from .jsonout import ENCODE_ERRORS, encode
+
+FOOTER_KEY = b"promptfmt"
+FOOTER_VERSION = 1
+ABSENT: Any = msgspec.UNSET  # a key the record does not have (never a JSON value)
+
+STRING_KEYS = ("instruction", "input", "output", "text", "prompt", "completion", "system")
+TURN_KEYS = {"messages": ("role", "content"), "conversations": ("from", "value")}
+
+
+@dataclass
+class Footer:
+    """The ``promptfmt`` metadata of a table file: its JSON text columns and the columns where null
+    means absent."""
+
+    json: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return encode({"version": FOOTER_VERSION, "json": self.json, "absent": self.absent})
+
+    @classmethod
+    def read(cls, metadata: dict[bytes, bytes] | None) -> Footer | None:
+        """The footer of a file's key-value metadata; None for a file promptfmt did not write."""
+        raw = (metadata or {}).get(FOOTER_KEY)
+        if raw is None:
+            return None
+        try:
+            value = decode(raw)
+            return cls(list(value.get("json", ())), list(value.get("absent", ())))
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+
+@dataclass
+class Column:
+    """What the writer knows of one column: its Arrow type (None: JSON text) and what it has seen."""
+
+    name: str
+    type: Any = None  # a pyarrow DataType, or None for JSON text
+    absent: int = 0  # rows without the key
+    nulls: int = 0  # rows with an explicit null
+
+    @property
+    def is_json(self) -> bool:
+        return self.type is None
+
+    @property
+    def null_means_absent(self) -> bool:
+        return not self.is_json and self.absent > 0
+
+
+def fixed_type(pa: Any, name: str) -> Any:
+    """The type the layouts give the key ``name``, or None."""
+    if name in STRING_KEYS:
+        return pa.string()
+    if name in TURN_KEYS:
+        return pa.list_(pa.struct([(key, pa.string()) for key in TURN_KEYS[name]]))
+    return None
+
+
+def fits_fixed(name: str, present: Sequence[Any]) -> bool:
+    """Whether the values of the key ``name`` are exactly what its fixed type holds."""
+    if name in STRING_KEYS:
+        return all(type(value) is str for value in present)
+    keys = TURN_KEYS[name]
+    return all(
+        type(turns) is list and all(
+            type(turn) is dict and tuple(turn) == keys and all(type(turn[key]) is str for key in keys) for turn in turns
+        )
+        for turns in present
+    )
+
+
+def typed_array(pa: Any, column: Column, values: list[Any]) -> Any:
+    """The Arrow array of ``values`` (`ABSENT` and None both null) in ``column``'s type, or None when
+    they do not fit it exactly."""
+    filled = [None if value is ABSENT else value for value in values]
+    try:
+        array = pa.array(filled, type=column.type, from_pandas=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    if fixed_type(pa, column.name) is None and not pa.types.is_string(column.type) and not _same_json(array, filled):
+        return None
+    return array
+
+
+def infer_array(pa: Any, values: list[Any]) -> Any:
+    """The Arrow array pyarrow infers for ``values`` when it reads back exactly, else None."""
+    filled = [None if value is ABSENT else value for value in values]
+    if all(type(value) is str or value is None for value in filled):
+        return pa.array(filled, type=pa.string())
+    try:
+        array = pa.array(filled, from_pandas=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    return array if _same_json(array, filled) else None
+
+
+def _same_json(array: Any, values: list[Any]) -> bool:
+    """Whether the array's values are the same JSON as ``values``: types and key order included."""
+    try:
+        return encode(array.to_pylist()) == encode(values)
+    except ENCODE_ERRORS:
+        return False
+
+
+def json_array(pa: Any, values: list[Any]) -> Any:
+    """JSON text of every value, null where the key is absent."""
+    return pa.array([None if value is ABSENT else encode(value).decode() for value in values], type=pa.string())
+
+
+def restore(rows: list[dict[str, Any]], footer: Footer | None) -> None:
+    """Apply the footer to rows read from a table: JSON text decoded, absent keys left out again."""
+    if footer is None:
+        return
+    for name in footer.json:
+        for row in rows:
+            text = row.get(name, ABSENT)
+            if text is None:
+                del row[name]
+            elif text is not ABSENT:
+                row[name] = decode(text)
+    for name in footer.absent:
+        for row in rows:
+            if name in row and row[name] is None:
+                del row[name]

@@ -1,0 +1,204 @@
+"""Reading datasets stored as tables: Parquet files, Arrow IPC files (stream or file format) and the
+folders ``datasets.save_to_disk`` writes. One `Item` per row, read a record batch at a time, so that
+memory stays flat as the file grows.
+
+A row is a JSON object with one key per column. Nested columns come out as JSON does (``messages``
+as a list of objects); values JSON has no type for are written as text: dates and times in ISO
+8601, decimals as their digits, binary data as UTF-8 text (or base64 when it is not UTF-8). A file
+that promptfmt wrote carries a footer (`promptfmt.io.columns.Footer`) that gives each row back
+exactly as it was written. ``Item.line`` is the 1-based row number.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import DataError, InputPathError
+from .arrowlib import pyarrow
+from .columns import Footer, restore
+from .items import IO_ERRORS, Item, Source
+
+PARQUET, ARROW = "parquet", "arrow"
+PARQUET_MAGIC = b"PAR1"
+ARROW_FILE_MAGIC = b"ARROW1"
+ARROW_STREAM_MAGIC = b"\xff\xff\xff\xff"  # the continuation marker that starts an IPC stream
+BATCH_ROWS = 4096
+STATE_FILE = "state.json"  # datasets.save_to_disk: the dataset's files, in order
+SPLITS_FILE = "dataset_dict.json"  # DatasetDict.save_to_disk: one folder per split
+
+
+def table_kind(path: str, head: bytes) -> str | None:
+    """``parquet`` or ``arrow`` when the file (first bytes ``head``) or folder holds a table, else None."""
+    if os.path.isdir(path):
+        return ARROW
+    if head.startswith(PARQUET_MAGIC):
+        return PARQUET
+    if head.startswith((ARROW_FILE_MAGIC, ARROW_STREAM_MAGIC)):
+        return ARROW
+    return None
+
+
+class TableReader:
+    """The rows of one Parquet file, Arrow IPC file or ``save_to_disk`` folder, as items."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.name = Source(path).name
+        self._pa = pyarrow()
+        self.rows: int | None = None
+        self.position = 0  # rows read so far
+        self._files = _arrow_files(path, self.name) if os.path.isdir(path) else [path]
+        self._parquet: Any = None
+        self._closing: list[Any] = []
+        if kind == PARQUET:
+            self._parquet = self._opened(lambda: self._pa.parquet.ParquetFile(path, memory_map=True))
+            self.rows = self._parquet.metadata.num_rows
+            self.footer = Footer.read(self._parquet.metadata.metadata)
+        else:
+            first = self._ipc(self._files[0])
+            self.footer = Footer.read(first.schema.metadata)
+            self._first: Any = first
+
+    def _opened(self, open_: Any) -> Any:
+        try:
+            return open_()
+        except (self._pa.ArrowException, *IO_ERRORS) as exc:
+            raise DataError(self.name, f"cannot be read as {self.kind.capitalize()}: {_reason(exc)}. "
+                            "Re-download or re-export it.") from None
+
+    def _ipc(self, path: str) -> Any:
+        """An IPC reader of ``path``: the file format (random access) or the stream format."""
+        pa = self._pa
+
+        def open_() -> Any:
+            source = pa.memory_map(path)
+            self._closing.append(source)
+            if source.read(len(ARROW_FILE_MAGIC)) == ARROW_FILE_MAGIC:
+                return pa.ipc.open_file(source)
+            source.seek(0)
+            return pa.ipc.open_stream(source)
+
+        return self._opened(open_)
+
+    def close(self) -> None:
+        for source in self._closing:
+            source.close()
+        self._closing.clear()
+        if self._parquet is not None:
+            self._parquet.close()
+
+    def __iter__(self) -> Iterator[Item]:
+        index = 0
+        try:
+            for batch in self._batches():
+                rows = _rows(batch)
+                restore(rows, self.footer)
+                for row in rows:
+                    yield Item(index, index + 1, row)
+                    index += 1
+                self.position = index
+        except (self._pa.ArrowException, *IO_ERRORS) as exc:
+            yield Item(index, index + 1, code="unreadable", error=(
+                f"the file cannot be read from row {index + 1:,} on ({_reason(exc)}); the rest of it was not "
+                "checked. Re-download or re-export it."))
+        finally:
+            self.close()
+
+    def _batches(self) -> Iterator[Any]:
+        if self._parquet is not None:
+            yield from self._parquet.iter_batches(batch_size=BATCH_ROWS)
+            return
+        for number, path in enumerate(self._files):
+            reader = self._first if number == 0 else self._ipc(path)
+            if hasattr(reader, "num_record_batches"):
+                for k in range(reader.num_record_batches):
+                    yield reader.get_batch(k)
+            else:
+                yield from reader
+
+
+def _arrow_files(folder: str, name: str) -> list[str]:
+    """The Arrow files of a ``save_to_disk`` folder, in order."""
+    from .items import decode
+
+    state = os.path.join(folder, STATE_FILE)
+    splits = os.path.join(folder, SPLITS_FILE)
+    if not os.path.isfile(state):
+        if os.path.isfile(splits):
+            found = sorted(entry for entry in os.listdir(folder) if os.path.isfile(os.path.join(folder, entry, STATE_FILE)))
+            raise InputPathError(folder, f"holds the splits {', '.join(found) or '(none)'} of a dataset; give one of "
+                                 f"them: {os.path.join(folder, found[0] if found else 'train')}")
+        raise InputPathError(folder, "is a folder, not a file (a datasets.save_to_disk folder holds state.json).")
+    try:
+        with open(state, "rb") as file:
+            files = [entry["filename"] for entry in decode(file.read())["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{name}/{STATE_FILE}", f"is not the state of a datasets folder ({_reason(exc)}).") from None
+    paths = [os.path.join(folder, file) for file in files]
+    if not paths:
+        raise DataError(f"{name}/{STATE_FILE}", "lists no data files.")
+    for path in paths:
+        if not os.path.isfile(path):
+            raise DataError(Source(path).name, f"is listed in {STATE_FILE} but missing. Re-save the dataset.")
+    return paths
+
+
+def _rows(batch: Any) -> list[dict[str, Any]]:
+    """The rows of a record batch as dicts (a column at a time: faster than row by row)."""
+    names = batch.schema.names
+    columns = []
+    for number, column in enumerate(batch.columns):
+        values = column.to_pylist()
+        if not _json_native(batch.schema.field(number).type):
+            values = [_json_value(value) for value in values]
+        columns.append(values)
+    return [dict(zip(names, values)) for values in zip(*columns)] if columns else [{} for _ in range(batch.num_rows)]
+
+
+def _json_native(type_: Any) -> bool:
+    """Whether every value of an Arrow type comes out of ``to_pylist`` as a JSON value."""
+    pa = pyarrow()
+    types = pa.types
+    if types.is_null(type_) or types.is_boolean(type_) or types.is_integer(type_) or types.is_floating(type_):
+        return True
+    if types.is_string(type_) or types.is_large_string(type_) or getattr(types, "is_string_view", lambda _: False)(type_):
+        return True
+    if types.is_dictionary(type_):
+        return _json_native(type_.value_type)
+    if types.is_list(type_) or types.is_large_list(type_) or types.is_fixed_size_list(type_):
+        return _json_native(type_.value_type)
+    if types.is_struct(type_):
+        return all(_json_native(type_.field(k).type) for k in range(type_.num_fields))
+    return False
+
+
+def _json_value(value: Any) -> Any:
+    """A value of a type JSON does not have, as JSON: see the module's docstring."""
+    if isinstance(value, dict):
+        return {str(key): _json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        if value and all(isinstance(pair, tuple) and len(pair) == 2 for pair in value):  # a map column
+            return {str(key): _json_value(item) for key, item in value}
+        return [_json_value(item) for item in value]
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode()
+    return value
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0]
