@@ -55,7 +55,7 @@ SWAP_OPTION = typer.Option(
 )
 OUTPUT_FORMAT_OPTION = typer.Option(
     None, "--output-format", metavar="KIND",
-    help="What to write: jsonl, json (an array) or parquet; default: told by OUT's extension (.parquet: Parquet; .jsonl, .json, others: JSON Lines). "
+    help="What to write: jsonl, json (an array), parquet, or arrow (a datasets.save_to_disk folder); default: told by OUT's extension (.parquet: Parquet; .jsonl, .json, others: JSON Lines). "
     "Parquet needs pip install 'promptfmt[parquet]'.",
 )
 DATASET_HELP = (

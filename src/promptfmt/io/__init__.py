@@ -13,6 +13,7 @@ from .limits import limits
 from .paths import STDOUT, open_input, refuse_overwrite, require_input, same_file
 from .reader import ARRAY, DOCUMENTS, JSONL, NONE, DatasetReader, input_unit, open_binary, read_items
 from .writers import (
+    ARROW_OUT,
     JSON_OUT,
     JSONL_OUT,
     OUTPUT_FORMATS,
@@ -34,6 +35,7 @@ __all__ = [
     "STDIN",
     "STDOUT",
     "UNREADABLE",
+    "ARROW_OUT",
     "AtomicWriter",
     "Block",
     "DatasetReader",

@@ -22,7 +22,8 @@ from typing import IO, Any, NoReturn
 
 from ..errors import WriteError, os_reason
 from .arrowlib import pyarrow
-from .columns import ABSENT, Column, Footer, fits_fixed, fixed_type, infer_array, json_array, typed_array
+from .columns import ABSENT, FOOTER_KEY, Column, Footer, fits_fixed, fixed_type, infer_array, json_array, typed_array
+from .folder_out import DatasetFolder, write_folder
 from .items import DECODE_ERRORS, decode
 
 BATCH_ROWS = 8192
@@ -42,11 +43,12 @@ class ParquetSink:
     json_array = False
 
     def __init__(
-        self, stream: IO[bytes], *, name: str = "output", atomic: bool = True, restartable: bool = False,
-        folder: str | None = None,
+        self, stream: IO[bytes] | None, *, name: str = "output", atomic: bool = True, restartable: bool = False,
+        folder: str | None = None, dataset: DatasetFolder | None = None,
     ) -> None:
         self._pa = pyarrow()
         self._stream = stream
+        self._dataset = dataset  # write a save_to_disk folder there instead of Parquet to the stream
         self.name = name
         self.atomic = atomic
         self.restartable = restartable
@@ -96,7 +98,22 @@ class ParquetSink:
         self.count = 0
         self._start()
 
+    def commit(self) -> None:
+        """Put a finished ``save_to_disk`` folder in place (a Parquet stream needs nothing more)."""
+        if self._dataset is not None:
+            try:
+                self._dataset.commit()
+            except OSError as exc:
+                self.failed(exc)
+
+    def abort(self) -> None:
+        self._file.close()
+        if self._dataset is not None:
+            self._dataset.abort()
+
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()
         except BrokenPipeError:
@@ -112,10 +129,15 @@ class ParquetSink:
                 self._columns = {}
             self._row_group()
             writer = self._open_writer() if self._writer is None else self._writer
-            writer.add_key_value_metadata({"promptfmt": self._footer().encode()})
+            footer = self._footer().encode()
+            writer.add_key_value_metadata({FOOTER_KEY.decode(): footer})
             writer.close()
-            self._file.seek(0)
-            shutil.copyfileobj(self._file, self._stream, _COPY)
+            if self._dataset is not None:
+                write_folder(self._pa, self._file, self._dataset.staging, footer)
+            else:
+                assert self._stream is not None
+                self._file.seek(0)
+                shutil.copyfileobj(self._file, self._stream, _COPY)
         except BrokenPipeError:
             raise
         except OSError as exc:

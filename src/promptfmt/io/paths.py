@@ -65,8 +65,9 @@ def same_file(a: str, b: str) -> bool:
         return False
 
 
-def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> None:
-    """Raise `OutputError` when an output (``(option name, path)``) is the input or another output."""
+def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]], *, folders: bool = False) -> None:
+    """Raise `OutputError` when an output (``(option name, path)``) is the input or another output;
+    ``folders``: the outputs are folders (``save_to_disk``), so an existing folder is no error."""
     seen: list[tuple[str, str]] = []
     for option, path in outputs:
         if path is None or path == STDOUT:
@@ -79,6 +80,6 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]]) -> 
         folder = Path(path).parent
         if not folder.is_dir():
             raise OutputError(f"{option} {path}: the folder {str(folder)!r} does not exist. Create it first.")
-        if Path(path).is_dir():
+        if Path(path).is_dir() and not folders:
             raise OutputError(f"{option} {path} is a folder; give a file name.")
         seen.append((option, path))

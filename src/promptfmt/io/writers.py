@@ -18,6 +18,7 @@ from typing import IO, Any, NoReturn
 
 from ..errors import OutputError, WriteError, os_reason
 from .atomic import AtomicWriter
+from .folder_out import STATE_FILE, DatasetFolder
 from .items import Item
 from .jsonout import ENCODE_ERRORS, encode, encode_fast_into, encode_line
 from .parquet_out import ParquetSink
@@ -25,8 +26,8 @@ from .paths import STDOUT
 
 _BUFFER = 1 << 20
 
-JSONL_OUT, JSON_OUT, PARQUET_OUT = "jsonl", "json", "parquet"
-OUTPUT_FORMATS = (JSONL_OUT, JSON_OUT, PARQUET_OUT)
+JSONL_OUT, JSON_OUT, PARQUET_OUT, ARROW_OUT = "jsonl", "json", "parquet", "arrow"
+OUTPUT_FORMATS = (JSONL_OUT, JSON_OUT, PARQUET_OUT, ARROW_OUT)  # arrow: a datasets.save_to_disk folder
 _EXTENSIONS = {".jsonl": JSONL_OUT, ".ndjson": JSONL_OUT, ".json": JSONL_OUT, ".parquet": PARQUET_OUT, ".pq": PARQUET_OUT}
 # Data files promptfmt reads (or that hold data) but does not write: never written as something else.
 _NOT_WRITTEN = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zst", ".zip", ".arrow", ".feather", ".ipc", ".avro", ".orc",
@@ -49,18 +50,26 @@ def output_format(path: str, asked: str | None = None, *, json_array: bool = Fal
     if extension in _NOT_WRITTEN:
         raise OutputError(f"{option} {path}: promptfmt does not write {extension} files, and writes nothing under a "
                           "name that says another kind. It writes JSON Lines (.jsonl), JSON arrays (.json with "
-                          "--json-array) and Parquet (.parquet); choose one of those names.")
+                          "--json-array), Parquet (.parquet) and datasets.save_to_disk folders (--output-format arrow); choose one.")
     if asked is None:
+        if by_name is None and os.path.isfile(os.path.join(path, STATE_FILE)):
+            return ARROW_OUT  # an existing datasets folder is written as one again
         return by_name or JSONL_OUT
+    if asked == ARROW_OUT and path == STDOUT:
+        raise OutputError("--output-format arrow writes a datasets.save_to_disk folder, which cannot go to stdout; "
+                          "give a folder name")
     if by_name is not None and {by_name, asked} != {JSONL_OUT, JSON_OUT} and by_name != asked:
         raise OutputError(f"{option} {path} names a {extension} file but --output-format is {asked}; make them agree.")
     return asked
 
 
-def _sink(stream: IO[bytes], kind: str, *, name: str, atomic: bool, restartable: bool, folder: str | None) -> Any:
+def _sink(stream: IO[bytes] | None, kind: str, *, name: str, atomic: bool, restartable: bool, folder: str | None) -> Any:
     """The sink that writes ``kind`` to ``stream``: an `ItemSink`, or a `ParquetSink`."""
     if kind == PARQUET_OUT:
         return ParquetSink(stream, name=name, atomic=atomic, restartable=restartable, folder=folder)
+    if kind == ARROW_OUT:
+        return ParquetSink(None, name=name, restartable=True, folder=folder, dataset=DatasetFolder(name))
+    assert stream is not None
     return ItemSink(stream, json_array=kind == JSON_OUT, restartable=restartable, name=name, atomic=atomic)
 
 
@@ -269,6 +278,11 @@ def open_outputs(
 
     On any exception, Ctrl-C included, every temporary file is dropped and no target is touched.
     """
+    kind = kind or (JSON_OUT if json_array else JSONL_OUT)
+    if kind == ARROW_OUT:
+        with _dataset_folders(paths) as folders:
+            yield folders
+        return
     writers: list[AtomicWriter] = []
     buffers: list[IO[bytes]] = []
     try:
@@ -276,7 +290,6 @@ def open_outputs(
             writers.append(AtomicWriter(path))
         for writer in writers:
             buffers.append(open(writer.file.fileno(), "wb", buffering=_BUFFER, closefd=False))  # noqa: SIM115
-        kind = kind or (JSON_OUT if json_array else JSONL_OUT)
         sinks = tuple(
             _sink(buffer, kind, name=writer.name, atomic=not writer.direct, restartable=True,
                   folder=None if writer.direct else os.path.dirname(writer.target))
@@ -298,6 +311,25 @@ def open_outputs(
         raise
     for writer in writers:
         writer.commit()
+
+
+@contextmanager
+def _dataset_folders(paths: Sequence[str]) -> Iterator[tuple[ParquetSink, ...]]:
+    """One sink per ``save_to_disk`` folder; all of them put in place together at the end, or none."""
+    sinks: list[ParquetSink] = []
+    try:
+        for path in paths:
+            sinks.append(_sink(None, ARROW_OUT, name=path, atomic=True, restartable=True,
+                               folder=os.path.dirname(os.path.abspath(path))))
+        yield tuple(sinks)
+        for sink in sinks:
+            sink.finish()
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    for sink in sinks:
+        sink.commit()
 
 
 def _close_quietly(stream: IO[bytes]) -> None:

@@ -20,6 +20,7 @@ from ...conversion.plan import IGNORABLE
 from ...errors import OutputError
 from ...format import Format
 from ...io import (
+    ARROW_OUT,
     JSON_OUT,
     JSONL_OUT,
     STDOUT,
@@ -151,7 +152,11 @@ def _check_options(
         raise OutputError("--json prints the summary on stdout, which -o - already uses for the data; write OUT to a file")
     if quarantine == STDOUT:
         raise OutputError("the quarantine must be a file, not -")
-    refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
+    if kind == ARROW_OUT:
+        refuse_overwrite(file, [("--output", output)], folders=True)
+        refuse_overwrite(file, [("--quarantine", quarantine)])
+    else:
+        refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
     return kind
 
 

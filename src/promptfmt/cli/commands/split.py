@@ -14,6 +14,7 @@ import typer
 
 from ...errors import OutputError
 from ...io import (
+    ARROW_OUT,
     JSON_OUT,
     JSONL_OUT,
     PARQUET_OUT,
@@ -43,7 +44,8 @@ def split(
     json_array: bool = typer.Option(False, "--json-array", help="Write train.json, test.json, val.json as JSON arrays instead of JSON Lines."),
     asked_format: str | None = typer.Option(
         None, "--output-format", metavar="KIND",
-        help="Write train.parquet, test.parquet, val.parquet with parquet (json: the same as --json-array).",
+        help="parquet: write train.parquet, test.parquet, val.parquet; arrow: train/, test/, val/ as datasets.save_to_disk "
+        "folders; json: the same as --json-array.",
     ),
     quarantine: str | None = typer.Option(None, "--quarantine", metavar="FILE", help="Write the items that are not valid JSON to this JSON Lines file."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as one JSON document on stdout."),
@@ -53,12 +55,12 @@ def split(
     Items are copied unchanged (any layout). The whole dataset is held in memory, as compact JSON.
     """
     kind = writers.output_format("split", asked_format, json_array=json_array)
-    suffix = {JSONL_OUT: ".jsonl", JSON_OUT: ".json", PARQUET_OUT: ".parquet"}[kind]
+    suffix = {JSONL_OUT: ".jsonl", JSON_OUT: ".json", PARQUET_OUT: ".parquet", ARROW_OUT: ""}[kind]
     if seed is not None and not shuffle:
         raise SplitUsageError("--seed only applies with --shuffle")
     fractions = Fractions(train, test, val)
     paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in fractions.used()}  # a part of 0: no file
-    _prepare(file, out_dir, paths, quarantine)
+    _prepare(file, out_dir, paths, quarantine, folders=kind == ARROW_OUT)
     with DatasetReader(file) as reader:
         result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
     parts = result.parts()
@@ -73,7 +75,7 @@ def split(
         raise typer.Exit(EXIT_DATA)
 
 
-def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | None) -> None:
+def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | None, *, folders: bool) -> None:
     require_input(file)
     if quarantine == "-":
         raise OutputError("the quarantine must be a file, not -")
@@ -81,8 +83,12 @@ def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | N
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--out-dir {out_dir}: cannot create the folder ({exc.strerror or exc}).") from None
-    refuse_overwrite(file, [*((f"--out-dir {out_dir} ({name})", path) for name, path in paths.items()),
-                            ("--quarantine", quarantine)])
+    outputs = [(f"--out-dir {out_dir} ({name})", path) for name, path in paths.items()]
+    if folders:  # train/, test/, val/ are folders; the quarantine is a file
+        refuse_overwrite(file, outputs, folders=True)
+        refuse_overwrite(file, [("--quarantine", quarantine)])
+    else:
+        refuse_overwrite(file, [*outputs, ("--quarantine", quarantine)])
 
 
 def _refused(result: Split, source: str, quarantine: str | None, unit: str) -> None:
