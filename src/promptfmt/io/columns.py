@@ -104,11 +104,14 @@ def typed_array(pa: Any, column: Column, values: list[Any]) -> Any:
     """The Arrow array of ``values`` (`ABSENT` and None both null) in ``column``'s type, or None when
     they do not fit it exactly."""
     filled = [None if value is ABSENT else value for value in values]
+    fixed = column.name in TURN_KEYS and column.type == fixed_type(pa, column.name)
+    if fixed and not fits_fixed(column.name, [value for value in filled if value is not None]):
+        return None  # a struct type would drop a message's other keys silently
     try:
         array = pa.array(filled, type=column.type, from_pandas=False)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
         return None
-    if fixed_type(pa, column.name) is None and not pa.types.is_string(column.type) and not _same_json(array, filled):
+    if not fixed and not pa.types.is_string(column.type) and not _same_json(array, filled):
         return None
     return array
 

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import DataError, InputPathError
 from .arrowlib import pyarrow
 from .columns import Footer, restore
-from .items import IO_ERRORS, Item, Source
+from .items import IO_ERRORS, Item, Source, decode
 
 PARQUET, ARROW = "parquet", "arrow"
 PARQUET_MAGIC = b"PAR1"
@@ -99,8 +99,10 @@ class TableReader:
             for batch in self._batches():
                 rows = _rows(batch)
                 restore(rows, self.footer)
+                names = batch.schema.names
+                repeated = tuple(sorted({name for name in names if names.count(name) > 1}))  # one value kept
                 for row in rows:
-                    yield Item(index, index + 1, row)
+                    yield Item(index, index + 1, row, duplicates=repeated)
                     index += 1
                 self.position = index
         except (self._pa.ArrowException, *IO_ERRORS) as exc:
@@ -125,8 +127,6 @@ class TableReader:
 
 def _arrow_files(folder: str, name: str) -> list[str]:
     """The Arrow files of a ``save_to_disk`` folder, in order."""
-    from .items import decode
-
     state = os.path.join(folder, STATE_FILE)
     splits = os.path.join(folder, SPLITS_FILE)
     if not os.path.isfile(state):
