@@ -25,7 +25,8 @@ from typing import Any
 
 import msgspec
 
-from .items import decode
+from .items import DECODE_ERRORS, decode
+from .jsonl import REFUSED, lenient_loads
 from .jsonout import ENCODE_ERRORS, encode
 
 FOOTER_KEY = b"promptfmt"
@@ -109,7 +110,7 @@ def typed_array(pa: Any, column: Column, values: list[Any]) -> Any:
         return None  # a struct type would drop a message's other keys silently
     try:
         array = pa.array(filled, type=column.type, from_pandas=False)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a lone surrogate: UnicodeEncodeError
         return None
     if not fixed and not pa.types.is_string(column.type) and not _same_json(array, filled):
         return None
@@ -119,13 +120,32 @@ def typed_array(pa: Any, column: Column, values: list[Any]) -> Any:
 def infer_array(pa: Any, values: list[Any]) -> Any:
     """The Arrow array pyarrow infers for ``values`` when it reads back exactly, else None."""
     filled = [None if value is ABSENT else value for value in values]
-    if all(type(value) is str or value is None for value in filled):
-        return pa.array(filled, type=pa.string())
+    strings = all(type(value) is str or value is None for value in filled)
     try:
-        array = pa.array(filled, from_pandas=False)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        array = pa.array(filled, type=pa.string() if strings else None, from_pandas=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a lone surrogate: UnicodeEncodeError
         return None
-    return array if _same_json(array, filled) else None
+    return array if strings or (_writable(pa, array.type) and _same_json(array, filled)) else None
+
+
+def _writable(pa: Any, type_: Any) -> bool:
+    """Whether Parquet can hold the type: it has no struct without fields (``{}``)."""
+    if pa.types.is_struct(type_):
+        return type_.num_fields > 0 and all(_writable(pa, type_.field(k).type) for k in range(type_.num_fields))
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return _writable(pa, type_.value_type)
+    return True
+
+
+def _decoded(text: str) -> Any:
+    """A value of JSON text; the standard library reads what msgspec refuses (a lone surrogate)."""
+    try:
+        return decode(text)
+    except DECODE_ERRORS:
+        value = lenient_loads(text.encode("utf-8"))
+        if value is REFUSED:
+            raise
+        return value
 
 
 def _same_json(array: Any, values: list[Any]) -> bool:
@@ -151,7 +171,7 @@ def restore(rows: list[dict[str, Any]], footer: Footer | None) -> None:
             if text is None:
                 del row[name]
             elif text is not ABSENT:
-                row[name] = decode(text)
+                row[name] = _decoded(text)
     for name in footer.absent:
         for row in rows:
             if name in row and row[name] is None:

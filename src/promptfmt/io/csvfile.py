@@ -10,7 +10,6 @@ reading goes on; text that is not UTF-8 ends it with one such item.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from typing import IO
 
@@ -34,9 +33,8 @@ def csv_delimiter(path: str) -> str | None:
 
 def read_csv(stream: IO[bytes], path: str, delimiter: str) -> Iterator[Item]:
     """The rows of a CSV stream after its header, as items of text cells."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     csv.field_size_limit(limits.max_record_bytes)
-    rows = csv.reader(text, delimiter=delimiter, strict=True)
+    rows = csv.reader(_lines(stream), delimiter=delimiter, strict=True)
     index = 0
     line = 1
     try:
@@ -60,10 +58,22 @@ def read_csv(stream: IO[bytes], path: str, delimiter: str) -> Iterator[Item]:
         yield Item(index, line, code=INVALID_CSV, error=f"not readable as CSV from here on ({exc}); the rest of "
                    "the file was not read. Check the quoting.")
     except UnicodeDecodeError as exc:
-        yield Item(index, line, code=INVALID_CSV, error=f"not UTF-8 text ({exc.reason} at byte {exc.start}); "
+        yield Item(index, line, code=INVALID_CSV, error=f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line); "
                    "the rest of the file was not read. Save the file as UTF-8.")
     except IO_ERRORS as exc:
         yield unreadable_item(index, line, exc)
+
+
+def _lines(stream: IO[bytes]) -> Iterator[str]:
+    """The text of each line (ending kept, as ``newline=""`` gives it), decoded one line at a time:
+    a decoder reading ahead would fail before the rows that precede a bad byte, and at the wrong line."""
+    first = True
+    for raw in stream:
+        for piece in raw.splitlines(keepends=True):  # a lone CR ends a line too
+            text = piece.decode("utf-8")
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            yield text
 
 
 def _header(rows: Iterator[list[str]], path: str) -> list[str] | None:

@@ -94,7 +94,7 @@ class ParquetSink:
 
     def restart(self) -> None:
         """Forget everything written so far."""
-        self._file.close()
+        self._close()
         self.count = 0
         self._start()
 
@@ -127,6 +127,9 @@ class ParquetSink:
             self._batch()
             if self._columns is None:
                 self._columns = {}
+            if self._pending_rows and not self._columns:
+                raise WriteError(self.name, f"cannot be written as Parquet: its {self._pending_rows:,} item(s) have no "
+                                 "keys, and a Parquet file without columns holds no rows", None, atomic=self.atomic)
             self._row_group()
             writer = self._open_writer() if self._writer is None else self._writer
             footer = self._footer().encode()
@@ -143,7 +146,18 @@ class ParquetSink:
         except OSError as exc:
             self.failed(exc)
         finally:
-            self._file.close()
+            self._close()
+
+    def _close(self) -> None:
+        """Close the writer (quietly: the failure is being reported) before its file, which pyarrow
+        would otherwise write to at garbage collection, printing a traceback."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (self._pa.ArrowException, OSError, ValueError):
+                pass
+            self._writer = None
+        self._file.close()
 
     # -- batches and row groups -----------------------------------------------------------------
 
@@ -158,13 +172,18 @@ class ParquetSink:
             self._rewrite()
             arrays = self._arrays(rows)
             assert arrays is not None
-        self._add(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema()))
+        if arrays:
+            self._add(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema()))
+        else:  # items without keys: a batch of no columns knows its rows only through an empty struct
+            empty = self._pa.array([{}] * len(rows), type=self._pa.struct([]))
+            self._add(self._pa.RecordBatch.from_struct_array(empty))
 
     def _add(self, batch: Any) -> None:
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
         self._pending_bytes += batch.nbytes
-        if self._pending_bytes >= ROW_GROUP_BYTES or self._pending_rows >= ROW_GROUP_ROWS:
+        full = self._pending_bytes >= ROW_GROUP_BYTES or self._pending_rows >= ROW_GROUP_ROWS
+        if full and batch.num_columns:  # Parquet keeps no rows without columns: held until a key comes
             self._row_group()
 
     def _arrays(self, rows: list[dict[str, Any]]) -> list[Any] | None:
@@ -242,7 +261,10 @@ class ParquetSink:
             return
         writer = self._writer if self._writer is not None else self._open_writer()
         table = self._pa.Table.from_batches(self._pending)
-        writer.write_table(table, row_group_size=table.num_rows)
+        try:
+            writer.write_table(table, row_group_size=table.num_rows)
+        except OSError as exc:  # a full disk while items are still coming in
+            self.failed(exc)
         self._written += table.num_rows
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
 
