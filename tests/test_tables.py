@@ -46,13 +46,7 @@ def sane(text: str) -> None:
 # -- 2. every shared dataset: through Parquet as direct --------------------------------------------
 
 
-# Records whose keys come in another order than the first's: a table keeps one key order per file.
-KEY_ORDER = {"rasbt_llms_from_scratch_ch07/instruction-data-with-preference.json"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="per-row key order (known limitation)"))
-    if name in KEY_ORDER else name for name in sorted(EXPECTED)])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_shared_data_through_parquet_is_byte_identical(cli, tmp_path, shared_data, name):
     data = str(shared_data / name)
     direct = cli("convert", data, "-o", str(tmp_path / "direct.jsonl"))

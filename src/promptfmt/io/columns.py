@@ -39,14 +39,18 @@ TURN_KEYS = {"messages": ("role", "content"), "conversations": ("from", "value")
 
 @dataclass
 class Footer:
-    """The ``promptfmt`` metadata of a table file: its JSON text columns and the columns where null
-    means absent."""
+    """The ``promptfmt`` metadata of a table file: its JSON text columns, the columns where null
+    means absent, and the rows whose keys are in another order than the columns (``orders``: each
+    such order once; ``runs``: ``[first row, rows, order]`` for consecutive rows of one order)."""
 
     json: list[str] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
+    orders: list[list[str]] = field(default_factory=list)
+    runs: list[list[int]] = field(default_factory=list)
 
     def encode(self) -> bytes:
-        return encode({"version": FOOTER_VERSION, "json": self.json, "absent": self.absent})
+        return encode({"version": FOOTER_VERSION, "json": self.json, "absent": self.absent,
+                       "orders": self.orders, "runs": self.runs})
 
     @classmethod
     def read(cls, metadata: dict[bytes, bytes] | None) -> Footer | None:
@@ -56,9 +60,50 @@ class Footer:
             return None
         try:
             value = decode(raw)
-            return cls(list(value.get("json", ())), list(value.get("absent", ())))
+            return cls(list(value.get("json", ())), list(value.get("absent", ())),
+                       [list(order) for order in value.get("orders", ())], [list(run) for run in value.get("runs", ())])
         except (ValueError, TypeError, AttributeError):
             return None
+
+
+class KeyOrders:
+    """The writer's record of rows whose keys are not in column order (a table has one order)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[tuple[str, ...], int] = {}
+        self.runs: list[list[int]] = []
+        self._last: tuple[str, ...] | None = None
+        self._last_order: int | None = None
+
+    def see(self, rows: list[dict[str, Any]], first: int, position: dict[str, int]) -> None:
+        """Note the rows ``first``, ``first + 1``, … whose keys ``position`` (column numbers) does not order."""
+        for offset, row in enumerate(rows):
+            keys = tuple(row)
+            if keys != self._last:
+                self._last = keys
+                ordered = all(position[a] < position[b] for a, b in zip(keys, keys[1:]))
+                self._last_order = None if ordered else self.orders.setdefault(keys, len(self.orders))
+            if self._last_order is None:
+                continue
+            runs, row_number = self.runs, first + offset
+            if runs and runs[-1][2] == self._last_order and runs[-1][0] + runs[-1][1] == row_number:
+                runs[-1][1] += 1
+            else:
+                runs.append([row_number, 1, self._last_order])
+
+
+def reorder(rows: list[dict[str, Any]], first: int, footer: Footer | None) -> None:
+    """Give the rows ``first``, ``first + 1``, … that the footer names their own key order back."""
+    if footer is None or not footer.runs:
+        return
+    last = first + len(rows)
+    for start, count, order in footer.runs:  # few: one per stretch of rows in another order
+        if start >= last or start + count <= first:
+            continue
+        keys = footer.orders[order]
+        for number in range(max(start, first), min(start + count, last)):
+            row = rows[number - first]
+            rows[number - first] = {key: row[key] for key in keys if key in row}
 
 
 @dataclass

@@ -22,7 +22,18 @@ from typing import IO, Any, NoReturn
 
 from ..errors import WriteError, os_reason
 from .arrowlib import pyarrow
-from .columns import ABSENT, FOOTER_KEY, Column, Footer, fits_fixed, fixed_type, infer_array, json_array, typed_array
+from .columns import (
+    ABSENT,
+    FOOTER_KEY,
+    Column,
+    Footer,
+    KeyOrders,
+    fits_fixed,
+    fixed_type,
+    infer_array,
+    json_array,
+    typed_array,
+)
 from .folder_out import DatasetFolder, write_folder
 from .items import DECODE_ERRORS, decode
 
@@ -66,6 +77,7 @@ class ParquetSink:
         self._writer: Any = None
         self._retyped: dict[str, bool] = {}  # columns whose type changed: whether their nulls meant absent
         self._changed = False
+        self._orders = KeyOrders()
 
     def _scratch(self) -> IO[bytes]:
         try:
@@ -172,6 +184,8 @@ class ParquetSink:
             self._rewrite()
             arrays = self._arrays(rows)
             assert arrays is not None
+        assert self._columns is not None
+        self._orders.see(rows, self.count - len(rows), {name: k for k, name in enumerate(self._columns)})
         if arrays:
             self._add(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema()))
         else:  # items without keys: a batch of no columns knows its rows only through an empty struct
@@ -273,6 +287,7 @@ class ParquetSink:
         return Footer(
             json=[column.name for column in self._columns.values() if column.is_json],
             absent=[column.name for column in self._columns.values() if column.null_means_absent],
+            orders=[list(keys) for keys in self._orders.orders], runs=self._orders.runs,
         )
 
     # -- a new schema ---------------------------------------------------------------------------

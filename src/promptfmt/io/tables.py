@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import DataError, InputPathError
 from .arrowlib import pyarrow
-from .columns import Footer, restore
+from .columns import Footer, reorder, restore
 from .items import IO_ERRORS, Item, Source, decode
 
 PARQUET, ARROW = "parquet", "arrow"
@@ -99,6 +99,7 @@ class TableReader:
             for batch in self._batches():
                 rows = _rows(batch)
                 restore(rows, self.footer)
+                reorder(rows, index, self.footer)
                 names = batch.schema.names
                 repeated = tuple(sorted({name for name in names if names.count(name) > 1}))  # one value kept
                 for row in rows:
