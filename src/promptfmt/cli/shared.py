@@ -55,12 +55,17 @@ SWAP_OPTION = typer.Option(
 )
 OUTPUT_FORMAT_OPTION = typer.Option(
     None, "--output-format", metavar="KIND",
-    help="What to write: jsonl, json (an array), parquet, or arrow (a datasets.save_to_disk folder); default: told by OUT's extension (.parquet: Parquet; .jsonl, .json, others: JSON Lines). "
-    "Parquet needs pip install 'promptfmt[parquet]'.",
+    help="What to write: jsonl, json (an array), parquet, or arrow (a datasets.save_to_disk folder); default: told "
+    "by OUT's extension (.parquet: Parquet; .jsonl, .json, others: JSON Lines). Parquet and arrow need "
+    "pip install 'promptfmt\\[parquet]'.",
+)
+HUB_HELP = (
+    "a Hugging Face Hub dataset as hf://datasets/OWNER/NAME, streamed (split train; ?split=SPLIT&name=CONFIG "
+    "choose others; hf://datasets//abs/folder reads a local folder of its files; needs pip install 'promptfmt\\[hf]')"
 )
 DATASET_HELP = (
     "The dataset: JSON Lines or a JSON array (gzip allowed), Parquet, Arrow or a datasets.save_to_disk folder, "
-    "CSV or TSV (.csv, .tsv), or - for stdin (JSON only)."
+    "CSV or TSV (.csv, .tsv), " + HUB_HELP + ", or - for stdin (JSON only)."
 )
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InputPathError, OutputError
+from .hub import HubName, hub_folder, is_hub_name
 from .items import STDIN
 
 STDOUT = "-"
@@ -39,6 +40,9 @@ def require_input(path: str) -> None:
     """
     if path == STDIN:
         return
+    if is_hub_name(path):
+        HubName.parse(path)  # the name is checked here; the Hub (or its folder) when it is read
+        return
     if os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name)) for name in DATASET_FOLDER_FILES):
         return  # a datasets.save_to_disk folder (promptfmt.io.tables says which)
     try:
@@ -57,6 +61,10 @@ def same_file(a: str, b: str) -> bool:
     """Whether paths ``a`` and ``b`` name the same file (``-`` is never a file)."""
     if STDIN in (a, b):
         return False
+    if is_hub_name(a) or is_hub_name(b):  # never a file; a local folder read as one holds the input's files
+        name, other = (a, b) if is_hub_name(a) else (b, a)
+        folder = hub_folder(name)
+        return folder is not None and not is_hub_name(other) and _inside(other, folder)
     if os.path.realpath(a) == os.path.realpath(b):  # never raises, a symbolic link loop included
         return True
     try:
@@ -73,7 +81,8 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]], *, 
         if path is None or path == STDOUT:
             continue
         if same_file(source, path):
-            raise OutputError(f"{option} {path} is the input file: promptfmt never overwrites its input. Write elsewhere.")
+            what = "inside the input folder" if is_hub_name(source) else "the input file"
+            raise OutputError(f"{option} {path} is {what}: promptfmt never overwrites its input. Write elsewhere.")
         for other_option, other in seen:
             if same_file(other, path):
                 raise OutputError(f"{option} and {other_option} are the same file ({path}); give them different names.")
@@ -83,3 +92,9 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]], *, 
         if Path(path).is_dir() and not folders:
             raise OutputError(f"{option} {path} is a folder; give a file name.")
         seen.append((option, path))
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is in ``folder`` or below it (symbolic links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..errors import PromptfmtError
+from .hub import is_hub_name
 from .items import GZIP_MAGIC, STDIN
 from .reader import ARRAY, JSONL, DatasetReader
 
@@ -21,6 +22,8 @@ def can_split(path: str, *, arrays: bool = False) -> str | None:
     else why not (for a message)."""
     if path == STDIN:
         return "standard input cannot be cut into parts"
+    if is_hub_name(path):
+        return "a Hugging Face Hub dataset is streamed, it cannot be cut into parts"
     try:
         with open(path, "rb") as file:
             if file.read(2) == GZIP_MAGIC:

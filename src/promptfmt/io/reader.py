@@ -3,7 +3,7 @@
 Readers: JSON arrays, JSON Lines and sequences of (pretty-printed) JSON documents, gzip-compressed or
 not, UTF-8 with or without BOM, from a path or ``-`` (standard input); Parquet and Arrow files and
 ``datasets.save_to_disk`` folders (`promptfmt.io.tables`, by their magic bytes); CSV and TSV files
-(`promptfmt.io.csvfile`, by their extension). The layout of JSON is told apart by content, not by
+(`promptfmt.io.csvfile`, by their extension); ``hf://datasets/…`` names (`promptfmt.io.hub`). The layout of JSON is told apart by content, not by
 extension:
 
 * the first non-blank character ``[`` means a JSON array (unless that line is a whole array and
@@ -40,6 +40,7 @@ import orjson
 from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
 from .csvfile import CSV, csv_delimiter, read_csv
+from .hub import HubReader, is_hub_name
 from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, UTF32_BOMS, Block, Item, Source, unreadable_item
 from .jsonl import read_blocks, read_lines
 from .limits import limits
@@ -81,8 +82,12 @@ class DatasetReader:
         self.path = os.fspath(path)
         self.name = Source(self.path).name
         self._start: _Start | None = None
-        self._table: TableReader | None = None
+        self._table: TableReader | HubReader | None = None
         self._delimiter: str | None = None
+        if is_hub_name(self.path):  # streamed by datasets, rows as a table's
+            self._table = HubReader(self.path)
+            self.size = self._table.rows
+            return
         if self.path != STDIN and os.path.isdir(self.path):  # a datasets.save_to_disk folder
             self._table = TableReader(self.path, ARROW_TABLE)
             self.size = self._table.rows
@@ -132,8 +137,8 @@ class DatasetReader:
 
     @property
     def layout(self) -> str:
-        """``jsonl``, ``array``, ``documents``, ``parquet``, ``arrow``, ``csv``, or ``none`` (empty, or
-        unreadable from the start)."""
+        """``jsonl``, ``array``, ``documents``, ``parquet``, ``arrow``, ``csv``, ``hub``, or ``none`` (empty,
+        or unreadable from the start)."""
         if self._table is not None:
             return self._table.kind
         if self._delimiter is not None:
@@ -179,10 +184,10 @@ class DatasetReader:
 
 def input_unit(path: str) -> str:
     """What locations in ``path`` count: ``row`` for a table (Parquet, Arrow, a ``save_to_disk``
-    folder), else ``line``. Reads the first bytes of a regular file only (never of a pipe)."""
+    folder, a Hub name), else ``line``. Reads the first bytes of a regular file only (never of a pipe)."""
     if path == STDIN:
         return "line"
-    if os.path.isdir(path):
+    if os.path.isdir(path) or is_hub_name(path):
         return "row"
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):

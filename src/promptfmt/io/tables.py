@@ -97,7 +97,7 @@ class TableReader:
         index = 0
         try:
             for batch in self._batches():
-                rows = _rows(batch)
+                rows = table_rows(batch)
                 restore(rows, self.footer)
                 reorder(rows, index, self.footer)
                 names = batch.schema.names
@@ -150,8 +150,8 @@ def _arrow_files(folder: str, name: str) -> list[str]:
     return paths
 
 
-def _rows(batch: Any) -> list[dict[str, Any]]:
-    """The rows of a record batch as dicts (a column at a time: faster than row by row)."""
+def table_rows(batch: Any) -> list[dict[str, Any]]:
+    """The rows of a record batch (or table) as dicts (a column at a time: faster than row by row)."""
     names = batch.schema.names
     columns = []
     for number, column in enumerate(batch.columns):

@@ -14,7 +14,7 @@ import typer
 
 from ...detect import Detection, detect_format, text_of
 from ...io import Source, read_items, require_input
-from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, data_out, load_formats, plugin_command, warn
+from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, HUB_HELP, data_out, load_formats, plugin_command, warn
 
 ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"segments": [...]}'
 
@@ -22,7 +22,8 @@ ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"
 def detect(
     file: str = typer.Argument(
         ...,
-        help=f"A dataset of rendered texts, each {ITEM_SHAPES} (JSON Lines, JSON array, Parquet, Arrow, CSV), or - for stdin.",
+        help=f"A dataset of rendered texts, each {ITEM_SHAPES} (JSON Lines, JSON array, Parquet, Arrow, CSV), "
+        + HUB_HELP + ", or - for stdin.",
     ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Examine at most this many texts (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object on stdout."),

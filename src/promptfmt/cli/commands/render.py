@@ -14,12 +14,13 @@ from ...models import Rendered
 from ...records.fields import Problem, to_record
 from ...records.layouts import conversation_layout, conversation_of, message_field
 from ...validation.issues import ERROR, Issue
-from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, data_out, load_format, plugin_command, warn
+from ..shared import EXIT_DATA, EXIT_USAGE, FORMAT_FILE_OPTION, HUB_HELP, data_out, load_format, plugin_command, warn
 
 
 def render(
     file: str = typer.Argument(
-        ..., help="A dataset of records or conversations: JSON Lines, JSON array, Parquet, Arrow folder or CSV, or - for stdin."),
+        ..., help="A dataset of records or conversations: JSON Lines, JSON array, Parquet, Arrow folder or CSV, "
+        + HUB_HELP + ", or - for stdin."),
     format_name: str = typer.Option(..., "--format", "-f", help="The format to render in (see 'promptfmt formats')."),
     index: int | None = typer.Option(None, "--index", "-n", min=0, help="Render only the record at this 0-based index."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per record: prompt, completion, text."),
