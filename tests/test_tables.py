@@ -299,3 +299,25 @@ def test_a_parquet_write_that_fails_leaves_nothing(tmp_path):
     assert "file too large" in done.stderr.lower() and "out.parquet" in done.stderr
     sane(done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_file_changed_after_promptfmt_wrote_it_is_one_unreadable_item(cli, tmp_path):
+    """The footer says a column is JSON text; a tool that rewrote the column with other text leaves
+    a footer that no longer fits: one located unreadable item, never a traceback."""
+    from promptfmt.io.parquet_out import items_to_parquet
+
+    path = tmp_path / "out.parquet"
+    items_to_parquet([{"instruction": "a", "output": "b", "meta": 1}, {"instruction": "c", "output": "d", "meta": "x"}],
+                     path)
+    table = pq.read_table(path)
+    metadata = pq.ParquetFile(path).metadata.metadata
+    assert b'"json":["meta"]' in metadata[b"promptfmt"]
+    damaged = table.set_column(2, "meta", pa.array(["{not json", "2"]))
+    writer_metadata = {b"promptfmt": metadata[b"promptfmt"]}
+    with pq.ParquetWriter(path, damaged.schema) as writer:
+        writer.write_table(damaged)
+        writer.add_key_value_metadata(writer_metadata)
+    result = cli("validate", str(path))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "out.parquet: row 1: record 0: $: unreadable: promptfmt's metadata in the file does not fit its rows" in result.stdout

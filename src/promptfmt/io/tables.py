@@ -98,14 +98,21 @@ class TableReader:
         try:
             for batch in self._batches():
                 rows = table_rows(batch)
-                restore(rows, self.footer)
-                reorder(rows, index, self.footer)
+                try:
+                    restore(rows, self.footer)
+                    reorder(rows, index, self.footer)
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                    raise _DamagedFooter(exc) from None
                 names = batch.schema.names
                 repeated = tuple(sorted({name for name in names if names.count(name) > 1}))  # one value kept
                 for row in rows:
                     yield Item(index, index + 1, row, duplicates=repeated)
                     index += 1
                 self.position = index
+        except _DamagedFooter as exc:
+            yield Item(index, index + 1, code="unreadable", error=(
+                f"promptfmt's metadata in the file does not fit its rows from row {index + 1:,} on ({exc}): the "
+                "file was changed after promptfmt wrote it; the rest of it was not read. Write it again."))
         except (self._pa.ArrowException, *IO_ERRORS) as exc:
             yield Item(index, index + 1, code="unreadable", error=(
                 f"the file cannot be read from row {index + 1:,} on ({_reason(exc)}); the rest of it was not "
@@ -124,6 +131,10 @@ class TableReader:
                     yield reader.get_batch(k)
             else:
                 yield from reader
+
+
+class _DamagedFooter(Exception):
+    """The footer names columns, texts or rows the file does not have as it says."""
 
 
 def _arrow_files(folder: str, name: str) -> list[str]:

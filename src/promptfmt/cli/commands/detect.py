@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import typer
 
 from ...detect import Detection, detect_format, text_of
-from ...io import Source, read_items, require_input
+from ...io import Source, input_unit, read_items, require_input
+from ...validation.issues import located
 from ..shared import EXIT_DATA, FORMAT_FILE_OPTION, HUB_HELP, data_out, load_formats, plugin_command, warn
 
 ITEM_SHAPES = 'a string, {"text": ...}, {"prompt": ..., "completion": ...} or {"segments": [...]}'
@@ -60,9 +61,10 @@ SHOWN_SKIPPED = 20  # items reported one by one; the count says how many more
 def _texts(path: str, name: str, skipped: list[int]) -> Iterator[str]:
     """The texts of the dataset; items that hold none are reported with their location (the first
     `SHOWN_SKIPPED` of them) and skipped."""
+    unit = input_unit(path)
     for item in read_items(path):
         if item.error is not None:
-            problem = f"invalid-json: {item.error}"
+            problem = f"{item.code}: {item.error}"
         else:
             text = text_of(item.value)
             if text is not None:
@@ -70,7 +72,7 @@ def _texts(path: str, name: str, skipped: list[int]) -> Iterator[str]:
                 continue
             problem = f"not a text: expected {ITEM_SHAPES}"
         if len(skipped) < SHOWN_SKIPPED:
-            warn(f"{name}:{item.line}: item {item.index}: {problem}")
+            warn(f"{located(name, item.line, unit)}: item {item.index}: {problem}")
         skipped.append(item.index)
 
 
