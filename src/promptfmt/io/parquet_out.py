@@ -119,7 +119,7 @@ class ParquetSink:
                 self.failed(exc)
 
     def abort(self) -> None:
-        self._file.close()
+        self._close()
         if self._dataset is not None:
             self._dataset.abort()
 
