@@ -36,6 +36,7 @@ A benchmark, not a test: figures depend on the machine (the README names the one
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import json
 import multiprocessing
@@ -250,6 +251,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=HERE / "out")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (ratios: the median over the rounds)")
     args = parser.parse_args()
+    missing = [name for name in ("pyarrow", "datasets") if importlib.util.find_spec(name) is None]
+    if missing:  # as bench_conversations does without its template: say so, and let the others run
+        print(f"{' and '.join(missing)} not installed (pip install -e '.[test]'): the benchmark cannot run")
+        return
 
     print(f"{load()} at the start", flush=True)
     check_sample(args.workdir, args.seed)
