@@ -72,24 +72,24 @@ class KeyOrders:
     def __init__(self) -> None:
         self.orders: dict[tuple[str, ...], int] = {}
         self.runs: list[list[int]] = []
-        self._last: tuple[str, ...] | None = None
-        self._last_order: int | None = None
 
-    def see(self, rows: list[dict[str, Any]], first: int, position: dict[str, int]) -> None:
-        """Note the rows ``first``, ``first + 1``, … whose keys ``position`` (column numbers) does not order."""
-        for offset, row in enumerate(rows):
-            keys = tuple(row)
-            if keys != self._last:
-                self._last = keys
-                ordered = all(position[a] < position[b] for a, b in zip(keys, keys[1:]))
-                self._last_order = None if ordered else self.orders.setdefault(keys, len(self.orders))
-            if self._last_order is None:
+    def see(self, shapes: list[tuple[str, ...]], first: int, position: dict[str, int]) -> None:
+        """Note the rows ``first``, ``first + 1``, … (their keys: ``shapes``) that are not in the order
+        of the columns (``position``: column numbers)."""
+        unordered = {keys: self.orders.setdefault(keys, len(self.orders)) for keys in dict.fromkeys(shapes)
+                     if any(position[a] > position[b] for a, b in zip(keys, keys[1:]))}
+        if not unordered:  # the common case: one pass over the distinct shapes only
+            return
+        runs = self.runs
+        for offset, keys in enumerate(shapes):
+            order = unordered.get(keys)
+            if order is None:
                 continue
-            runs, row_number = self.runs, first + offset
-            if runs and runs[-1][2] == self._last_order and runs[-1][0] + runs[-1][1] == row_number:
+            row = first + offset
+            if runs and runs[-1][2] == order and runs[-1][0] + runs[-1][1] == row:
                 runs[-1][1] += 1
             else:
-                runs.append([row_number, 1, self._last_order])
+                runs.append([row, 1, order])
 
 
 def reorder(rows: list[dict[str, Any]], first: int, footer: Footer | None) -> None:
@@ -146,10 +146,10 @@ def fits_fixed(name: str, present: Sequence[Any]) -> bool:
     )
 
 
-def typed_array(pa: Any, column: Column, values: list[Any]) -> Any:
+def typed_array(pa: Any, column: Column, values: list[Any], absent: bool = True) -> Any:
     """The Arrow array of ``values`` (`ABSENT` and None both null) in ``column``'s type, or None when
-    they do not fit it exactly."""
-    filled = [None if value is ABSENT else value for value in values]
+    they do not fit it exactly; ``absent=False`` promises that no value is `ABSENT`."""
+    filled = [None if value is ABSENT else value for value in values] if absent else values
     fixed = column.name in TURN_KEYS and column.type == fixed_type(pa, column.name)
     if fixed and not fits_fixed(column.name, [value for value in filled if value is not None]):
         return None  # a struct type would drop a message's other keys silently

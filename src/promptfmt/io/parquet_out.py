@@ -14,6 +14,8 @@ standard output and devices) and copied to the output stream by `finish`: the ou
 
 from __future__ import annotations
 
+import gc
+import operator
 import os
 import shutil
 import tempfile
@@ -177,15 +179,25 @@ class ParquetSink:
         rows, self._rows = self._rows, []
         if not rows:
             return
+        collecting = gc.isenabled()
+        gc.disable()  # a batch makes ~2 tuples a row, none in a cycle: collections would scan every row held for nothing
+        try:
+            self._build(rows)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, rows: list[dict[str, Any]]) -> None:
         if self._columns is None:
             self._columns = {}
-        arrays = self._arrays(rows)
+        shapes = [tuple(row) for row in rows]
+        arrays = self._arrays(rows, shapes)
         if arrays is None:  # the schema changed: the file so far is rewritten, then this batch built again
             self._rewrite()
-            arrays = self._arrays(rows)
+            arrays = self._arrays(rows, shapes)
             assert arrays is not None
         assert self._columns is not None
-        self._orders.see(rows, self.count - len(rows), {name: k for k, name in enumerate(self._columns)})
+        self._orders.see(shapes, self.count - len(rows), {name: k for k, name in enumerate(self._columns)})
         if arrays:
             self._add(self._pa.RecordBatch.from_arrays(arrays, schema=self._schema()))
         else:  # items without keys: a batch of no columns knows its rows only through an empty struct
@@ -200,24 +212,33 @@ class ParquetSink:
         if full and batch.num_columns:  # Parquet keeps no rows without columns: held until a key comes
             self._row_group()
 
-    def _arrays(self, rows: list[dict[str, Any]]) -> list[Any] | None:
-        """One array per column for ``rows``; None when the schema had to change first."""
+    def _arrays(self, rows: list[dict[str, Any]], shapes: list[tuple[str, ...]]) -> list[Any] | None:
+        """One array per column for ``rows`` (their keys: ``shapes``); None when the schema had to change first."""
         columns = self._columns
         assert columns is not None
-        known = len(columns)
-        for row in rows:
-            if len(row) != known or any(key not in columns for key in row):
-                for key in row:
-                    if key not in columns:
-                        columns[key] = Column(key, type=_NEW)
+        distinct = dict.fromkeys(shapes)
+        for keys in distinct:
+            for key in keys:
+                if key not in columns:
+                    columns[key] = Column(key, type=_NEW)
         self._changed = False
+        if len(distinct) == 1 and shapes[0] and len(shapes[0]) == len(columns):  # every row has every key: in C
+            keys = shapes[0]
+            if len(keys) == 1:
+                by_name = {keys[0]: [row[keys[0]] for row in rows]}
+            else:
+                by_name = dict(zip(keys, map(list, zip(*map(operator.itemgetter(*keys), rows)))))
+            return self._built([self._array(column, by_name[column.name], False) for column in columns.values()])
         arrays = [self._array(column, [row.get(column.name, ABSENT) for row in rows]) for column in columns.values()]
+        return self._built(arrays)
+
+    def _built(self, arrays: list[Any]) -> list[Any] | None:
         return None if self._changed else arrays
 
-    def _array(self, column: Column, values: list[Any]) -> Any:
+    def _array(self, column: Column, values: list[Any], maybe_absent: bool = True) -> Any:
         pa = self._pa
-        absent = sum(value is ABSENT for value in values)
-        nulls = sum(value is None for value in values)
+        absent = values.count(ABSENT) if maybe_absent else 0
+        nulls = values.count(None)
         before = self._written + self._pending_rows
         was_absent = column.absent > 0  # what a null written so far stands for
         if column.type is _NEW:
@@ -233,7 +254,7 @@ class ParquetSink:
             self._retype(column, None, was_absent)
         if column.type is None:
             return json_array(pa, values)
-        array = typed_array(pa, column, values)
+        array = typed_array(pa, column, values, absent > 0)
         if array is None:
             self._retype(column, None, was_absent)
             return json_array(pa, values)
