@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import DataError, InputPathError, MissingExtraError, PromptfmtError, one_line
 from .items import UNREADABLE, Item, Source
-from .tables import BATCH_ROWS, table_rows
+from .tables import BATCH_ROWS, rows_block, table_rows
 
 HUB = "hub"
 HUB_PREFIX = "hf://"
@@ -109,8 +109,10 @@ class HubReader:
         index = 0
         try:
             for table in self._dataset.with_format("arrow").iter(batch_size=BATCH_ROWS):
-                for row in table_rows(table):
-                    yield Item(index, index + 1, row)
+                rows = table_rows(table)
+                block = rows_block(rows, index + 1)
+                for row in rows:
+                    yield Item(index, index + 1, row, block=block)
                     index += 1
                 self.position = index
         except Exception as exc:  # a connection lost, a data file datasets cannot parse: the rest is unread

@@ -21,6 +21,9 @@ encode_fast = _ENCODER.encode
 encode_fast_into = _ENCODER.encode_into
 """``encode_fast_into(value, buffer)``: msgspec's encoder into a bytearray (its memory is kept for the next)."""
 
+encode_lines = _ENCODER.encode_lines
+"""``encode_lines(values)``: one line of JSON per value, each ending with a newline (msgspec's own loop)."""
+
 ENCODE_ERRORS = (TypeError, ValueError)  # UnicodeEncodeError is a ValueError
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from ..errors import DataError, InputPathError
 from .arrowlib import pyarrow
 from .columns import Footer, reorder, restore
-from .items import IO_ERRORS, Item, Source, decode
+from .items import IO_ERRORS, Block, Item, Source, decode
+from .jsonout import ENCODE_ERRORS, encode_lines
 
 PARQUET, ARROW = "parquet", "arrow"
 PARQUET_MAGIC = b"PAR1"
@@ -105,8 +106,9 @@ class TableReader:
                     raise _DamagedFooter(exc) from None
                 names = batch.schema.names
                 repeated = tuple(sorted({name for name in names if names.count(name) > 1}))  # one value kept
+                block = rows_block(rows, index + 1)
                 for row in rows:
-                    yield Item(index, index + 1, row, duplicates=repeated)
+                    yield Item(index, index + 1, row, block=block, duplicates=repeated)
                     index += 1
                 self.position = index
         except _DamagedFooter as exc:
@@ -159,6 +161,15 @@ def _arrow_files(folder: str, name: str) -> list[str]:
         if not os.path.isfile(path):
             raise DataError(Source(path).name, f"is listed in {STATE_FILE} but missing. Re-save the dataset.")
     return paths
+
+
+def rows_block(rows: list[dict[str, Any]], first_row: int) -> Block | None:
+    """The rows as a `Block` of JSON Lines, one line a row: validation's cheap scan of a block then
+    settles clean records at C speed, as it does for JSON Lines. None when a row has no JSON form."""
+    try:
+        return Block(encode_lines(rows), first_row)
+    except ENCODE_ERRORS:  # a lone surrogate read from JSON text: the row is checked on its own
+        return None
 
 
 def table_rows(batch: Any) -> list[dict[str, Any]]:
