@@ -19,6 +19,7 @@ from .columns import FOOTER_KEY
 from .jsonout import encode
 
 DATA_FILE = "data-00000-of-00001.arrow"
+BATCH_ROWS = 1000  # rows per record batch, as datasets writes them
 STATE_FILE = "state.json"
 INFO_FILE = "dataset_info.json"
 
@@ -66,7 +67,8 @@ def write_folder(pa: Any, parquet: IO[bytes], folder: str, footer: bytes) -> Non
     schema = source.schema_arrow.with_metadata({FOOTER_KEY: footer})
     with pa.OSFile(os.path.join(folder, DATA_FILE), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
         for number in range(source.num_row_groups):
-            writer.write_table(source.read_row_group(number).replace_schema_metadata(schema.metadata))
+            table = source.read_row_group(number).replace_schema_metadata(schema.metadata)
+            writer.write_table(table, max_chunksize=BATCH_ROWS)
     state: dict[str, Any] = {
         "_data_files": [{"filename": DATA_FILE}], "_fingerprint": secrets.token_hex(8), "_format_columns": None,
         "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False, "_split": None,

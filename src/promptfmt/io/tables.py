@@ -58,7 +58,8 @@ class TableReader:
         self._parquet: Any = None
         self._closing: list[Any] = []
         if kind == PARQUET:
-            self._parquet = self._opened(lambda: self._pa.parquet.ParquetFile(path, memory_map=True))
+            # read, not mapped: mapped pages count as resident memory, which would then grow with the file
+            self._parquet = self._opened(lambda: self._pa.parquet.ParquetFile(path, memory_map=False, pre_buffer=False))
             self.rows = self._parquet.metadata.num_rows
             self.footer = Footer.read(self._parquet.metadata.metadata)
         else:
@@ -78,7 +79,7 @@ class TableReader:
         pa = self._pa
 
         def open_() -> Any:
-            source = pa.memory_map(path)
+            source = pa.OSFile(path)  # not mapped: mapped pages count as resident and grow with the file
             self._closing.append(source)
             if source.read(len(ARROW_FILE_MAGIC)) == ARROW_FILE_MAGIC:
                 return pa.ipc.open_file(source)
@@ -129,10 +130,12 @@ class TableReader:
         for number, path in enumerate(self._files):
             reader = self._first if number == 0 else self._ipc(path)
             if hasattr(reader, "num_record_batches"):
-                for k in range(reader.num_record_batches):
-                    yield reader.get_batch(k)
+                batches: Iterator[Any] = (reader.get_batch(k) for k in range(reader.num_record_batches))
             else:
-                yield from reader
+                batches = iter(reader)
+            for batch in batches:  # a writer's batches may be large: rows become dicts a slice at a time
+                for start in range(0, batch.num_rows, BATCH_ROWS):
+                    yield batch.slice(start, BATCH_ROWS)
 
 
 class _DamagedFooter(Exception):
