@@ -321,3 +321,19 @@ def test_a_file_changed_after_promptfmt_wrote_it_is_one_unreadable_item(cli, tmp
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert "out.parquet: row 1: record 0: $: unreadable: promptfmt's metadata in the file does not fit its rows" in result.stdout
+
+
+def test_workers_pass_lone_surrogates_to_parquet_as_one_process_does(cli, tmp_path):
+    """A part file line with an escaped lone surrogate (which msgspec refuses) ended the run with an
+    internal error (exit 70) in the parent that turns parts into Parquet."""
+    lines = ['{"instruction":"a\\ud800","output":"b"}', '{"instruction":"c","output":"d","m":"\\udfff"}']
+    lines += ['{"instruction":"x","output":"y"}'] * 50
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    for workers in ("1", "2"):
+        done = cli("convert", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / f"w{workers}.parquet"), "--workers", workers)
+        assert done.exit_code == 0, done.stderr
+        back = cli("convert", str(tmp_path / f"w{workers}.parquet"), "-o", str(tmp_path / f"w{workers}.jsonl"))
+        assert back.exit_code == 0, back.stderr
+    first = (tmp_path / "w1.jsonl").read_text()
+    assert first == (tmp_path / "w2.jsonl").read_text()
+    assert first.startswith('{"instruction": "a\\ud800", "input": "", "output": "b"}\n')
