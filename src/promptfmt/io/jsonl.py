@@ -280,3 +280,26 @@ def _orjson_message(exc: json.JSONDecodeError) -> str:
     message = getattr(exc, "msg", None) or str(exc)
     return message.rstrip(".")
 
+
+
+_LINES = msgspec.json.Decoder()
+
+
+def own_lines(data: bytes) -> list[Any]:
+    """The values of whole JSON Lines that promptfmt wrote itself (a worker's part file): decoded at
+    once, or line by line when one of them needs `lenient_loads` (an escaped lone surrogate)."""
+    try:
+        return _LINES.decode_lines(data)
+    except DECODE_ERRORS:
+        return [own_line(line) for line in data.splitlines()]
+
+
+def own_line(line: bytes) -> Any:
+    """One line that promptfmt wrote itself; anything but JSON there is a bug, not the user's data."""
+    try:
+        return decode(line)
+    except DECODE_ERRORS:
+        value = lenient_loads(line)
+    if value is REFUSED:
+        raise AssertionError(f"a part file holds a line that is not JSON: {line[:80]!r}")
+    return value

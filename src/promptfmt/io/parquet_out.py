@@ -22,8 +22,6 @@ import tempfile
 from collections.abc import Iterable
 from typing import IO, Any, NoReturn
 
-import msgspec
-
 from ..errors import WriteError, os_reason
 from .arrowlib import pyarrow
 from .columns import (
@@ -39,8 +37,7 @@ from .columns import (
     typed_array,
 )
 from .folder_out import DatasetFolder, write_folder
-from .items import DECODE_ERRORS, decode
-from .jsonl import REFUSED, lenient_loads
+from .jsonl import own_line, own_lines
 
 BATCH_ROWS = 8192
 ROW_GROUP_BYTES = 64 << 20
@@ -102,7 +99,7 @@ class ParquetSink:
             self._batch()
 
     def write_raw_line(self, data: bytes) -> None:
-        self.write(_decoded(data))
+        self.write(own_line(data))
 
     def write_part(self, part: IO[bytes], count: int) -> None:
         """Append the ``count`` items that an `ItemSink` wrote as JSON Lines to the file ``part``,
@@ -113,11 +110,11 @@ class ParquetSink:
             if not end:
                 rest += chunk
                 continue
-            for item in _decoded_lines(rest + chunk[:end]):
+            for item in own_lines(rest + chunk[:end]):
                 self.write(item)
             rest = chunk[end:]
         if rest:
-            self.write(_decoded(rest))
+            self.write(own_line(rest))
 
     def restart(self) -> None:
         """Forget everything written so far."""
@@ -373,26 +370,6 @@ _NEW: Any = object()  # the type of a column not typed yet
 
 def _is_null(type_: Any) -> bool:
     return type_ is not None and type_ is not _NEW and str(type_) == "null"
-
-
-def _decoded_lines(data: bytes) -> list[Any]:
-    try:
-        return _LINES.decode_lines(data)
-    except DECODE_ERRORS:  # a line msgspec refuses but JSON allows (a lone surrogate): line by line
-        return [_decoded(line) for line in data.splitlines()]
-
-
-_LINES = msgspec.json.Decoder()
-
-
-def _decoded(line: bytes) -> Any:
-    try:
-        return decode(line)
-    except DECODE_ERRORS:
-        value = lenient_loads(line)
-    if value is REFUSED:  # our own part files: a bug, not the user's data
-        raise AssertionError(f"a part file holds a line that is not JSON: {line[:80]!r}")
-    return value
 
 
 def items_to_parquet(items: Iterable[Any], path: str | os.PathLike[str]) -> int:
