@@ -337,3 +337,62 @@ def test_workers_pass_lone_surrogates_to_parquet_as_one_process_does(cli, tmp_pa
     first = (tmp_path / "w1.jsonl").read_text()
     assert first == (tmp_path / "w2.jsonl").read_text()
     assert first.startswith('{"instruction": "a\\ud800", "input": "", "output": "b"}\n')
+
+
+# -- save_to_disk folders written by promptfmt ---------------------------------------------------------
+
+
+def test_a_folder_output_loads_with_datasets_and_reads_back_the_same(cli, hf, tmp_path):
+    items = [RECORD, {**RECORD, "input": "Sky", "output": "Blue", "tags": ["a", "b"]}, {**RECORD, "id": 7}]
+    source = jsonl(tmp_path / "in.jsonl", items)
+    folder = tmp_path / "ds"
+    done = cli("convert", str(source), "-o", str(folder), "--output-format", "arrow")
+    assert done.exit_code == 0, done.stderr
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "data-00000-of-00001.arrow", "dataset_info.json", "state.json"]
+    loaded = hf.load_from_disk(str(folder))
+    assert loaded.num_rows == 3
+    assert {key: loaded.features[key].dtype for key in ("instruction", "input", "output")} == {
+        "instruction": "string", "input": "string", "output": "string"}
+    assert loaded[1]["output"] == "Blue"
+    assert cli("convert", str(folder), "-o", str(tmp_path / "back.jsonl")).exit_code == 0
+    assert cli("convert", str(source), "-o", str(tmp_path / "direct.jsonl")).exit_code == 0
+    assert (tmp_path / "back.jsonl").read_bytes() == (tmp_path / "direct.jsonl").read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if "promptfmt" in p.name] == []  # the staging folder is gone
+
+
+def test_a_folder_output_replaces_a_dataset_folder_only(cli, tmp_path):
+    source = jsonl(tmp_path / "in.jsonl", [RECORD])
+    folder = tmp_path / "ds"
+    assert cli("convert", str(source), "-o", str(folder), "--output-format", "arrow").exit_code == 0
+    again = cli("convert", str(source), "-o", str(folder))  # an existing dataset folder: written as one again
+    assert again.exit_code == 0, again.stderr
+    assert (folder / "state.json").is_file()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    refused = cli("convert", str(source), "-o", str(other), "--output-format", "arrow")
+    assert refused.exit_code == 2
+    assert "exists and is not a datasets folder" in refused.stderr
+    assert (other / "keep.txt").read_text() == "mine"
+    to_stdout = cli("convert", str(source), "-o", "-", "--output-format", "arrow")
+    assert to_stdout.exit_code == 2 and "cannot go to stdout" in to_stdout.stderr
+
+
+def test_split_writes_dataset_folders(cli, tmp_path):
+    items = [{**RECORD, "id": k} for k in range(20)]
+    source = jsonl(tmp_path / "in.jsonl", items)
+    done = cli("split", str(source), "-d", str(tmp_path / "splits"), "--output-format", "arrow")
+    assert done.exit_code == 0, done.stderr
+    back = [item.value for name in ("train", "test", "val") for item in read_items(tmp_path / "splits" / name)]
+    assert back == items
+
+
+def test_a_failed_folder_output_leaves_nothing(cli, tmp_path):
+    """A record that cannot be written (no keys at all) fails the run: no folder, no staging left."""
+    source = jsonl(tmp_path / "in.jsonl", [{}, {}])
+    done = cli("split", str(source), "-d", str(tmp_path / "splits"), "--output-format", "arrow", "--train", "1",
+               "--test", "0", "--val", "0")
+    assert done.exit_code == 1
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == []
