@@ -110,3 +110,16 @@ def test_a_garbage_parquet_error_ends_with_one_full_stop(cli, tmp_path):
     path.write_bytes(b"PAR1" + b"\x00" * 100)
     done = cli("validate", str(path))
     assert done.exit_code == 1 and "Error:" in done.stderr and ".." not in done.stderr
+
+
+def test_a_parquet_row_group_bigger_than_its_rows_may_be_is_not_decompressed(cli, tmp_path):
+    """Before: a 1 MB file holding one 40 MB cell was read whole whatever --max-record-mb said."""
+    path = tmp_path / "bomb.parquet"
+    big = pa.table({"instruction": ["a" * (40 << 20)], "input": [""], "output": ["x"]})
+    pq.write_table(pa.concat_tables([pa.table({"instruction": ["ok"], "input": [""], "output": ["x"]}), big]), path,
+                   row_group_size=1)
+    assert path.stat().st_size < 4 << 20
+    done = cli("--max-record-mb", "1", "convert", str(path), "-o", str(tmp_path / "out.jsonl"))
+    assert done.exit_code == 1
+    assert counts(done.stderr) == (2, 1, 1)
+    assert f"{path}: row 2: record 1: $: too-large: the 1 row(s) from here (a row group) hold" in done.stderr

@@ -21,8 +21,9 @@ from typing import Any
 from ..errors import DataError, InputPathError, one_line
 from .arrowlib import pyarrow
 from .columns import Footer, FooterError, reorder, restore
-from .items import IO_ERRORS, Block, Item, Source, decode
+from .items import IO_ERRORS, TOO_LARGE, Block, Item, Source, decode
 from .jsonout import ENCODE_ERRORS, encode_lines
+from .limits import limits
 
 PARQUET, ARROW = "parquet", "arrow"
 PARQUET_MAGIC = b"PAR1"
@@ -122,6 +123,12 @@ class TableReader:
                     yield Item(index, index + 1, row, block=block, duplicates=repeated)
                     index += 1
                 self.position = index
+        except _TooLarge as exc:
+            megabytes = limits.max_record_bytes / (1 << 20)
+            yield Item(index, index + 1, code=TOO_LARGE, error=(
+                f"the {exc.rows:,} row(s) from here (a row group) hold {exc.size:,} bytes once decompressed: at least one is over the "
+                f"limit of {megabytes:g} MiB for one record, so they were not read, nor the rest of the file. If "
+                "the rows are real, raise the limit (--max-record-mb)."))
         except _DamagedFooter as exc:
             yield Item(index, index + 1, code="unreadable", error=(
                 f"promptfmt's metadata in the file does not fit its rows from row {index + 1:,} on ({exc}): the "
@@ -135,7 +142,12 @@ class TableReader:
 
     def _batches(self) -> Iterator[Any]:
         if self._parquet is not None:
-            yield from self._parquet.iter_batches(batch_size=BATCH_ROWS)
+            metadata = self._parquet.metadata
+            for number in range(metadata.num_row_groups):
+                group = metadata.row_group(number)
+                if group.total_byte_size > max(group.num_rows, 1) * limits.max_record_bytes:  # decompressed
+                    raise _TooLarge(group.total_byte_size, group.num_rows)
+                yield from self._parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[number])
             return
         for number, path in enumerate(self._files):
             reader = self._first if number == 0 else self._ipc(path)
@@ -146,6 +158,13 @@ class TableReader:
             for batch in batches:  # a writer's batches may be large: rows become dicts a slice at a time
                 for start in range(0, batch.num_rows, BATCH_ROWS):
                     yield batch.slice(start, BATCH_ROWS)
+
+
+class _TooLarge(Exception):
+    """A row group bigger than its rows may be (read, it would hold more than the bound)."""
+
+    def __init__(self, size: int, rows: int) -> None:
+        self.size, self.rows = size, rows
 
 
 class _DamagedFooter(Exception):
