@@ -8,9 +8,9 @@ nothing left behind). tests/test_hostile.py runs them.
 
 from __future__ import annotations
 
-from . import data, files, options, plugins
+from . import data, files, options, plugins, tables
 from .case import Case
 
-CASES: list[Case] = [*data.cases(), *files.cases(), *plugins.cases(), *options.cases()]
+CASES: list[Case] = [*data.cases(), *files.cases(), *plugins.cases(), *options.cases(), *tables.cases()]
 
 __all__ = ["CASES", "Case"]

@@ -182,7 +182,7 @@ def problems(case: Case, run: Run, outcome: Outcome, work: Path) -> list[str]:
                   if re.match(run.forbid, line)]
     if outcome.left:
         found.append(f"left behind: {', '.join(outcome.left)}")
-    if run.summary and outcome.code in (0, 1) and not outcome.timed_out:
+    if run.summary and outcome.code in (0, 1) and not outcome.timed_out and not _refused_whole(outcome, work):
         found += _summary_problems(run.summary, outcome.stdout, work)
     return found
 
@@ -208,6 +208,14 @@ def _unnamed_errors(run: Run, outcome: Outcome, work: Path) -> list[str]:
 
 def _lines(path: Path) -> int:
     return sum(1 for _ in path.open("rb")) if path.is_file() else 0
+
+
+def _refused_whole(outcome: Outcome, work: Path) -> bool:
+    """The run refused the input as a whole (a table that cannot be opened: ``Error:``, exit 1) before
+    reading a record: no summary is owed, and nothing may have been written."""
+    written = [work / "out.jsonl", work / "quarantine.jsonl", work / "parts"]
+    return (outcome.code == 1 and not outcome.stdout.strip() and "\nError: " in "\n" + outcome.stderr
+            and not any(path.exists() for path in written))
 
 
 def _summary_problems(command: str, stdout: str, work: Path) -> list[str]:

@@ -54,16 +54,38 @@ class Footer:
 
     @classmethod
     def read(cls, metadata: dict[bytes, bytes] | None) -> Footer | None:
-        """The footer of a file's key-value metadata; None for a file promptfmt did not write."""
+        """The footer of a file's key-value metadata; None for a file promptfmt did not write;
+        `FooterError` when it is not of the shape promptfmt writes (the file was changed since)."""
         raw = (metadata or {}).get(FOOTER_KEY)
         if raw is None:
             return None
         try:
             value = decode(raw)
-            return cls(list(value.get("json", ())), list(value.get("absent", ())),
-                       [list(order) for order in value.get("orders", ())], [list(run) for run in value.get("runs", ())])
-        except (ValueError, TypeError, AttributeError):
-            return None
+        except (*DECODE_ERRORS, RecursionError) as exc:
+            raise FooterError(f"not JSON: {str(exc) or type(exc).__name__}") from None
+        if not isinstance(value, dict):
+            raise FooterError("not a JSON object")
+        json, absent, orders, runs = (value.get(key, []) for key in ("json", "absent", "orders", "runs"))
+        if not (_names(json) and _names(absent) and isinstance(orders, list) and isinstance(runs, list)):
+            raise FooterError("its lists are not of the shape promptfmt writes")
+        if not all(_names(order) and len(set(order)) == len(order) for order in orders):
+            raise FooterError("a key order is not a list of distinct names")
+        if not all(_run(run, len(orders)) for run in runs):
+            raise FooterError("a run is not [first row, rows, order] of counts and a known order")
+        return cls(json, absent, orders, runs)
+
+
+class FooterError(ValueError):
+    """A ``promptfmt`` metadata entry that is not a footer promptfmt writes."""
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(type(name) is str for name in value)
+
+
+def _run(run: Any, orders: int) -> bool:
+    return (isinstance(run, list) and len(run) == 3 and all(type(number) is int and number >= 0 for number in run)
+            and run[2] < orders)
 
 
 class KeyOrders:
@@ -103,7 +125,10 @@ def reorder(rows: list[dict[str, Any]], first: int, footer: Footer | None) -> No
         keys = footer.orders[order]
         for number in range(max(start, first), min(start + count, last)):
             row = rows[number - first]
-            rows[number - first] = {key: row[key] for key in keys if key in row}
+            ordered = {key: row[key] for key in keys if key in row}
+            if len(ordered) != len(row):  # the order names other keys: never drop one
+                raise ValueError(f"row {number + 1:,} has other keys than its key order")
+            rows[number - first] = ordered
 
 
 @dataclass

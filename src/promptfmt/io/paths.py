@@ -80,8 +80,10 @@ def refuse_overwrite(source: str, outputs: Sequence[tuple[str, str | None]], *, 
     for option, path in outputs:
         if path is None or path == STDOUT:
             continue
-        if same_file(source, path):
+        inside = folders and source != STDIN and not is_hub_name(source) and os.path.isdir(path) and _inside(source, path)
+        if same_file(source, path) or inside:  # a folder output replaces all it holds
             what = "inside the input folder" if is_hub_name(source) else "the input file"
+            what = "the folder that holds the input" if inside and not same_file(source, path) else what
             raise OutputError(f"{option} {path} is {what}: promptfmt never overwrites its input. Write elsewhere.")
         for other_option, other in seen:
             if same_file(other, path):

@@ -18,11 +18,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import DataError, InputPathError
+from ..errors import DataError, InputPathError, one_line
 from .arrowlib import pyarrow
-from .columns import Footer, reorder, restore
-from .items import IO_ERRORS, Block, Item, Source, decode
+from .columns import Footer, FooterError, reorder, restore
+from .items import IO_ERRORS, TOO_LARGE, Block, Item, Source, decode
 from .jsonout import ENCODE_ERRORS, encode_lines
+from .limits import limits
 
 PARQUET, ARROW = "parquet", "arrow"
 PARQUET_MAGIC = b"PAR1"
@@ -57,15 +58,23 @@ class TableReader:
         self._files = _arrow_files(path, self.name) if os.path.isdir(path) else [path]
         self._parquet: Any = None
         self._closing: list[Any] = []
+        self._footer_error: str | None = None
         if kind == PARQUET:
             # read, not mapped: mapped pages count as resident memory, which would then grow with the file
             self._parquet = self._opened(lambda: self._pa.parquet.ParquetFile(path, memory_map=False, pre_buffer=False))
             self.rows = self._parquet.metadata.num_rows
-            self.footer = Footer.read(self._parquet.metadata.metadata)
+            self.footer = self._footer(self._parquet.metadata.metadata)
         else:
             first = self._ipc(self._files[0])
-            self.footer = Footer.read(first.schema.metadata)
+            self.footer = self._footer(first.schema.metadata)
             self._first: Any = first
+
+    def _footer(self, metadata: dict[bytes, bytes] | None) -> Footer | None:
+        try:
+            return Footer.read(metadata)
+        except FooterError as exc:  # reported as the first item, where the rows would be
+            self._footer_error = one_line(str(exc))
+            return None
 
     def _opened(self, open_: Any) -> Any:
         try:
@@ -98,6 +107,8 @@ class TableReader:
     def __iter__(self) -> Iterator[Item]:
         index = 0
         try:
+            if self._footer_error is not None:
+                raise _DamagedFooter(self._footer_error)
             for batch in self._batches():
                 rows = table_rows(batch)
                 try:
@@ -112,6 +123,12 @@ class TableReader:
                     yield Item(index, index + 1, row, block=block, duplicates=repeated)
                     index += 1
                 self.position = index
+        except _TooLarge as exc:
+            megabytes = limits.max_record_bytes / (1 << 20)
+            yield Item(index, index + 1, code=TOO_LARGE, error=(
+                f"the {exc.rows:,} row(s) from here (a row group) hold {exc.size:,} bytes once decompressed: at least one is over the "
+                f"limit of {megabytes:g} MiB for one record, so they were not read, nor the rest of the file. If "
+                "the rows are real, raise the limit (--max-record-mb)."))
         except _DamagedFooter as exc:
             yield Item(index, index + 1, code="unreadable", error=(
                 f"promptfmt's metadata in the file does not fit its rows from row {index + 1:,} on ({exc}): the "
@@ -125,7 +142,12 @@ class TableReader:
 
     def _batches(self) -> Iterator[Any]:
         if self._parquet is not None:
-            yield from self._parquet.iter_batches(batch_size=BATCH_ROWS)
+            metadata = self._parquet.metadata
+            for number in range(metadata.num_row_groups):
+                group = metadata.row_group(number)
+                if group.total_byte_size > max(group.num_rows, 1) * limits.max_record_bytes:  # decompressed
+                    raise _TooLarge(group.total_byte_size, group.num_rows)
+                yield from self._parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[number])
             return
         for number, path in enumerate(self._files):
             reader = self._first if number == 0 else self._ipc(path)
@@ -136,6 +158,13 @@ class TableReader:
             for batch in batches:  # a writer's batches may be large: rows become dicts a slice at a time
                 for start in range(0, batch.num_rows, BATCH_ROWS):
                     yield batch.slice(start, BATCH_ROWS)
+
+
+class _TooLarge(Exception):
+    """A row group bigger than its rows may be (read, it would hold more than the bound)."""
+
+    def __init__(self, size: int, rows: int) -> None:
+        self.size, self.rows = size, rows
 
 
 class _DamagedFooter(Exception):
@@ -157,10 +186,16 @@ def _arrow_files(folder: str, name: str) -> list[str]:
             files = [entry["filename"] for entry in decode(file.read())["_data_files"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{name}/{STATE_FILE}", f"is not the state of a datasets folder ({_reason(exc)}).") from None
+    if not all(isinstance(file, str) for file in files):
+        raise DataError(f"{name}/{STATE_FILE}", "is not the state of a datasets folder (a file name is not text).")
     paths = [os.path.join(folder, file) for file in files]
     if not paths:
         raise DataError(f"{name}/{STATE_FILE}", "lists no data files.")
-    for path in paths:
+    root = os.path.realpath(folder)
+    for file, path in zip(files, paths):
+        if "\0" in file or os.path.commonpath([root, os.path.realpath(path)]) != root:  # ../, /abs, a link out
+            raise DataError(f"{name}/{STATE_FILE}", f"lists '{one_line(file)}', which is not in the folder: promptfmt "
+                            "reads only a datasets folder's own files.")
         if not os.path.isfile(path):
             raise DataError(Source(path).name, f"is listed in {STATE_FILE} but missing. Re-save the dataset.")
     return paths
@@ -227,4 +262,5 @@ def _json_value(value: Any) -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    return (str(exc) or type(exc).__name__).splitlines()[0]
+    lines = (str(exc) or type(exc).__name__).strip().splitlines()
+    return one_line(lines[0] if lines else type(exc).__name__).rstrip(".")
