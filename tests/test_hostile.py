@@ -28,12 +28,7 @@ PROFILE = os.environ.get("PROMPTFMT_HOSTILE") or ("full" if in_ci() else "quick"
 THREADS = min(6, 2 * (os.cpu_count() or 1))  # a third of a case is waiting (start-up I/O, pipes, timeouts)
 
 # case -> what still breaks on main (empty: every case of the corpus holds)
-_EMPTY_OUT_DIR = "split makes --out-dir before it opens the input; a table refused as a whole leaves it behind, empty"
-FINDINGS: dict[str, str] = {
-    "parquet-garbage-after-magic/split": _EMPTY_OUT_DIR,
-    "arrow-stream-truncated/split": _EMPTY_OUT_DIR,
-    "save-to-disk-state-lists-a-file-outside/split": _EMPTY_OUT_DIR,
-}
+FINDINGS: dict[str, str] = {}
 
 
 def _profile(cases: list[Case], profile: str) -> list[Case]:

@@ -6,7 +6,10 @@ are listed, or written to --quarantine), 2 for usage errors (fractions that do n
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import orjson
@@ -60,19 +63,34 @@ def split(
         raise SplitUsageError("--seed only applies with --shuffle")
     fractions = Fractions(train, test, val)
     paths = {name: str(Path(out_dir) / f"{name}{suffix}") for name in fractions.used()}  # a part of 0: no file
-    _prepare(file, out_dir, paths, quarantine, folders=kind == ARROW_OUT)
-    with DatasetReader(file) as reader:
-        result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
-    parts = result.parts()
-    with open_outputs(list(paths.values()), kind=kind) as sinks:
-        for sink, name in zip(sinks, paths):
-            for data in parts[name]:
-                sink.write_raw_line(data + b"\n")
+    with _out_dir(out_dir):
+        _prepare(file, out_dir, paths, quarantine, folders=kind == ARROW_OUT)
+        with DatasetReader(file) as reader:
+            result = split_items(reader, fractions, seed=(seed or 0) if shuffle else None)
+        parts = result.parts()
+        with open_outputs(list(paths.values()), kind=kind) as sinks:
+            for sink, name in zip(sinks, paths):
+                for data in parts[name]:
+                    sink.write_raw_line(data + b"\n")
     source = Source(file).name
     _refused(result, source, quarantine, input_unit(file))
     _report(result, source, paths, as_json, Path(out_dir), suffix)
     if result.refused:
         raise typer.Exit(EXIT_DATA)
+
+
+@contextmanager
+def _out_dir(path: str) -> Iterator[None]:
+    """The run inside ``--out-dir``: a folder this run created is removed again when the run fails
+    before writing anything into it."""
+    created = not os.path.lexists(path)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with suppress(OSError):
+                os.rmdir(path)  # only when still empty
+        raise
 
 
 def _prepare(file: str, out_dir: str, paths: dict[str, str], quarantine: str | None, *, folders: bool) -> None:
