@@ -395,4 +395,16 @@ def test_a_failed_folder_output_leaves_nothing(cli, tmp_path):
                "--test", "0", "--val", "0")
     assert done.exit_code == 1
     assert "Traceback" not in done.stderr
-    assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == []
+    assert not (tmp_path / "splits").exists()  # the --out-dir this run made is removed again
+
+
+def test_nan_and_infinities_become_text_never_a_silent_null(cli, tmp_path):
+    table = pa.table({"instruction": ["a", "b", "c", "d"], "output": ["w", "x", "y", "z"],
+                      "score": [1.5, float("nan"), float("inf"), float("-inf")],
+                      "nested": [[0.5], [float("nan")], [], None]})
+    pq.write_table(table, tmp_path / "in.parquet")
+    done = cli("convert", str(tmp_path / "in.parquet"), "-o", str(tmp_path / "out.jsonl"))
+    assert done.exit_code == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["score"] for row in rows] == [1.5, "NaN", "Infinity", "-Infinity"]
+    assert [row["nested"] for row in rows] == [[0.5], ["NaN"], [], None]

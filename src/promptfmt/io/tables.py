@@ -4,7 +4,8 @@ memory stays flat as the file grows.
 
 A row is a JSON object with one key per column. Nested columns come out as JSON does (``messages``
 as a list of objects); values JSON has no type for are written as text: dates and times in ISO
-8601, decimals as their digits, binary data as UTF-8 text (or base64 when it is not UTF-8). A file
+8601, decimals as their digits, binary data as UTF-8 text (or base64 when it is not UTF-8), NaN
+and the infinities as ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers). A file
 that promptfmt wrote carries a footer (`promptfmt.io.columns.Footer`) that gives each row back
 exactly as it was written. ``Item.line`` is the 1-based row number.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -226,8 +228,8 @@ def _json_native(type_: Any) -> bool:
     """Whether every value of an Arrow type comes out of ``to_pylist`` as a JSON value."""
     pa = pyarrow()
     types = pa.types
-    if types.is_null(type_) or types.is_boolean(type_) or types.is_integer(type_) or types.is_floating(type_):
-        return True
+    if types.is_null(type_) or types.is_boolean(type_) or types.is_integer(type_):
+        return True  # not floating: NaN and the infinities are no JSON numbers (see _json_value)
     if types.is_string(type_) or types.is_large_string(type_) or getattr(types, "is_string_view", lambda _: False)(type_):
         return True
     if types.is_dictionary(type_):
@@ -249,6 +251,8 @@ def _json_value(value: Any) -> Any:
         return [_json_value(item) for item in value]
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):  # JSON has no NaN: text, as Python's json writes it
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
     if isinstance(value, decimal.Decimal):
