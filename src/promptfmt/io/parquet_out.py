@@ -53,8 +53,6 @@ class ParquetSink:
     can write Parquet.
     """
 
-    json_array = False
-
     def __init__(
         self, stream: IO[bytes] | None, *, name: str = "output", atomic: bool = True, restartable: bool = False,
         folder: str | None = None, dataset: DatasetFolder | None = None,
@@ -238,11 +236,9 @@ class ParquetSink:
                 by_name = {keys[0]: [row[keys[0]] for row in rows]}
             else:
                 by_name = dict(zip(keys, map(list, zip(*map(operator.itemgetter(*keys), rows)))))
-            return self._built([self._array(column, by_name[column.name], False) for column in columns.values()])
-        arrays = [self._array(column, [row.get(column.name, ABSENT) for row in rows]) for column in columns.values()]
-        return self._built(arrays)
-
-    def _built(self, arrays: list[Any]) -> list[Any] | None:
+            arrays = [self._array(column, by_name[column.name], False) for column in columns.values()]
+        else:
+            arrays = [self._array(column, [row.get(column.name, ABSENT) for row in rows]) for column in columns.values()]
         return None if self._changed else arrays
 
     def _array(self, column: Column, values: list[Any], maybe_absent: bool = True) -> Any:
