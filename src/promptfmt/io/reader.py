@@ -41,7 +41,19 @@ from ..errors import DataError, InputPathError, os_reason
 from .arrays import read_array_fast
 from .csvfile import CSV, csv_delimiter, read_csv
 from .hub import HubReader, is_hub_name
-from .items import GZIP_MAGIC, IO_ERRORS, STDIN, UTF8_BOM, UTF16_BOMS, UTF32_BOMS, Block, Item, Source, unreadable_item
+from .items import (
+    GZIP_MAGIC,
+    IO_ERRORS,
+    STDIN,
+    UNREADABLE,
+    UTF8_BOM,
+    UTF16_BOMS,
+    UTF32_BOMS,
+    Block,
+    Item,
+    Source,
+    unreadable_item,
+)
 from .jsonl import read_blocks, read_lines
 from .limits import limits
 from .paths import open_input
@@ -96,11 +108,12 @@ class DatasetReader:
         self._raw = getattr(self._stream, "fileobj", None) or self._stream
         self.size = self._file_size()
         kind = table_kind(self.path, _peek(self._raw, 8))
-        if kind is not None:
+        if kind is not None and self.path == STDIN:  # one located issue, like any other bytes there
+            error = (f"{kind.capitalize()} data cannot be read from standard input (it is read from its end); "
+                     "give the file's name instead of -")
+            self._start = _Start(NONE, item=Item(0, 1, code=UNREADABLE, error=error))
+        elif kind is not None:
             self.close()
-            if self.path == STDIN:
-                raise InputPathError("<stdin>", f"{kind.capitalize()} data cannot be read from standard input (it is "
-                                     "read from its end); give the file's name instead of -.")
             self._table = TableReader(self.path, kind)
             self.size = self._table.rows
         elif self.path != STDIN:
