@@ -105,6 +105,9 @@ def test_every_check_in_the_catalogue_has_an_example_here_or_below():
     covered = {code for _, expected in CASES for _, code, _ in expected}
     covered |= {"invalid-json", "unreadable", "too-large", "invalid-csv", "duplicate-key", "duplicate-record", "duplicate-prompt", "lossy-in-format", "empty-dataset",
                 "duplicate-conversation"}
+    # promptfmt tokenize's findings: tests/test_tokenize.py has an example of each
+    covered |= {"special-token-text", "token-boundary", "prefix-mismatch", "too-many-tokens", "cut-to-max-length",
+                "nothing-to-train"}
     assert covered == set(CHECKS)
 
 

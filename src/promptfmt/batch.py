@@ -81,9 +81,9 @@ def render_batch(
     fmt = resolve_format(format)
     columns: dict[str, list[Any]]
     if messages is not None:
-        columns = _render_conversations(fmt, _conversations(batch, messages), layout, lossless)
+        columns = _render_conversations(fmt, conversations_of(batch, messages), layout, lossless)
         return _without_bos(fmt, columns) if strip_bos else columns
-    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
+    instructions, inputs, outputs = fields_of(batch, instruction, input, output, null_as_empty)
     if layout == TEXT:
         columns = {"text": list(map(fmt.render_text_fields, instructions, inputs, outputs))}
     else:
@@ -139,7 +139,7 @@ def messages_batch(
     The user message is the instruction, then ``"\\n"`` and the input when there is one (see
     `promptfmt.records.layouts`); ``lossless=True`` adds ``lossless`` and ``loss_reasons``.
     """
-    instructions, inputs, outputs = _fields(batch, instruction, input, output, null_as_empty)
+    instructions, inputs, outputs = fields_of(batch, instruction, input, output, null_as_empty)
     columns: dict[str, list[Any]] = {"messages": [
         [{"role": "user", "content": join_user_message(i, x)}, {"role": "assistant", "content": o}]
         for i, x, o in zip(instructions, inputs, outputs)
@@ -151,7 +151,7 @@ def messages_batch(
     return columns
 
 
-def _conversations(batch: dict[str, Sequence[Any]], name: str) -> list[Conversation]:
+def conversations_of(batch: dict[str, Sequence[Any]], name: str) -> list[Conversation]:
     conversations = []
     for row, value in enumerate(_column(batch, name)):
         try:
@@ -196,7 +196,7 @@ def _column(batch: dict[str, Sequence[Any]], name: str) -> Sequence[Any]:
         raise BatchError(f"the batch has no column {name!r} (it has {', '.join(map(repr, batch)) or 'none'})") from None
 
 
-def _fields(
+def fields_of(
     batch: dict[str, Sequence[Any]], instruction: str, input: str, output: str, null_as_empty: bool
 ) -> tuple[list[str], list[str], list[str]]:
     instructions, outputs = _column(batch, instruction), _column(batch, output)

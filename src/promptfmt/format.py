@@ -42,6 +42,9 @@ class Format(ABC):
     # the BOS text every rendering starts with ("<|begin_of_text|>", "<bos>", "<s>"), "" for none: a
     # trainer whose tokenizer adds its own BOS to plain text would start with two
     bos: str = ""
+    # whether the reference appends the tokenizer's EOS token after the text rather than an end text
+    # (Stanford Alpaca's train.py, the course's collate function): tokenizing appends its id
+    append_eos: bool = False
 
     @abstractmethod
     def render(self, record: Query) -> Rendered:

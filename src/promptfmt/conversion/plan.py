@@ -65,6 +65,7 @@ def plan(
     swap_when_empty: bool = False,
     ignore: tuple[str, ...] = (),
     strip_bos: bool = False,
+    tokens: bool = False,
 ) -> tuple[Plan, Iterator[Item]]:
     """The `Plan` for ``items``, and the items again (the ones looked at are not lost).
 
@@ -75,12 +76,13 @@ def plan(
     items from other keys; it makes ``alpaca`` the default input layout. ``swap_when_empty`` reads
     the input of an alpaca record as its instruction where the instruction is empty or missing (see
     `promptfmt.validation.Validator`); ``ignore`` names checks of `IGNORABLE` not to apply;
-    ``strip_bos`` writes the ``text`` (or ``prompt``) without the target's leading `Format.bos`.
+    ``strip_bos`` writes the ``text`` (or ``prompt``) without the target's leading `Format.bos`;
+    ``tokens`` allows the ``tokens`` layout, whose items only `promptfmt.tokens` can write.
     Raises `ConvertUsageError` when the options do not fit.
     """
     _check_ignored(ignore)
     layout = output_layout or (layouts.TEXT if target is not None else layouts.ALPACA)
-    if layout not in layouts.OUTPUT_LAYOUTS:
+    if layout not in layouts.OUTPUT_LAYOUTS and not (tokens and layout == layouts.TOKENS):
         raise ConvertUsageError(f"unknown output layout {layout!r}; choose one of {', '.join(layouts.OUTPUT_LAYOUTS)}")
     if layouts.needs_format(layout) and target is None:
         raise ConvertUsageError(f"the {layout} layout holds rendered text: name the format with --to FORMAT")

@@ -44,13 +44,15 @@ PROGRESS_EVERY = 1024
 def run(
     plan: Plan,
     items: Iterable[Item],
-    write: Callable[[dict[str, Any]], None],
+    write: Callable[..., None],
     *,
     quarantine: Quarantine | None = None,
     progress: Progress | None = None,
     registry: FormatRegistry | None = None,
+    with_item: bool = False,
 ) -> ConvertSummary:
     """Convert ``items`` as ``plan`` says; output items go to ``write``, refused ones to ``quarantine``.
+    ``with_item``: ``write`` is called with the item read and its output item (to refuse it later).
 
     ``registry`` holds the formats whose markers validation looks for (``template-marker``, a
     warning); None looks for none (the target format's own markers are checked anyway: they make a
@@ -82,7 +84,10 @@ def run(
                 continue
             lossy_records += 1
             lossy.update({reason for reason, _, _ in losses})
-        write(output_item)
+        if with_item:
+            write(item, output_item)
+        else:
+            write(output_item)
         written += 1
     if progress is not None:
         progress(read)

@@ -102,14 +102,14 @@ def _rendered_stage(plan: Plan) -> Stage:
         item.update(metadata)
         return losses, item
 
-    if plan.output_layout == layouts.SEGMENTS:
+    if plan.output_layout in (layouts.SEGMENTS, layouts.TOKENS):
         def segments(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> tuple[tuple[Loss, ...], dict[str, Any]]:
             losses = judged(instruction, input, output)
             fields = (instruction, input, output)
             if system_message(metadata) is not None:
                 return with_metadata(losses, {}, metadata or {}, fields)
             conversation = one_turn(*fields)
-            return losses, builders.rendered_item(layouts.SEGMENTS, fmt.render_conversation(conversation),
+            return losses, builders.rendered_item(plan.output_layout, fmt.render_conversation(conversation),
                                                   conversation, metadata)
 
         return segments

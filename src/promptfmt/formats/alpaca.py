@@ -33,6 +33,7 @@ ALPACA = TemplateFormat(
     aliases=("stanford-alpaca",),
     description="Stanford Alpaca: two preambles, '### Response:' then a newline and the output; no EOS text.",
     reference="tatsu-lab/stanford_alpaca train.py PROMPT_DICT; the 'text' column of the published dataset",
+    append_eos=True,  # train.py: f"{example['output']}{tokenizer.eos_token}"
 )
 
 ALPACA_LLMFS = TemplateFormat(
@@ -45,6 +46,7 @@ ALPACA_LLMFS = TemplateFormat(
     aliases=("alpaca-course",),
     description="Alpaca as in LLMs-from-scratch ch. 7: one preamble, input block only when non-empty.",
     reference="rasbt/LLMs-from-scratch ch07 format_input (01_main-chapter-code/ch07.ipynb)",
+    append_eos=True,  # custom_collate_fn appends <|endoftext|> (50256)
 )
 
 

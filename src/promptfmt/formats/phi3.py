@@ -42,6 +42,7 @@ PHI3_LLMFS = TemplateFormat(
     aliases=("phi3-course",),
     description="Phi-3 variant of LLMs-from-scratch exercise 7.1: '<|assistant|>:' with a colon, no <|end|>.",
     reference="rasbt/LLMs-from-scratch ch07 exercise 7.1 format_input_phi (exercise-solutions.ipynb)",
+    append_eos=True,  # the chapter's custom_collate_fn appends <|endoftext|> (50256)
 )
 
 

@@ -69,6 +69,8 @@ class GuardedFormat(Format):
         self.reference = wrapped.reference
         self.multi_turn = wrapped.multi_turn
         self.extends = wrapped.extends
+        self.bos = wrapped.bos
+        self.append_eos = wrapped.append_eos
 
     def __getattr__(self, name: str) -> Any:  # attributes of the plugin's class (``template`` ...)
         if name == "wrapped":

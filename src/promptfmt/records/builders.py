@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..conversation import Conversation, RenderedConversation
+from ..conversation import Conversation, Message, RenderedConversation
 from ..models import LossReason
 from .fields import Problem
 from .layouts import (
@@ -23,6 +23,7 @@ from .layouts import (
     SHAREGPT,
     SYSTEM_KEY,
     TEXT,
+    TOKENS,
     join_user_message,
     split_user_message,
 )
@@ -67,6 +68,8 @@ def rendered_item(layout: str, rendered: RenderedConversation, conversation: Con
     markup), ``role`` (null for markup) and ``trainable`` (an assistant message's text and the
     end-of-turn text after it): a trainer builds its loss mask from them without searching the text.
     """
+    if layout == TOKENS:
+        return RenderingItem(rendered, conversation.messages, metadata)
     if layout == TEXT:
         item: dict[str, Any] = {"text": rendered.text}
     elif layout == PROMPT_COMPLETION:
@@ -81,6 +84,16 @@ def rendered_item(layout: str, rendered: RenderedConversation, conversation: Con
     if metadata:
         item.update(metadata)
     return item
+
+
+class RenderingItem(dict):
+    """The output item of the tokens layout before tokenizing: the item's metadata, carrying its
+    rendering and messages (promptfmt.tokens turns them into ids and labels)."""
+
+    def __init__(self, rendered: RenderedConversation, messages: list[Message], metadata: dict[str, Any] | None) -> None:
+        super().__init__(metadata or {})
+        self.rendered = rendered
+        self.messages = messages
 
 
 def to_alpaca(instruction: str, input: str, output: str, metadata: dict[str, Any] | None) -> dict[str, Any]:

@@ -50,6 +50,7 @@ SHAREGPT = "sharegpt"
 INPUT_LAYOUTS = (ALPACA, TEXT, PROMPT_COMPLETION, MESSAGES, SHAREGPT)
 SEGMENTS = "segments"
 OUTPUT_LAYOUTS = (TEXT, PROMPT_COMPLETION, SEGMENTS, ALPACA, MESSAGES, SHAREGPT)
+TOKENS = "tokens"  # written by promptfmt tokenize only: input_ids, labels, attention_mask
 RENDERED_LAYOUTS = (TEXT, PROMPT_COMPLETION)  # readable: parsed with --from
 CONVERSATION_LAYOUTS = (MESSAGES, SHAREGPT)
 
@@ -64,6 +65,7 @@ LAYOUT_KEYS: dict[str, frozenset[str]] = {
     TEXT: frozenset(("text",)),
     PROMPT_COMPLETION: frozenset(("prompt", "completion")),
     SEGMENTS: frozenset(("segments",)),
+    TOKENS: frozenset(("input_ids", "labels", "attention_mask")),
     MESSAGES: frozenset(("messages",)),
     SHAREGPT: frozenset(("conversations",)),
 }
@@ -98,7 +100,7 @@ def detect_layout(value: Any) -> str:
 
 def needs_format(layout: str) -> bool:
     """Whether items of ``layout`` are rendered text (a format is needed to read or write them)."""
-    return layout in RENDERED_LAYOUTS or layout == SEGMENTS
+    return layout in RENDERED_LAYOUTS or layout in (SEGMENTS, TOKENS)
 
 
 # -- items to records ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         reference: str = "",
         turns: ChatTurns | None = None,
         extends: str | None = None,
+        append_eos: bool = False,
     ) -> None:
         if turns is not None and turns.template() != template:
             raise FormatDefinitionError(f"{name}: the turns and the template describe different records")
@@ -57,6 +58,7 @@ class TemplateFormat(LosslessnessAnalysis, Format):
         self.multi_turn = turns is not None
         self.bos = turns.bos if turns is not None else ""
         self.extends = extends
+        self.append_eos = append_eos
         self.aliases = tuple(aliases)
         self.description = description
         self.reference = reference

@@ -66,6 +66,13 @@ CHECKS: dict[str, Check] = {
         Check("metadata-collision", ERROR, "a conversation item has a key 'messages' besides its turns", True),
         Check("empty-message", ERROR, "a user or assistant message that is empty or only whitespace"),
         Check("duplicate-conversation", WARNING, "the same messages as an earlier conversation (named)"),
+        # promptfmt tokenize
+        Check("special-token-text", WARNING, "a message holds the text of a special token of the tokenizer (encoded as plain text)"),
+        Check("token-boundary", WARNING, "tokenize: a trained segment starts or ends inside a token (that token is trained)"),
+        Check("prefix-mismatch", WARNING, "tokenize: the text before a trained segment, tokenized alone, does not begin the whole text's ids"),
+        Check("too-many-tokens", ERROR, "tokenize: more tokens than --max-length, and cutting would lose trained tokens"),
+        Check("cut-to-max-length", WARNING, "tokenize: over --max-length, cut where only untrained tokens are lost"),
+        Check("nothing-to-train", ERROR, "tokenize: no token is trained (a conversation ending with a user message)"),
     )
 }
 

@@ -117,7 +117,7 @@ def convert(
     The summary always shows read = written + quarantined. Exit 0 when everything was written,
     1 when anything was quarantined, 2 for usage errors.
     """
-    kind = _check_options(file, output, quarantine, as_json, output_format, json_array)
+    kind = check_options(file, output, quarantine, as_json, output_format, json_array)
     asked = parse_workers(workers)
     mapping = FieldMapping.build(profile, maps)
     registry, failures = load_formats(format_files)
@@ -140,7 +140,7 @@ def convert(
         raise typer.Exit(EXIT_DATA)
 
 
-def _check_options(
+def check_options(
     file: str, output: str, quarantine: str | None, as_json: bool, asked: str | None, json_array: bool,
 ) -> str:
     """The kind of output to write, once the options are known to fit together."""
@@ -178,9 +178,9 @@ def _run(
     kind: str, workers: int, quiet: bool,
 ) -> ConvertSummary:
     progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
-    listed = _ListedQuarantine(reader.name, reader.unit)
+    listed = ListedQuarantine(reader.name, reader.unit)
     try:
-        with _quarantine_file(quarantine) as keep, open_output(output, kind=kind, stdout=data_out().buffer) as sink:
+        with quarantine_file(quarantine) as keep, open_output(output, kind=kind, stdout=data_out().buffer) as sink:
             def refuse(item: Item, issues: list[Issue]) -> None:
                 progress.clear()
                 (keep or listed)(item, issues)
@@ -200,7 +200,7 @@ def _run(
 
 
 @contextmanager
-def _quarantine_file(path: str | None) -> Iterator[Any]:
+def quarantine_file(path: str | None) -> Iterator[Any]:
     if path is None:
         yield None
         return
@@ -208,7 +208,7 @@ def _quarantine_file(path: str | None) -> Iterator[Any]:
         yield lambda item, issues: writer.write(item, [issue.as_dict() for issue in issues])
 
 
-class _ListedQuarantine:
+class ListedQuarantine:
     """Without --quarantine: the first refused items are listed on stderr, the rest counted."""
 
     def __init__(self, source: str, unit: str) -> None:
@@ -244,14 +244,14 @@ def _report(summary: ConvertSummary, source: str, output: str, quarantine: str |
     ]
     if summary.quarantined:
         kept = f" -> {quarantine}" if quarantine else ""
-        lines.append(f"quarantined by reason: {_counts(summary.quarantined_by_code)}{kept}")
+        lines.append(f"quarantined by reason: {counts(summary.quarantined_by_code)}{kept}")
     if summary.lossy_records:
-        lines.append(f"lossy, written anyway: {summary.lossy_records:,} record(s): {_counts(summary.lossy)}"
+        lines.append(f"lossy, written anyway: {summary.lossy_records:,} record(s): {counts(summary.lossy)}"
                      " (--strict quarantines them)")
     elif summary.strict and summary.quarantined_by_code.get("lossy-in-format"):
         lines.append("lossy records were quarantined (--strict)")
     if summary.warnings:
-        lines.append(f"warnings (written anyway): {_counts(summary.warnings)}")
+        lines.append(f"warnings (written anyway): {counts(summary.warnings)}")
     if summary.conversations:
         lines.append(f"conversations (several turns or a system message): {summary.conversations:,}")
     lines += _choices(summary)
@@ -276,7 +276,7 @@ def _choices(summary: ConvertSummary) -> list[str]:
     return lines
 
 
-def _counts(counter: Any) -> str:
+def counts(counter: Any) -> str:
     return ", ".join(f"{code} {count:,}" for code, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
