@@ -80,8 +80,7 @@ class HuggingFaceTokenizer(Tokenizer):
 
     def __init__(self, path: str, backend: Any, eos_text: str | None = None) -> None:
         self._tokenizer = backend
-        self._plain = _copy(backend, first_only=False)
-        self._plain_inside = _copy(backend, first_only=True)
+        self._plain: dict[bool, Any] = {}  # copies reading special-token text as plain text, made when first needed
         special = {token.content: index for index, token in backend.get_added_tokens_decoder().items()}
         with_specials = backend.encode("a", add_special_tokens=True).ids
         plain = backend.encode("a", add_special_tokens=False).ids
@@ -93,7 +92,10 @@ class HuggingFaceTokenizer(Tokenizer):
         return [Encoding(e.ids, e.offsets) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
-        e = (self._plain if at_start else self._plain_inside).encode(text, add_special_tokens=False)
+        plain = self._plain.get(at_start)
+        if plain is None:
+            plain = self._plain[at_start] = _copy(self._tokenizer, first_only=not at_start)
+        e = plain.encode(text, add_special_tokens=False)
         return Encoding(e.ids, e.offsets)
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -111,6 +111,15 @@ class MarkerScanner:
         return None if best is None else (best, found)
 
 
+@dataclass(frozen=True)
+class TokenMarkers:
+    """The special-token texts of a tokenizer, scanned for as the markers of a format are
+    (``special-token-text``)."""
+
+    markers: tuple[str, ...]
+    name: str = "the tokenizer"
+
+
 class Gate:
     """Finds the lines of a JSON Lines `Block` that might contain a marker, a placeholder or a control
     character, with which of the three; the other lines cannot, so their records skip those checks.
@@ -122,9 +131,9 @@ class Gate:
     probe byte but none of its needles (``[1, 2]`` in code, for ``[INST]``) is not flagged.
     """
 
-    def __init__(self, scanner: MarkerScanner) -> None:
+    def __init__(self, *scanners: MarkerScanner) -> None:
         probes: dict[int, dict[bytes, int]] = {_HASH: {b"###": PLACEHOLDER_FLAG}, _DEL: {b"\x7f": CONTROL_FLAG}}
-        for char, key, markers in scanner.groups:
+        for char, key, markers in (group for scanner in scanners for group in scanner.groups):
             byte = ord(char) if char.isascii() else key.encode("utf-8")[0]
             found = probes.setdefault(byte, {})
             for needle in _shortest(markers) if len(key) == 1 else (key,):

@@ -45,6 +45,7 @@ class FieldChecks:
     _label: dict[str, str]
     _unknown_messages: dict[str, str]
     _scanner: MarkerScanner
+    _specials: MarkerScanner
 
     def _add(self, issues: list[Issue], item: Item, code: str, field: str, message: str,
              column: int | None = None, related: int | None = None) -> None:
@@ -149,6 +150,12 @@ class FieldChecks:
                       f"{label} contains {shown(hit.marker, 40)}, a marker of {', '.join(hit.formats)}, at offset "
                       f"{hit.offset}{more}: the text looks templated already, or a model response leaked the "
                       f"template")
+        special = self._specials.find(text) if checks & MARKER and self._specials.groups else None
+        if special is not None:
+            self._add(issues, item, "special-token-text", key,
+                      f"{label} contains {shown(special[0].marker, 40)}, a special token of the tokenizer, at offset "
+                      f"{special[0].offset}: promptfmt tokenize encodes it as plain text; a tokenizer called on the "
+                      "text makes it the control token")
         matches = placeholders(text) if checks & PLACEHOLDER_FLAG else None
         if matches:
             names = list(dict.fromkeys(m.group(0) for m in matches))

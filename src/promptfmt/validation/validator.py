@@ -27,7 +27,7 @@ from ..records.fields import make_record, not_an_object, problems
 from ..records.layouts import conversation_layout
 from ..records.mapping import FieldMapping
 from .checked import Checked
-from .content import ALL_CHECKS, Gate, MarkerScanner
+from .content import ALL_CHECKS, Gate, MarkerScanner, TokenMarkers
 from .conversation_checks import ConversationChecks
 from .dedup import Duplicates
 from .field_checks import FieldChecks, clean_fields, padded_fields
@@ -56,7 +56,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
     * ``duplicates``: track duplicate records (a hash table of ~20-40 bytes per distinct prompt);
     * ``ignore``: codes not to report (structural codes cannot be ignored);
     * ``max_issues``: how many issues the report lists (all are counted); ``on_issue`` is called
-      for every issue as it is found.
+      for every issue as it is found; ``special_tokens``: a tokenizer's special-token texts (``special-token-text``).
     """
 
     def __init__(
@@ -74,6 +74,7 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         max_issues: int | None = None,
         source: str = "<items>",
         on_issue: IssueCallback | None = None,
+        special_tokens: Iterable[str] = (),
     ) -> None:
         super().__init__(max_issues, on_issue)
         if registry is None:
@@ -98,7 +99,8 @@ class Validator(FieldChecks, ConversationChecks, Tally):
         self.swap_when_empty = swap_when_empty
         self.source = source
         self._scanner = MarkerScanner(registry)
-        self._gate = Gate(self._scanner)
+        self._specials = MarkerScanner([TokenMarkers(tuple(special_tokens))])  # type: ignore[list-item]
+        self._gate = Gate(self._scanner, self._specials)
         self._block: Block | None = None  # the JSON Lines block last scanned by the gate ...
         self._suspects: dict[int, int] = {}  # ... and the checks its lines need
         self._duplicates = Duplicates() if duplicates else None

@@ -18,6 +18,7 @@ from ...errors import OutputError
 from ...io import STDIN, Source, input_unit, refuse_overwrite, require_input
 from ...io.ranges import auto_workers
 from ...records.mapping import FieldMapping
+from ...tokens import load_tokenizer
 from ...validation import CHECKS, Issue, Report
 from ...validation import validate as run
 from ...validation.issues import ERROR, located, one_line
@@ -75,6 +76,11 @@ def validate(
         help="Validate a plain JSON Lines file in N processes (same report). auto: one per CPU (at most "
         f"{AUTO_MAX_WORKERS}) for files over {AUTO_MIN_BYTES >> 20} MiB, else 1.",
     ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", "-t", metavar="PATH",
+        help="Also report text holding a special token of this tokenizer (special-token-text): a tokenizer.json, its "
+        "folder, or a tiktoken BPE file.",
+    ),
     quiet: bool = QUIET_OPTION,
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
@@ -89,6 +95,7 @@ def validate(
     mapping = FieldMapping.build(profile, maps)
     fmt = load_format(format_name, format_files) if format_name else None
     registry, _ = load_formats(format_files, report_failures=fmt is None)
+    special_tokens = tuple(load_tokenizer(tokenizer).special) if tokenizer is not None else ()
 
     source = Source(file).name
     out = data_out()
@@ -101,6 +108,7 @@ def validate(
                 file, registry=registry, format=fmt, mapping=mapping, strict=strict, null_as_empty=null_as_empty,
                 swap_when_empty=swap_when_empty,
                 duplicates=not no_duplicates, ignore=ignore, max_issues=0, quarantine=quarantine,
+                special_tokens=special_tokens,
                 on_issue=printer.issue, on_progress=progress.update, workers=processes,
             )
     finally:
