@@ -263,3 +263,13 @@ def test_without_the_tokenizers_library_the_message_says_what_to_install(tmp_pat
     assert run.returncode == 2
     assert run.stderr.strip() == ("Error: Hugging Face tokenizer files need tokenizers, which is not installed: "
                                   "pip install 'promptfmt[tokenize]'")
+
+
+def test_a_lone_surrogate_is_quarantined_not_a_crash(cli, tmp_path, small_tokenizer):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"instruction": "Hi \\ud800 there", "output": "ok"}\n{"instruction": "Hello", "output": "ok"}\n',
+                    encoding="utf-8")
+    result = cli("tokenize", str(data), "-o", str(tmp_path / "out.jsonl"), "-f", "alpaca-llmfs", "-t", small_tokenizer)
+    assert result.exit_code == 1, result
+    assert "record 0: messages.0: not-encodable: message 0 (user) holds a lone surrogate" in result.stderr
+    assert "read 2 = written 1 + quarantined 1" in result.stderr

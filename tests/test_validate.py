@@ -107,7 +107,7 @@ def test_every_check_in_the_catalogue_has_an_example_here_or_below():
                 "duplicate-conversation"}
     # promptfmt tokenize's findings: tests/test_tokenize.py has an example of each
     covered |= {"special-token-text", "token-boundary", "prefix-mismatch", "too-many-tokens", "cut-to-max-length",
-                "nothing-to-train"}
+                "nothing-to-train", "not-encodable"}
     assert covered == set(CHECKS)
 
 

@@ -50,6 +50,7 @@ class Tokenized:
     input_ids: list[int]
     labels: list[int]
     findings: tuple[Finding, ...] = ()
+    refused: Finding | None = None  # why the item cannot be tokenized at all (its ids are empty)
 
     @property
     def trained(self) -> bool:
@@ -85,10 +86,16 @@ class Labeler:
 
     def tokenize(self, renderings: Sequence[tuple[RenderedConversation, Sequence[Message]]]) -> list[Tokenized]:
         """Each rendering's `Tokenized`, in order (``renderings``: a rendering and its conversation's messages)."""
-        encodings = self.tokenizer.encode_batch([rendering.text for rendering, _ in renderings])
+        texts = [rendering.text for rendering, _ in renderings]
+        refused = {index: _surrogate(messages) for index, (text, (_, messages)) in enumerate(zip(texts, renderings))
+                   if not _encodable(text)}
+        encodings = self.tokenizer.encode_batch([text if index not in refused else "" for index, text in enumerate(texts)])
         results: list[Tokenized] = []
         prefixes: list[tuple[int, Span, int]] = []  # (item, span, tokens before it) whose prefix is checked
         for index, ((rendering, messages), encoding) in enumerate(zip(renderings, encodings)):
+            if index in refused:
+                results.append(Tokenized([], [], refused=refused[index]))
+                continue
             findings: list[Finding] = []
             spans = self._spans(rendering)
             inside = self._special_in_content(rendering, messages, findings)
@@ -231,6 +238,24 @@ class Labeler:
                               "apart would not match the training ids")
             old = results[index]
             results[index] = Tokenized(old.input_ids, old.labels, (*old.findings, finding))
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is Unicode a tokenizer can take (no lone surrogate, which JSON's ``\\ud800`` can carry)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate(messages: Sequence[Message]) -> Finding:
+    index = next((i for i, message in enumerate(messages) if not _encodable(message.content)), None)
+    where = "the rendering" if index is None else f"message {index} ({messages[index].role})"
+    return Finding("not-encodable", _field(index), f"{where} holds a lone surrogate (a \\ud800-\\udfff escape without "
+                   "its pair), which is not text any tokenizer encodes: fix the source text")
 
 
 def _field(message: int | None) -> str:

@@ -111,11 +111,14 @@ class _Batcher:
     def _one(self, item: Item, metadata: RenderingItem, tokenized: Tokenized) -> None:
         summary = self.summary
         fitted, problem = fit(tokenized, self.max_length)
-        if problem is None and not fitted.trained:
+        if tokenized.refused is not None:
+            problem = (tokenized.refused.code, tokenized.refused.message)
+        elif problem is None and not fitted.trained:
             problem = ("nothing-to-train", "no token is trained: the conversation ends with a user message, or "
                        "--train-on leaves nothing; drop the item or end it with an answer")
         if problem is not None:
-            self._refuse(item, Issue(problem[0], ERROR, item.index, item.line, "$", problem[1]))
+            where = tokenized.refused.field if tokenized.refused is not None else "$"
+            self._refuse(item, Issue(problem[0], ERROR, item.index, item.line, where, problem[1]))
             return
         for finding in fitted.findings:
             summary.findings[finding.code] += 1
