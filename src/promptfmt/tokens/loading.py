@@ -14,9 +14,10 @@ from .tokenizer import HuggingFaceTokenizer, Tokenizer, TokenizerError, tokenize
 CONFIGS = ("tokenizer_config.json", "special_tokens_map.json")
 
 
-def load_tokenizer(path: str, *, eos_token: str | None = None) -> Tokenizer:
+def load_tokenizer(path: str | os.PathLike[str], *, eos_token: str | None = None) -> Tokenizer:
     """The tokenizer at ``path``; ``eos_token`` (its text) overrides the configured end-of-sequence
     token. `TokenizerError` says what is wrong with the path and what would work."""
+    path = os.fspath(path)  # a pathlib.Path too: the tokenizers library and the messages take str
     if os.path.isdir(path):
         tokenizer = _folder(path, eos_token)
     elif os.path.isfile(path):
