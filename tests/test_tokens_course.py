@@ -240,6 +240,10 @@ def test_an_empty_batch_and_an_unknown_tensor_kind_are_usage_errors():
         collate([], pad_token_id=0)
     with pytest.raises(UsageError, match="return_tensors='np'; use 'pt'"):
         collate(ITEMS, pad_token_id=0, return_tensors="np")
+    with pytest.raises(UsageError, match="collate: item 1 has no labels"):
+        collate([{"input_ids": [1], "labels": [1]}, {"input_ids": [2]}], pad_token_id=0)
+    with pytest.raises(UsageError, match="collate: item 0 has 2 input_ids and 1 labels"):
+        collate([{"input_ids": [1, 2], "labels": [1]}], pad_token_id=0)
 
 
 def test_tensors_without_torch_name_the_extra_to_install():

@@ -33,6 +33,13 @@ def collate(
     """The batch of ``batch`` (items with ``input_ids`` and ``labels``, as `promptfmt tokenize` writes them)."""
     if not batch:
         raise UsageError("collate: the batch is empty")
+    for index, item in enumerate(batch):
+        if "input_ids" not in item or "labels" not in item:
+            raise UsageError(f"collate: item {index} has no {'input_ids' if 'input_ids' not in item else 'labels'}: "
+                             "give it the items promptfmt tokenize writes")
+        if len(item["input_ids"]) != len(item["labels"]):
+            raise UsageError(f"collate: item {index} has {len(item['input_ids'])} input_ids and "
+                             f"{len(item['labels'])} labels")
     longest = max(len(item["input_ids"]) for item in batch)
     ids = [_padded(item["input_ids"], longest, pad_token_id) for item in batch]
     labels = [_padded([ignore_index if label == IGNORE else label for label in item["labels"]], longest, ignore_index)
