@@ -180,3 +180,25 @@ def test_the_rendered_bos_is_the_only_one(golden, bos):
     assert shared_tokenizer(golden.folder).prefix == (bos,)
     _, tokenized = _tokenized(golden)
     assert tokenized.input_ids[0] == bos and tokenized.input_ids.count(bos) == 1
+
+
+# Found by tests/test_tokens_properties.py: the text of an added token that is not special (Qwen's
+# </tool_call>, Phi-3's </s>) was still read as that token inside a message, and a message the
+# template trims ("<|begin_of_text|> " rendered without its space) took the template's <|eot_id|>
+# after it for its own text, encoding it as plain text.
+@pytest.mark.parametrize(("name", "folder", "answer", "tail"), [
+    # ... <|im_start|> assistant \n, then </ tool _call > as plain text (never 151658), <|im_end|> \n
+    ("qwen2.5", "Qwen2.5-0.5B-Instruct", "</tool_call>", [151644, 77091, 198, 522, 14172, 13429, 29, 151645, 198]),
+    # <|assistant|>\n, then ▁a </ s > b as plain text (never 2, </s>), <|end|>\n <|endoftext|>
+    ("phi3", "Phi-3.5-mini-instruct", "a</s>b", [32001, 263, 829, 29879, 29958, 29890, 32007, 32000]),
+    # \n\n after the assistant header, then < | begin _of _text | > as plain text, the template's <|eot_id|>
+    ("llama3.1", "Llama-3.2-1B-Instruct", "<|begin_of_text|> ", [271, 27, 91, 7413, 3659, 4424, 91, 29, 128009]),
+])
+def test_answers_holding_added_token_text(name, folder, answer, tail):
+    conversation = Conversation.of([("user", "Hi"), ("assistant", answer)])
+    rendering = builtin(name).render_conversation(conversation)
+    [tokenized] = Labeler(shared_tokenizer(folder)).tokenize([(rendering, conversation.messages)])
+    assert tokenized.input_ids[-len(tail):] == tail
+    trained = [label for label in tokenized.labels if label != IGNORE]
+    assert trained == tail[-len(trained):] and len(trained) == len(tail) - (3 if name == "qwen2.5" else 1)
+    assert [finding.code for finding in tokenized.findings] == ["special-token-text"]
