@@ -11,6 +11,7 @@ import json
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,12 @@ def builtin(name: str) -> Format:
 def dumps(value: object) -> bytes:
     """One JSON line as a dataset holds it: UTF-8, non-ASCII kept, lone surrogates passed through."""
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+@cache
+def shared_tokenizer(folder: str) -> Any:
+    """promptfmt's `Tokenizer` of ``../shared/data/tokenizers/FOLDER``, loaded once per session (a
+    Llama-3 tokenizer.json takes seconds to load); skips without the shared data, as every reader."""
+    from promptfmt.tokens import load_tokenizer
+
+    return load_tokenizer(str(shared_data_folder() / "tokenizers" / folder))

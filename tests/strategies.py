@@ -9,7 +9,8 @@ modules import every strategy from this module. The rest, by subject:
 * datasets as bytes: JSON Lines with broken lines, JSON arrays as writers lay them out (readers,
   validation), and the items convert reads;
 * declarative format documents (the format schema), and format tables whose pieces collide;
-* conversations: 1-8 turns, with and without a system message, contents hostile to the format.
+* conversations: 1-8 turns, with and without a system message, contents hostile to the format;
+  for the tokens tests, contents of words, spaces, newlines, unicode and a tokenizer's special-token text.
 
 Strategies that depend on a built-in format take its name and are built on first draw
 (`st.deferred`), so importing this module builds no registry.
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from promptfmt import Format, Record
 from promptfmt.conversation import Conversation
+from promptfmt.conversion.stages import one_turn_of
 from promptfmt.testing import content_strategy, conversation_strategy, record_strategy, text_strategy
 
 from .helpers import builtin, dumps
@@ -54,6 +56,7 @@ __all__ = [
     "record_strategy",
     "small_json_values",
     "text_strategy",
+    "token_conversations",
 ]
 
 
@@ -345,3 +348,31 @@ conversation_documents = st.one_of(
     json_documents,
 )
 """JSON values that look like conversations: roles in order or not, contents of any type, stray keys."""
+
+
+# -- conversations for a tokenizer -------------------------------------------------------------------
+
+# Letters, digits, punctuation that special tokens are made of, spaces (ASCII, tab, no-break, ideographic),
+# newlines, and characters of two, three and four UTF-8 bytes (split into byte tokens by some tokenizers).
+_token_text = st.lists(st.sampled_from([*"ab Z09.,!?'<|>[]/ ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u3000", "é", "ü",
+                                        "日本", "한", "😀", "\u200b"]), max_size=6).map("".join)
+
+
+def token_conversations(name: str, specials: Sequence[str], *, system: bool = True, turns: int = 4,
+                        record: bool = False) -> st.SearchStrategy[Conversation]:
+    """Conversations for the built-in format ``name`` ending with an answer: 1 to ``turns`` exchanges,
+    a system message sometimes (``system``), or a record's one turn (``record``); contents joined from
+    `_token_text` pieces and, one piece in five, the text of one of ``specials``."""
+    piece = st.one_of(_token_text, _token_text, _token_text, _token_text, st.sampled_from(list(specials)))
+    content = st.lists(piece, max_size=4).map("".join)
+
+    @st.composite
+    def draw(draw: st.DrawFn) -> Conversation:
+        if record:
+            return one_turn_of(builtin(name))(draw(content), draw(content), draw(content))
+        messages = [("system", draw(content))] if system and draw(st.booleans()) else []
+        for _ in range(draw(st.integers(1, turns))):
+            messages += [("user", draw(content)), ("assistant", draw(content))]
+        return Conversation.of(messages)
+
+    return st.deferred(draw)

@@ -184,9 +184,8 @@ class Labeler:
         at = 0
         for segment in rendering.segments:
             if segment.message in holding:
-                content = messages[segment.message].content
-                start = at + _content_at(segment.text, content)
-                spans.append((start, start + len(content)))
+                start, end = _content_span(segment.text, messages[segment.message].content)
+                spans.append((at + start, at + end))
             at += len(segment.text)
         for index in holding:
             found = pattern.search(messages[index].content)
@@ -262,11 +261,22 @@ def _field(message: int | None) -> str:
     return "$" if message is None else f"messages.{message}"
 
 
+def _content_span(segment: str, content: str) -> tuple[int, int]:
+    """The characters of a message's content in its segment, as rendered: whole, else as the templates
+    that trim it render it (a span as long as the untrimmed content would take in the template's own
+    end-of-turn tokens, and encode them as plain text)."""
+    for shown in (content, content.strip(), content.lstrip("\n"), content.rstrip(), content.lstrip()):
+        if shown and shown in segment:
+            start = _content_at(segment, shown)
+            return start, start + len(shown)
+    return 0, 0
+
+
 def _content_at(segment: str, content: str) -> int:
-    """Where a message's content sits in its segment (content then end-of-turn text, or header then
-    content, or the first place it occurs)."""
+    """Where ``content``, which the segment holds, sits in it (content then end-of-turn text, or header
+    then content, or the first place it occurs)."""
     if segment.startswith(content):
         return 0
     if segment.endswith(content):
         return len(segment) - len(content)
-    return max(segment.find(content), 0)
+    return segment.find(content)

@@ -103,11 +103,14 @@ class HuggingFaceTokenizer(Tokenizer):
 
 
 def _copy(backend: Any, first_only: bool) -> Any:
-    """A copy of ``backend`` that reads special-token text as plain text. With ``first_only``, a
+    """A copy of ``backend`` that reads the text of every added token, special or not (Qwen's
+    ``<tool_call>``, Phi-3's ``</s>``), as plain text. With ``first_only``, a
     Metaspace pre-tokenizer that prepends its space to the first piece of a text only ("first")
     prepends none: the copy encodes pieces that follow a special token inside a text, which the
     whole text's encoding does not prepend to."""
     data = json.loads(backend.to_str())
+    for token in data.get("added_tokens") or ():  # encode_special_tokens splits the special ones only
+        token["special"] = True
     if first_only:
         _never_prepend(data)
     copy = backend.__class__.from_str(json.dumps(data))
