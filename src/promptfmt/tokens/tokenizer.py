@@ -10,6 +10,7 @@ tokens in the text and adds nothing (no BOS, no EOS): what to add is decided by 
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,14 +91,30 @@ class HuggingFaceTokenizer(Tokenizer):
         super().__init__(path, special, prefix, _eos_id(special, eos_text))
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
-        return [Encoding(e.ids, e.offsets) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        encoded = self._tokenizer.encode_batch([encodable(text) for text in texts], add_special_tokens=False)
+        return [Encoding(e.ids, e.offsets) for e in encoded]
 
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
-        e = (self._plain if at_start else self._plain_inside).encode(text, add_special_tokens=False)
+        e = (self._plain if at_start else self._plain_inside).encode(encodable(text), add_special_tokens=False)
         return Encoding(e.ids, e.offsets)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tokenizer.decode(list(ids), skip_special_tokens=False)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with each lone surrogate (JSON's ``"\\ud800"``, read exactly) as U+FFFD, as tiktoken
+    encodes it: no tokenizer has bytes for it, and the tokenizers library refuses the whole batch.
+    One character for one, so offsets still index ``text``; the validator warns about it
+    (``control-character``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _copy(backend: Any, first_only: bool) -> Any:
