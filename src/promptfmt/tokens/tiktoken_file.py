@@ -23,6 +23,9 @@ _LLAMA3 = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
            r"""\s+(?!\S)|\s+""")
 
 
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 bytes that continue a character
+
+
 def _llama3_special() -> dict[str, int]:
     names = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
              "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
@@ -71,18 +74,24 @@ class TiktokenTokenizer(Tokenizer):
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
         batches = self._encoding.encode_batch(list(texts), allowed_special=self._allowed)
-        return [self._with_offsets(ids, text) for ids, text in zip(batches, texts)]
+        return [self._with_offsets(ids) for ids in batches]
 
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
-        return self._with_offsets(self._encoding.encode_ordinary(text), text)
+        return self._with_offsets(self._encoding.encode_ordinary(text))
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._encoding.decode(list(ids)))
 
-    def _with_offsets(self, ids: list[int], text: str) -> Encoding:
-        _, starts = self._encoding.decode_with_offsets(ids)
-        ends = [*starts[1:], len(text)]
-        return Encoding(ids, list(zip(starts, ends)))
+    def _with_offsets(self, ids: list[int]) -> Encoding:
+        """Each token spans every character it holds a byte of, as the tokenizers library's offsets
+        do: a character split over two tokens is in both, so a span starting at it trains both (with
+        tiktoken's start offsets alone, the first would end where it starts and stay untrained)."""
+        offsets, at = [], 0
+        for piece in self._encoding.decode_tokens_bytes(ids):
+            start = at - (0x80 <= piece[0] < 0xC0) if piece else at  # a piece that continues a character
+            at += len(piece.translate(None, _CONTINUATION))
+            offsets.append((max(start, 0), at))
+        return Encoding(ids, offsets)
 
 
 def is_rank_file(head: bytes) -> bool:

@@ -89,7 +89,8 @@ class HuggingFaceTokenizer(Tokenizer):
         super().__init__(path, special, prefix, _eos_id(special, eos_text))
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
-        return [Encoding(e.ids, e.offsets) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [Encoding(e.ids, e.offsets) for e in encoded]
 
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
         plain = self._plain.get(at_start)
