@@ -130,3 +130,31 @@ def test_max_length_that_fits_changes_nothing(tokenizers):
     whole = tokenize_batch(batch, format="alpaca-llmfs", tokenizer=loaded)
     longest = max(map(len, whole["input_ids"]))
     assert tokenize_batch(batch, format="alpaca-llmfs", tokenizer=loaded, max_length=longest) == whole
+
+
+# -- the faster paths of the tokenizer give what the plain ones give -------------------------------
+
+TEXTS = ["<|im_start|>user\nHi café 東京 🙂<|im_end|>\n", "Below is an instruction.\n\n### Response:\n  x  ", "", "<|endoftext|>"]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "Qwen2.5-0.5B-Instruct", "Llama-3.2-1B-Instruct/original/tokenizer.model"])
+def test_ids_without_offsets_are_the_ids_with_them(shared_data, name):
+    tokenizer = load_tokenizer(str(shared_data / "tokenizers" / name))
+    assert tokenizer.encode_ids_batch(TEXTS) == [encoding.ids for encoding in tokenizer.encode_batch(TEXTS)]
+
+
+def test_offsets_read_token_by_token_are_the_backends(tokenizers):
+    backend = tokenizers["Qwen2.5-0.5B-Instruct"][1]._tokenizer
+    for encoding, expected in zip(tokenizers["Qwen2.5-0.5B-Instruct"][1].encode_batch(TEXTS),
+                                  backend.encode_batch(TEXTS, add_special_tokens=False)):
+        offsets = encoding.offsets
+        assert len(offsets) == len(expected.offsets)
+        assert list(offsets) == [offsets[index] for index in range(len(offsets))] == expected.offsets
+        assert offsets[1:3] == expected.offsets[1:3]
+        if expected.offsets:
+            assert offsets[-1] == expected.offsets[-1]
+        with pytest.raises(IndexError):
+            offsets[len(expected.offsets)]
+    # character offsets, shared by the tokens of one character ("東" is two byte-level tokens)
+    assert list(tokenizers["Qwen2.5-0.5B-Instruct"][1].encode_batch(TEXTS[:1])[0].offsets) == [
+        (0, 12), (12, 16), (16, 17), (17, 19), (19, 24), (24, 26), (25, 26), (26, 27), (27, 29), (29, 39), (39, 40)]
