@@ -194,9 +194,9 @@ def test_alpaca_appends_the_configured_eos(shared_data):
 def test_the_tiktoken_file_gives_the_ids_of_the_tokenizer_json(shared_data):
     folder = Path(tokenizer_path(shared_data, "Llama-3.2-1B-Instruct"))
     texts = ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi  there\n\n\n123456 ünïcode<|eot_id|>"]
-    from_json = load_tokenizer(str(folder)).encode_batch(texts)
-    from_ranks = load_tokenizer(str(folder / "original" / "tokenizer.model")).encode_batch(texts)
-    assert from_json == from_ranks
+    [from_json] = load_tokenizer(str(folder)).encode_batch(texts)
+    [from_ranks] = load_tokenizer(str(folder / "original" / "tokenizer.model")).encode_batch(texts)
+    assert from_json.ids == from_ranks.ids and list(from_json.offsets) == list(from_ranks.offsets)
 
 
 # -- the length policy ------------------------------------------------------------------------------

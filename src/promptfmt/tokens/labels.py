@@ -55,7 +55,7 @@ class Tokenized:
     @property
     def trained(self) -> bool:
         """Whether any token is learned."""
-        return any(label != IGNORE for label in self.labels)
+        return self.labels.count(IGNORE) < len(self.labels)
 
     def as_dict(self) -> dict[str, Any]:
         return {"input_ids": self.input_ids, "labels": self.labels, "attention_mask": [1] * len(self.input_ids)}
@@ -81,7 +81,8 @@ class Labeler:
         self.check_prefix = check_prefix and train_on != "all"
         special = tokenizer.special
         self._special_ids = frozenset(special.values())
-        self._probes = tuple({text[:2] for text in special})
+        # a message is searched for special-token text only when it holds one of their first two characters
+        self._probe = re.compile("|".join(re.escape(text) for text in {text[:2] for text in special})).search
         self._special_text = re.compile("|".join(map(re.escape, sorted(special, key=len, reverse=True)))) if special else None
 
     def tokenize(self, renderings: Sequence[tuple[RenderedConversation, Sequence[Message]]]) -> list[Tokenized]:
@@ -173,11 +174,11 @@ class Labeler:
     def _special_in_content(self, rendering: RenderedConversation, messages: Sequence[Message],
                             findings: list[Finding]) -> list[tuple[int, int]]:
         """The character spans of the messages that hold special-token text (each reported), else []."""
-        pattern, probes = self._special_text, self._probes
+        pattern, probe = self._special_text, self._probe
         if pattern is None:
             return []
         holding = [index for index, message in enumerate(messages)
-                   if any(probe in message.content for probe in probes) and pattern.search(message.content)]
+                   if probe(message.content) and pattern.search(message.content)]
         if not holding:
             return []
         spans = []
@@ -225,14 +226,14 @@ class Labeler:
                         encodings: list[Encoding], prefixes: list[tuple[int, Span, int]],
                         results: list[Tokenized]) -> None:
         texts = [renderings[index][0].text[:span.start] for index, span, _ in prefixes]
-        for (index, span, count), alone in zip(prefixes, self.tokenizer.encode_batch(texts)):
+        for (index, span, count), alone in zip(prefixes, self.tokenizer.encode_ids_batch(texts)):
             whole = encodings[index].ids
-            if alone.ids == whole[:count] and len(alone.ids) == count:
+            if len(alone) == count and alone == whole[:count]:
                 continue
-            differ = next((k for k, (a, b) in enumerate(zip(alone.ids, whole)) if a != b), min(len(alone.ids), count))
+            differ = next((k for k, (a, b) in enumerate(zip(alone, whole)) if a != b), min(len(alone), count))
             where = "the trained text" if span.message is None else f"message {span.message}"
             finding = Finding("prefix-mismatch", _field(span.message),
-                              f"the text before {where} encodes alone as {len(alone.ids)} tokens, which are not the "
+                              f"the text before {where} encodes alone as {len(alone)} tokens, which are not the "
                               f"first {count} of the whole text's (they differ at token {differ}): a prompt tokenized "
                               "apart would not match the training ids")
             old = results[index]

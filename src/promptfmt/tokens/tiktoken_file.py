@@ -76,6 +76,9 @@ class TiktokenTokenizer(Tokenizer):
         batches = self._encoding.encode_batch(list(texts), allowed_special=self._allowed)
         return [self._with_offsets(ids) for ids in batches]
 
+    def encode_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [list(ids) for ids in self._encoding.encode_batch(list(texts), allowed_special=self._allowed)]
+
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
         return self._with_offsets(self._encoding.encode_ordinary(text))
 
