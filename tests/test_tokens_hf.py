@@ -201,7 +201,8 @@ def test_the_prefix_invariant_holds_on_real_data(name, folder, sharegpt, records
      ["Ġ<|", "im", "_end", "|", ">ĊĊ", "x"]),
     ("phi3", "a <|end|> b", ["▁a", "▁", "<", "|", "end", "|", ">", "▁b"], ["▁a", "▁<", "|", "end", "|", ">", "▁b"]),
 ])
-def test_special_token_text_is_encoded_as_the_tokenizer_encodes_plain_text(name, content, hf_piece, promptfmt_piece):
+def test_special_token_text_is_encoded_as_the_tokenizer_encodes_plain_text(shared_data, name, content, hf_piece,
+                                                                          promptfmt_piece):
     hf, official, _, variables, folder = _reference(name)
     conversation = Conversation.of([("user", content), ("assistant", "ok")])
     rendering = builtin(name).render_conversation(conversation)
