@@ -273,3 +273,17 @@ def test_a_lone_surrogate_is_quarantined_not_a_crash(cli, tmp_path, small_tokeni
     assert result.exit_code == 1, result
     assert "record 0: messages.0: not-encodable: message 0 (user) holds a lone surrogate" in result.stderr
     assert "read 2 = written 1 + quarantined 1" in result.stderr
+
+
+def test_rendered_text_is_read_back_with_from(cli, tmp_path, small_tokenizer):
+    records = [{"instruction": "Hello", "input": "there", "output": "Hello there"}, {"instruction": "Hi", "output": "ok"}]
+    data = write_jsonl(tmp_path / "in.jsonl", records)
+    rendered = tmp_path / "rendered.jsonl"
+    assert cli("convert", data, "-o", str(rendered), "--to", "alpaca-llmfs").exit_code == 0
+    direct, back = tmp_path / "direct.jsonl", tmp_path / "back.jsonl"
+    assert cli("tokenize", data, "-o", str(direct), "-f", "alpaca-llmfs", "-t", small_tokenizer).exit_code == 0
+    unnamed = cli("tokenize", str(rendered), "-o", str(back), "-f", "alpaca-llmfs", "-t", small_tokenizer)
+    assert unnamed.exit_code == 2 and "--from FORMAT" in unnamed.stderr
+    result = cli("tokenize", str(rendered), "-o", str(back), "-f", "alpaca-llmfs", "-t", small_tokenizer, "--from", "auto")
+    assert result.exit_code == 0, result
+    assert back.read_bytes() == direct.read_bytes()

@@ -12,6 +12,7 @@ import orjson
 import typer
 
 from ...conversion import plan
+from ...format import Format
 from ...io import STDOUT, DatasetReader, Item, open_output
 from ...records.layouts import INPUT_LAYOUTS, TOKENS
 from ...records.mapping import FieldMapping
@@ -67,6 +68,10 @@ def tokenize_command(
         help="Check that the text before every trained part, tokenized alone, begins the whole text's ids "
         "(reported as prefix-mismatch). It encodes those prompts once more.",
     ),
+    source: str | None = typer.Option(
+        None, "--from", metavar="FORMAT",
+        help="The format rendered input items (text, prompt-completion) were rendered in, or 'auto' to detect it.",
+    ),
     input_layout: str | None = typer.Option(
         None, "--input-layout", metavar="LAYOUT",
         help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
@@ -96,10 +101,11 @@ def tokenize_command(
     mapping = FieldMapping.build(profile, maps)
     registry, failures = load_formats(format_files)
     fmt = lookup_format(registry, failures, format_name)
+    parser: Format | str | None = source if source in (None, "auto") else lookup_format(registry, failures, source)
     tokenizer = load_tokenizer(tokenizer_path, eos_token=eos_token)
     labeler = Labeler(tokenizer, train_on=train_on, append_eos=fmt.append_eos, check_prefix=prefix_check)
     with terminated_as_interrupt(), DatasetReader(file) as reader:
-        chosen, items = plan(iter(reader), output_layout=TOKENS, target=fmt, input_layout=input_layout,
+        chosen, items = plan(iter(reader), output_layout=TOKENS, target=fmt, source=parser, input_layout=input_layout,
                              registry=registry, strict=strict, drop_metadata=drop_metadata, mapping=mapping, tokens=True)
         for note in chosen.notes:
             warn(f"Warning: {note}")
