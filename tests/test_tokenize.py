@@ -287,3 +287,24 @@ def test_rendered_text_is_read_back_with_from(cli, tmp_path, small_tokenizer):
     result = cli("tokenize", str(rendered), "-o", str(back), "-f", "alpaca-llmfs", "-t", small_tokenizer, "--from", "auto")
     assert result.exit_code == 0, result
     assert back.read_bytes() == direct.read_bytes()
+
+
+def test_a_text_the_tokenizer_cannot_encode_is_quarantined_the_rest_written(cli, tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    vocabulary = {"Q": 0, ":": 1, "A": 2, "Why": 3, "Because": 4}
+    words = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocabulary))  # no unknown token: "Huh" cannot be encoded
+    words.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    path = tmp_path / "tokenizer.json"
+    words.save(str(path))
+    fmt = tmp_path / "qa.toml"
+    fmt.write_text('name = "qa"\nreference = "a test"\ndescription = "Q and A"\n[template]\nprefix = "Q: "\n'
+                   'separator = "\\n"\nprompt_suffix = "\\nA: "\n', encoding="utf-8")
+    data = write_jsonl(tmp_path / "in.jsonl", [{"instruction": "Why", "output": "Because"},
+                                               {"instruction": "Huh", "output": "Because"}])
+    out = tmp_path / "out.jsonl"
+    result = cli("tokenize", data, "-o", str(out), "-f", "qa", "--format-file", str(fmt), "-t", str(path))
+    assert result.exit_code == 1, result
+    assert "record 1: $: not-encodable: the tokenizer cannot encode the text: WordLevel error" in result.stderr
+    assert "read 2 = written 1 + quarantined 1" in result.stderr
+    [item] = read_jsonl(out)
+    assert item["input_ids"] == [0, 1, 3, 2, 1, 4] and item["labels"] == [IGNORE] * 5 + [4]

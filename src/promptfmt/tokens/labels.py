@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from ..conversation import Message, RenderedConversation
 from ..errors import UsageError
-from .tokenizer import Encoding, Tokenizer, TokenizerError
+from .tokenizer import EncodeError, Encoding, Tokenizer, TokenizerError
 
 IGNORE = -100
 TRAIN_ON = ("assistant", "last", "completion", "all")
@@ -90,7 +90,7 @@ class Labeler:
         texts = [rendering.text for rendering, _ in renderings]
         refused = {index: _surrogate(messages) for index, (text, (_, messages)) in enumerate(zip(texts, renderings))
                    if not _encodable(text)}
-        encodings = self.tokenizer.encode_batch([text if index not in refused else "" for index, text in enumerate(texts)])
+        encodings = self._encode([text if index not in refused else "" for index, text in enumerate(texts)], refused)
         results: list[Tokenized] = []
         prefixes: list[tuple[int, Span, int]] = []  # (item, span, tokens before it) whose prefix is checked
         for index, ((rendering, messages), encoding) in enumerate(zip(renderings, encodings)):
@@ -101,7 +101,11 @@ class Labeler:
             spans = self._spans(rendering)
             inside = self._special_in_content(rendering, messages, findings)
             if inside:
-                encoding = self._piecewise(rendering.text, encoding, inside)
+                try:
+                    encoding = self._piecewise(rendering.text, encoding, inside)
+                except EncodeError as exc:
+                    results.append(Tokenized([], [], refused=_unencodable(exc)))
+                    continue
             labels, before = self._label_spans(encoding, spans, findings)
             if self.check_prefix and not inside:
                 prefixes += [(index, span, count) for span, count in zip(spans, before) if count >= 0 and span.start]
@@ -109,6 +113,22 @@ class Labeler:
         if prefixes:
             self._check_prefixes(renderings, encodings, prefixes, results)
         return results
+
+    def _encode(self, texts: list[str], refused: dict[int, Finding]) -> list[Encoding]:
+        """The batch's encodings; when the tokenizer cannot encode one text, each text alone, and the
+        ones it cannot encode are added to ``refused`` (with empty encodings)."""
+        try:
+            return self.tokenizer.encode_batch(texts)
+        except EncodeError:
+            pass
+        encodings = []
+        for index, text in enumerate(texts):
+            try:
+                encodings += self.tokenizer.encode_batch([text])
+            except EncodeError as exc:
+                refused[index] = _unencodable(exc)
+                encodings.append(Encoding([], []))
+        return encodings
 
     # -- spans and labels ------------------------------------------------------------------------
 
@@ -220,14 +240,26 @@ class Labeler:
         ids += piece.ids
         offsets += [(a + start, b + start) for a, b in piece.offsets]
 
+    def _ids_or_none(self, text: str) -> list[int] | None:
+        try:
+            return self.tokenizer.encode_ids_batch([text])[0]
+        except EncodeError:
+            return None
+
     # -- the prefix invariant --------------------------------------------------------------------
 
     def _check_prefixes(self, renderings: Sequence[tuple[RenderedConversation, Sequence[Message]]],
                         encodings: list[Encoding], prefixes: list[tuple[int, Span, int]],
                         results: list[Tokenized]) -> None:
         texts = [renderings[index][0].text[:span.start] for index, span, _ in prefixes]
-        for (index, span, count), alone in zip(prefixes, self.tokenizer.encode_ids_batch(texts)):
+        alones: list[list[int] | None]
+        try:
+            alones = list(self.tokenizer.encode_ids_batch(texts))
+        except EncodeError:  # a prefix the tokenizer cannot encode alone: it begins nothing
+            alones = [self._ids_or_none(text) for text in texts]
+        for (index, span, count), alone in zip(prefixes, alones):
             whole = encodings[index].ids
+            alone = alone if alone is not None else [-1]
             if len(alone) == count and alone == whole[:count]:
                 continue
             differ = next((k for k, (a, b) in enumerate(zip(alone, whole)) if a != b), min(len(alone), count))
@@ -256,6 +288,10 @@ def _surrogate(messages: Sequence[Message]) -> Finding:
     where = "the rendering" if index is None else f"message {index} ({messages[index].role})"
     return Finding("not-encodable", _field(index), f"{where} holds a lone surrogate (a \\ud800-\\udfff escape without "
                    "its pair), which is not text any tokenizer encodes: fix the source text")
+
+
+def _unencodable(exc: EncodeError) -> Finding:
+    return Finding("not-encodable", "$", f"the tokenizer cannot encode the text: {exc}")
 
 
 def _field(message: int | None) -> str:

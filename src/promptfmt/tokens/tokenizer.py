@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..errors import MissingExtraError, UsageError, one_line
+from ..errors import MissingExtraError, PromptfmtError, UsageError, one_line
 
 EXTRA = "tokenize"
 
@@ -26,6 +26,10 @@ class TokenizerError(UsageError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{one_line(path)}: {message}")
+
+
+class EncodeError(PromptfmtError, ValueError):
+    """A text the tokenizer cannot encode (its own message): the item is refused, the run goes on."""
 
 
 class Encoding(NamedTuple):
@@ -86,24 +90,30 @@ class HuggingFaceTokenizer(Tokenizer):
         self._tokenizer = backend
         self._plain_copies: dict[bool, Any] = {}  # made on first use: only special-token text in a message needs them
         special = {token.content: index for index, token in backend.get_added_tokens_decoder().items()}
-        with_specials = backend.encode("a", add_special_tokens=True).ids
-        plain = backend.encode("a", add_special_tokens=False).ids
-        at = _find(with_specials, plain)
-        prefix = tuple(with_specials[:at]) if at >= 0 else ()
-        super().__init__(path, special, prefix, _eos_id(special, eos_text))
+        super().__init__(path, special, _prefix(backend, special), _eos_id(special, eos_text))
 
     def encode_batch(self, texts: Sequence[str]) -> list[Encoding]:
-        return [Encoding(e.ids, _Offsets(e)) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        try:
+            encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        except Exception as exc:  # the library's own Exception: one text of the batch it cannot encode
+            raise EncodeError(str(exc)) from None
+        return [Encoding(e.ids, _Offsets(e)) for e in encoded]
 
     def encode_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
         encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # tokenizers >= 0.20
-        return [e.ids for e in encode(list(texts), add_special_tokens=False)]
+        try:
+            return [e.ids for e in encode(list(texts), add_special_tokens=False)]
+        except Exception as exc:
+            raise EncodeError(str(exc)) from None
 
     def encode_plain(self, text: str, at_start: bool = True) -> Encoding:
         plain = self._plain_copies.get(at_start)
         if plain is None:
             plain = self._plain_copies[at_start] = _copy(self._tokenizer, first_only=not at_start)
-        e = plain.encode(text, add_special_tokens=False)
+        try:
+            e = plain.encode(text, add_special_tokens=False)
+        except Exception as exc:
+            raise EncodeError(str(exc)) from None
         return Encoding(e.ids, e.offsets)
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -160,6 +170,25 @@ def _never_prepend(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _never_prepend(value)
+
+
+def _prefix(backend: Any, special: Mapping[str, int]) -> tuple[int, ...]:
+    """The ids the tokenizer puts before plain text: what encoding "a" with special tokens adds in
+    front; for a tokenizer that cannot encode "a" (a word-level vocabulary without an unknown token),
+    the special tokens before the text in its post-processor's template."""
+    try:
+        with_specials = backend.encode("a", add_special_tokens=True).ids
+        plain = backend.encode("a", add_special_tokens=False).ids
+    except Exception:  # tokenizers raises plain Exception
+        processor = json.loads(backend.to_str()).get("post_processor") or {}
+        names = []
+        for piece in processor.get("single", []) if processor.get("type") == "TemplateProcessing" else []:
+            if "Sequence" in piece:
+                break
+            names.append(piece.get("SpecialToken", {}).get("id"))
+        return tuple(special[name] for name in names if name in special)
+    at = _find(with_specials, plain)
+    return tuple(with_specials[:at]) if at >= 0 else ()
 
 
 # End-of-sequence texts tried, in order, when the tokenizer's configuration names none.

@@ -72,7 +72,7 @@ CHECKS: dict[str, Check] = {
         Check("prefix-mismatch", WARNING, "tokenize: the text before a trained segment, tokenized alone, does not begin the whole text's ids"),
         Check("too-many-tokens", ERROR, "tokenize: more tokens than --max-length, and cutting would lose trained tokens"),
         Check("cut-to-max-length", WARNING, "tokenize: over --max-length, cut where only untrained tokens are lost"),
-        Check("not-encodable", ERROR, "tokenize: the text holds a lone surrogate, which no tokenizer encodes"),
+        Check("not-encodable", ERROR, "tokenize: text the tokenizer cannot encode (a lone surrogate; its own error)"),
         Check("nothing-to-train", ERROR, "tokenize: no token is trained (a conversation ending with a user message)"),
     )
 }
