@@ -14,6 +14,7 @@ import typer
 from ..errors import PluginError, UnknownFormatError, UsageError
 from ..format import Format
 from ..plugins import FormatRegistry, load_registry
+from ..records.layouts import INPUT_LAYOUTS
 from ..records.mapping import PROFILES
 from ..templating.declarative import FILE_PLUGIN_PREFIX
 
@@ -66,6 +67,23 @@ HUB_HELP = (
 DATASET_HELP = (
     "The dataset: JSON Lines or a JSON array (gzip allowed), Parquet, Arrow or a datasets.save_to_disk folder, "
     "CSV or TSV (.csv, .tsv), " + HUB_HELP + ", or - for stdin (JSON only)."
+)
+OUTPUT_OPTION = typer.Option(
+    ..., "--output", "-o", metavar="OUT", help="Where to write the result (atomically), or - for stdout."
+)
+FROM_OPTION = typer.Option(
+    None, "--from", metavar="FORMAT",
+    help="The format rendered input items (text, prompt-completion) were rendered in, or 'auto' to detect it.",
+)
+INPUT_LAYOUT_OPTION = typer.Option(
+    None, "--input-layout", metavar="LAYOUT",
+    help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
+)
+DROP_METADATA_OPTION = typer.Option(
+    False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."
+)
+SUMMARY_JSON_OPTION = typer.Option(
+    False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."
 )
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bar (it is only shown on a terminal anyway).")
 

@@ -9,45 +9,31 @@ fails. The summary goes to stderr, or as one JSON document to stdout with ``--js
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
-import orjson
 import typer
 
 from ...conversion import ConvertSummary, Plan, convert_parts, plan, run, scratch_folder
 from ...conversion.plan import IGNORABLE
-from ...errors import OutputError
 from ...format import Format
-from ...io import (
-    ARROW_OUT,
-    JSON_OUT,
-    JSONL_OUT,
-    STDOUT,
-    DatasetReader,
-    Item,
-    QuarantineWriter,
-    Source,
-    open_output,
-    output_format,
-    refuse_overwrite,
-    require_input,
-)
+from ...io import JSON_OUT, STDOUT, DatasetReader, Item, Source
 from ...io.ranges import auto_workers, can_split
-from ...records.layouts import INPUT_LAYOUTS, OUTPUT_LAYOUTS
+from ...records.layouts import OUTPUT_LAYOUTS
 from ...records.mapping import FieldMapping
-from ...validation.issues import Issue
-from ..progress import Progress
+from ..runs import check_options, counts, print_summary, writing
 from ..shared import (
     DATASET_HELP,
+    DROP_METADATA_OPTION,
     EXIT_DATA,
     FORMAT_FILE_OPTION,
+    FROM_OPTION,
+    INPUT_LAYOUT_OPTION,
     MAP_OPTION,
     OUTPUT_FORMAT_OPTION,
+    OUTPUT_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
+    SUMMARY_JSON_OPTION,
     SWAP_OPTION,
-    data_out,
     load_formats,
     lookup_format,
     parse_workers,
@@ -56,27 +42,20 @@ from ..shared import (
     warn,
 )
 
-SHOWN_QUARANTINED = 20
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves
 AUTO_MAX_WORKERS = 4
 
 
 def convert(
     file: str = typer.Argument(..., help=DATASET_HELP),
-    output: str = typer.Option(..., "--output", "-o", metavar="OUT", help="Where to write the result (atomically), or - for stdout."),
+    output: str = OUTPUT_OPTION,
     to: str | None = typer.Option(None, "--to", metavar="FORMAT", help="Render in this format (text and prompt-completion layouts)."),
-    source: str | None = typer.Option(
-        None, "--from", metavar="FORMAT",
-        help="The format rendered input items (text, prompt-completion) were rendered in, or 'auto' to detect it.",
-    ),
+    source: str | None = FROM_OPTION,
     layout: str | None = typer.Option(
         None, "--layout", metavar="LAYOUT",
         help=f"Output layout: {', '.join(OUTPUT_LAYOUTS)}. Default: text with --to, alpaca without.",
     ),
-    input_layout: str | None = typer.Option(
-        None, "--input-layout", metavar="LAYOUT",
-        help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
-    ),
+    input_layout: str | None = INPUT_LAYOUT_OPTION,
     json_array: bool = typer.Option(False, "--json-array", help="Write one JSON array instead of JSON Lines."),
     output_format: str | None = OUTPUT_FORMAT_OPTION,
     quarantine: str | None = typer.Option(
@@ -84,7 +63,7 @@ def convert(
         help="Write every item that was not converted, unchanged, with its reasons, to this JSON Lines file.",
     ),
     strict: bool = typer.Option(False, "--strict", help="Quarantine records the output cannot carry exactly (lossy) instead of writing them."),
-    drop_metadata: bool = typer.Option(False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."),
+    drop_metadata: bool = DROP_METADATA_OPTION,
     null_as_empty: bool = typer.Option(False, "--null-as-empty", help='Treat null in a record field as "" instead of an error.'),
     maps: list[str] = MAP_OPTION,
     profile: str | None = PROFILE_OPTION,
@@ -101,7 +80,7 @@ def convert(
         "(<|begin_of_text|>, <bos>, <s>), for a trainer whose tokenizer adds its own. Losslessness is still "
         "judged on the whole rendering.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
+    as_json: bool = SUMMARY_JSON_OPTION,
     workers: str = typer.Option(
         "auto", "--workers", "-w", metavar="N|auto",
         help="Convert a JSON Lines file or JSON array in N processes (the output keeps the input order). "
@@ -140,26 +119,6 @@ def convert(
         raise typer.Exit(EXIT_DATA)
 
 
-def check_options(
-    file: str, output: str, quarantine: str | None, as_json: bool, asked: str | None, json_array: bool,
-) -> str:
-    """The kind of output to write, once the options are known to fit together."""
-    require_input(file)
-    kind = output_format(output, asked, json_array=json_array)
-    if quarantine is not None and output_format(quarantine, option="--quarantine") != JSONL_OUT:
-        raise OutputError(f"--quarantine {quarantine}: the quarantine is JSON Lines; give it a .jsonl name")
-    if as_json and output == STDOUT:
-        raise OutputError("--json prints the summary on stdout, which -o - already uses for the data; write OUT to a file")
-    if quarantine == STDOUT:
-        raise OutputError("the quarantine must be a file, not -")
-    if kind == ARROW_OUT:
-        refuse_overwrite(file, [("--output", output)], folders=True)
-        refuse_overwrite(file, [("--quarantine", quarantine)])
-    else:
-        refuse_overwrite(file, [("--output", output), ("--quarantine", quarantine)])
-    return kind
-
-
 def _usable_workers(file: str, asked: int | None) -> int:
     """How many processes to convert ``file`` in: what was asked for, when the file can be cut."""
     if asked == 1:
@@ -177,63 +136,18 @@ def _run(
     chosen: Plan, items: Iterator[Item], reader: DatasetReader, output: str, quarantine: str | None,
     kind: str, workers: int, quiet: bool,
 ) -> ConvertSummary:
-    progress = Progress(f"converting {reader.name}", enabled=False if quiet else None)
-    listed = ListedQuarantine(reader.name, reader.unit)
-    try:
-        with quarantine_file(quarantine) as keep, open_output(output, kind=kind, stdout=data_out().buffer) as sink:
-            def refuse(item: Item, issues: list[Issue]) -> None:
-                progress.clear()
-                (keep or listed)(item, issues)
-
-            if workers > 1:
-                return convert_parts(
-                    reader.path, chosen, sink, workers=workers, json_array=kind == JSON_OUT, quarantine=refuse,
-                    progress=progress.update, scratch=scratch_folder(output),
-                )
-            return run(
-                chosen, items, sink.write, quarantine=refuse,
-                progress=lambda read: progress.update(read, reader.position, reader.size),
+    with writing(reader, output, kind, quarantine, quiet, "converting") as scene:
+        if workers > 1:
+            return convert_parts(
+                reader.path, chosen, scene.sink, workers=workers, json_array=kind == JSON_OUT, quarantine=scene.refuse,
+                progress=scene.progress.update, scratch=scratch_folder(output),
             )
-    finally:
-        progress.close()
-        listed.finish(quarantine)
-
-
-@contextmanager
-def quarantine_file(path: str | None) -> Iterator[Any]:
-    if path is None:
-        yield None
-        return
-    with QuarantineWriter(path) as writer:
-        yield lambda item, issues: writer.write(item, [issue.as_dict() for issue in issues])
-
-
-class ListedQuarantine:
-    """Without --quarantine: the first refused items are listed on stderr, the rest counted."""
-
-    def __init__(self, source: str, unit: str) -> None:
-        self.source = source
-        self.unit = unit
-        self.count = 0
-
-    def __call__(self, item: Item, issues: list[Issue]) -> None:
-        self.count += 1
-        if self.count <= SHOWN_QUARANTINED:
-            for issue in issues:
-                warn(issue.format(self.source, self.unit))
-
-    def finish(self, quarantine: str | None) -> None:
-        if self.count > SHOWN_QUARANTINED:
-            warn(f"... and {self.count - SHOWN_QUARANTINED} more item(s) not converted.")
-        if self.count and quarantine is None:
-            warn("Pass --quarantine FILE to keep the items that were not converted, with their reasons.")
+        return run(chosen, items, scene.sink.write, quarantine=scene.refuse, progress=scene.update)
 
 
 def _report(summary: ConvertSummary, source: str, output: str, quarantine: str | None, as_json: bool) -> None:
     if as_json:
-        document = {"input": source, "output": output, "quarantine": quarantine, **summary.as_dict()}
-        data_out().write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-        data_out().flush()
+        print_summary({"input": source, "output": output, "quarantine": quarantine, **summary.as_dict()})
         return
     into = summary.output_layout + (f", {summary.target_format}" if summary.target_format else "")
     came = summary.input_layout + (f", {summary.source_format}" if summary.source_format else "")
@@ -274,10 +188,6 @@ def _choices(summary: ConvertSummary) -> list[str]:
             "token, and the model then trains on two; pass --strip-bos, or tokenize with add_special_tokens=False."
         )
     return lines
-
-
-def counts(counter: Any) -> str:
-    return ", ".join(f"{code} {count:,}" for code, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def register(app: typer.Typer) -> None:

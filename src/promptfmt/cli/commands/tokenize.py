@@ -8,33 +8,34 @@ loaded, a missing library), 3 when a plugin fails.
 
 from __future__ import annotations
 
-import orjson
 import typer
 
 from ...conversion import plan
 from ...format import Format
-from ...io import STDOUT, DatasetReader, Item, open_output
-from ...records.layouts import INPUT_LAYOUTS, TOKENS
+from ...io import STDOUT, DatasetReader
+from ...records.layouts import TOKENS
 from ...records.mapping import FieldMapping
 from ...tokens import Labeler, TokenizeSummary, load_tokenizer, tokenize
-from ...validation.issues import Issue
-from ..progress import Progress
+from ..runs import check_options, counts, print_summary, writing
 from ..shared import (
     DATASET_HELP,
+    DROP_METADATA_OPTION,
     EXIT_DATA,
     FORMAT_FILE_OPTION,
+    FROM_OPTION,
+    INPUT_LAYOUT_OPTION,
     MAP_OPTION,
     OUTPUT_FORMAT_OPTION,
+    OUTPUT_OPTION,
     PROFILE_OPTION,
     QUIET_OPTION,
-    data_out,
+    SUMMARY_JSON_OPTION,
     load_formats,
     lookup_format,
     plugin_command,
     terminated_as_interrupt,
     warn,
 )
-from .convert import ListedQuarantine, check_options, counts, quarantine_file
 
 SHOWN_FINDINGS = 20
 
@@ -47,7 +48,7 @@ TRAIN_ON_HELP = (
 
 def tokenize_command(
     file: str = typer.Argument(..., help=DATASET_HELP),
-    output: str = typer.Option(..., "--output", "-o", metavar="OUT", help="Where to write the result (atomically), or - for stdout."),
+    output: str = OUTPUT_OPTION,
     format_name: str = typer.Option(..., "--format", "-f", metavar="FORMAT", help="Render in this format before tokenizing."),
     tokenizer_path: str = typer.Option(
         ..., "--tokenizer", "-t", metavar="PATH",
@@ -68,24 +69,18 @@ def tokenize_command(
         help="Check that the text before every trained part, tokenized alone, begins the whole text's ids "
         "(reported as prefix-mismatch). It encodes those prompts once more.",
     ),
-    source: str | None = typer.Option(
-        None, "--from", metavar="FORMAT",
-        help="The format rendered input items (text, prompt-completion) were rendered in, or 'auto' to detect it.",
-    ),
-    input_layout: str | None = typer.Option(
-        None, "--input-layout", metavar="LAYOUT",
-        help=f"Input layout, when not detected from the first item: {', '.join(INPUT_LAYOUTS)}.",
-    ),
+    source: str | None = FROM_OPTION,
+    input_layout: str | None = INPUT_LAYOUT_OPTION,
     output_format: str | None = OUTPUT_FORMAT_OPTION,
     quarantine: str | None = typer.Option(
         None, "--quarantine", metavar="FILE",
         help="Write every item that was not tokenized, unchanged, with its reasons, to this JSON Lines file.",
     ),
     strict: bool = typer.Option(False, "--strict", help="Quarantine records the format cannot render losslessly."),
-    drop_metadata: bool = typer.Option(False, "--drop-metadata", help="Do not carry keys other than the record fields to the output."),
+    drop_metadata: bool = DROP_METADATA_OPTION,
     maps: list[str] = MAP_OPTION,
     profile: str | None = PROFILE_OPTION,
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on stdout (OUT must be a file)."),
+    as_json: bool = SUMMARY_JSON_OPTION,
     quiet: bool = QUIET_OPTION,
     format_files: list[str] = FORMAT_FILE_OPTION,
 ) -> None:
@@ -109,20 +104,9 @@ def tokenize_command(
                              registry=registry, strict=strict, drop_metadata=drop_metadata, mapping=mapping, tokens=True)
         for note in chosen.notes:
             warn(f"Warning: {note}")
-        progress = Progress(f"tokenizing {reader.name}", enabled=False if quiet else None)
-        listed = ListedQuarantine(reader.name, reader.unit)
-        try:
-            with quarantine_file(quarantine) as keep, open_output(output, kind=kind, stdout=data_out().buffer) as sink:
-                def refuse(item: Item, issues: list[Issue]) -> None:
-                    progress.clear()
-                    (keep or listed)(item, issues)
-
-                summary = tokenize(chosen, items, sink.write, labeler, max_length=max_length, quarantine=refuse,
-                                   registry=registry,
-                                   progress=lambda read: progress.update(read, reader.position, reader.size))
-        finally:
-            progress.close()
-            listed.finish(quarantine)
+        with writing(reader, output, kind, quarantine, quiet, "tokenizing") as scene:
+            summary = tokenize(chosen, items, scene.sink.write, labeler, max_length=max_length, quarantine=scene.refuse,
+                               registry=registry, progress=scene.update)
     _report(summary, reader.name, reader.unit, output, as_json)
     if not summary.ok:
         raise typer.Exit(EXIT_DATA)
@@ -130,9 +114,7 @@ def tokenize_command(
 
 def _report(summary: TokenizeSummary, source: str, unit: str, output: str, as_json: bool) -> None:
     if as_json:
-        document = {"input": source, "output": output, **summary.as_dict()}
-        data_out().write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-        data_out().flush()
+        print_summary({"input": source, "output": output, **summary.as_dict()})
         return
     for issue in summary.shown[:SHOWN_FINDINGS]:
         warn(issue.format(source, unit))
