@@ -209,7 +209,7 @@ def test_fit_cuts_only_untrained_tokens():
     assert cut.findings == (Finding("cut-to-max-length", "$", "5 tokens cut to 3: the 2 cut are all untrained"),)
     same, problem = fit(tokenized, 2)
     assert same is tokenized and problem is not None and problem[0] == "too-many-tokens"
-    assert "its trained tokens run to token 3" in problem[1]
+    assert "its trained tokens run to token 3" in problem.message
 
 
 # -- validation warns too ---------------------------------------------------------------------------

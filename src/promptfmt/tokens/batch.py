@@ -59,12 +59,8 @@ def tokenize_batch(
     columns: dict[str, list[Any]] = {"input_ids": [], "labels": [], "attention_mask": []}
     for row, tokenized in enumerate(labeler.tokenize(renderings)):
         fitted, problem = fit(tokenized, max_length)
-        if tokenized.refused is not None:
-            problem = (tokenized.refused.code, tokenized.refused.message)
-        elif problem is None and not fitted.trained:
-            problem = ("nothing-to-train", "no token is trained")
         if problem is not None:
-            raise BatchError(f"row {row}: {problem[0]}: {problem[1]}")
+            raise BatchError(f"row {row}: {problem.code}: {problem.message}")
         for name, value in fitted.as_dict().items():
             columns[name].append(value)
     return columns

@@ -111,14 +111,8 @@ class _Batcher:
     def _one(self, item: Item, metadata: RenderingItem, tokenized: Tokenized) -> None:
         summary = self.summary
         fitted, problem = fit(tokenized, self.max_length)
-        if tokenized.refused is not None:
-            problem = (tokenized.refused.code, tokenized.refused.message)
-        elif problem is None and not fitted.trained:
-            problem = ("nothing-to-train", "no token is trained: the conversation ends with a user message, or "
-                       "--train-on leaves nothing; drop the item or end it with an answer")
         if problem is not None:
-            where = tokenized.refused.field if tokenized.refused is not None else "$"
-            self._refuse(item, Issue(problem[0], ERROR, item.index, item.line, where, problem[1]))
+            self._refuse(item, Issue(problem.code, ERROR, item.index, item.line, problem.field, problem.message))
             return
         for finding in fitted.findings:
             summary.findings[finding.code] += 1
@@ -139,20 +133,25 @@ class _Batcher:
             self.quarantine(item, [issue])
 
 
-def fit(tokenized: Tokenized, max_length: int | None) -> tuple[Tokenized, tuple[str, str] | None]:
-    """The item within ``max_length`` tokens: unchanged when it fits; cut, with a
-    ``cut-to-max-length`` finding, when every token past the limit is untrained; else a
-    ``too-many-tokens`` problem (the item is refused, never cut into a lesser example)."""
+def fit(tokenized: Tokenized, max_length: int | None) -> tuple[Tokenized, Finding | None]:
+    """The item as it is written, or why it cannot be trained on (it is refused, never cut into a
+    lesser example): the labeler's refusal (``not-encodable``); over ``max_length`` tokens with trained
+    tokens past it (``too-many-tokens``; when every token past the limit is untrained the item is cut,
+    with a ``cut-to-max-length`` finding); no trained token at all (``nothing-to-train``)."""
+    if tokenized.refused is not None:
+        return tokenized, tokenized.refused
     size = len(tokenized.input_ids)
-    if max_length is None or size <= max_length:
-        return tokenized, None
-    lost = tokenized.labels[max_length:]
-    if any(label != IGNORE for label in lost):
-        trained = max(index for index, label in enumerate(tokenized.labels) if label != IGNORE) + 1
-        return tokenized, ("too-many-tokens", f"{size} tokens, over --max-length {max_length} by {size - max_length}, "
-                           f"and its trained tokens run to token {trained}: raise --max-length, or shorten or drop "
-                           "the item (it is never cut silently)")
-    finding = Finding("cut-to-max-length", "$", f"{size} tokens cut to {max_length}: the {size - max_length} "
-                      "cut are all untrained")
-    return Tokenized(tokenized.input_ids[:max_length], tokenized.labels[:max_length],
-                     (*tokenized.findings, finding)), None
+    if max_length is not None and size > max_length:
+        if any(label != IGNORE for label in tokenized.labels[max_length:]):
+            trained = max(index for index, label in enumerate(tokenized.labels) if label != IGNORE) + 1
+            return tokenized, Finding("too-many-tokens", "$", f"{size} tokens, over --max-length {max_length} by "
+                                      f"{size - max_length}, and its trained tokens run to token {trained}: raise "
+                                      "--max-length, or shorten or drop the item (it is never cut silently)")
+        finding = Finding("cut-to-max-length", "$", f"{size} tokens cut to {max_length}: the {size - max_length} "
+                          "cut are all untrained")
+        tokenized = Tokenized(tokenized.input_ids[:max_length], tokenized.labels[:max_length],
+                              (*tokenized.findings, finding))
+    if not tokenized.trained:
+        return tokenized, Finding("nothing-to-train", "$", "no token is trained: the conversation ends with a user "
+                                  "message, or --train-on leaves nothing; drop the item or end it with an answer")
+    return tokenized, None
